@@ -1,0 +1,1 @@
+export { Clock, SystemClock, ShiftableClock, DAY_MS, addDays } from './clock.js';

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { baseServiceConfig, ConfigError, loadConfig, withTestOnlyClockControl } from './config.js';
+
+const schema = withTestOnlyClockControl(baseServiceConfig.extend({ IP_HASH_SALT: z.string().min(32) }));
+const valid = { DATABASE_URL: 'postgres://127.0.0.1/app', IP_HASH_SALT: 'x'.repeat(32) };
+
+describe('loadConfig', () => {
+  it('fills defaults for optional settings', () => {
+    const config = loadConfig(schema, valid);
+    expect(config.NATS_URL).toBe('nats://127.0.0.1:4222');
+    expect(config.OPS_PORT).toBe(9100);
+    expect(config.EVENT_NAMESPACE).toBe('hw');
+  });
+
+  it('names a missing setting in one line', () => {
+    expect(() => loadConfig(schema, { IP_HASH_SALT: 'x'.repeat(32) })).toThrow(new ConfigError('config error: DATABASE_URL is required'));
+  });
+
+  it('names a malformed setting without echoing its value', () => {
+    const secret = 'short-secret-value';
+    let message = '';
+    try {
+      loadConfig(schema, { ...valid, IP_HASH_SALT: secret });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^config error: IP_HASH_SALT /);
+    expect(message).not.toContain(secret);
+    expect(message.split('\n')).toHaveLength(1);
+  });
+
+  it('refuses a database URL of the wrong protocol', () => {
+    expect(() => loadConfig(schema, { ...valid, DATABASE_URL: 'mysql://127.0.0.1/app' })).toThrow(/DATABASE_URL must use postgres/);
+  });
+
+  it('refuses the clock switch outside test mode', () => {
+    expect(() => loadConfig(schema, { ...valid, CLOCK_CONTROL: 'enabled', NODE_ENV: 'production' })).toThrow(/CLOCK_CONTROL may be enabled only when NODE_ENV=test/);
+    expect(loadConfig(schema, { ...valid, CLOCK_CONTROL: 'enabled', NODE_ENV: 'test' }).CLOCK_CONTROL).toBe('enabled');
+  });
+});

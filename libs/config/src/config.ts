@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/** A setting that is missing or malformed: the service must not start half-configured. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Validates the environment against a service's schema. The error names the first bad
+ * setting and why, on one line, and never echoes its value (it may be a secret).
+ */
+export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const setting = issue.path.join('.') || '(environment)';
+  const reason = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+  throw new ConfigError(`config error: ${setting} ${reason}`);
+}
+
+/** For a service's main(): print the one line and exit non-zero, without a stack trace. */
+export function loadConfigOrExit<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  try {
+    return loadConfig(schema, env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+const urlWithProtocols = (protocols: string[]) =>
+  z.url({ message: `must be a URL (${protocols.join(', ')})` }).refine((value) => protocols.includes(new URL(value).protocol.replace(/:$/, '')), {
+    message: `must use ${protocols.join(' or ')}`,
+  });
+
+/** Settings every service shares; a service extends this with its own. */
+export const baseServiceConfig = z.object({
+  NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: urlWithProtocols(['postgres', 'postgresql']),
+  NATS_URL: urlWithProtocols(['nats', 'tls']).default('nats://127.0.0.1:4222'),
+  /** Prefix of every subject and stream: lets test runs and environments share one NATS. */
+  EVENT_NAMESPACE: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{0,30}$/, 'must be lower-case letters and digits, starting with a letter')
+    .default('hw'),
+  OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9100),
+  OPS_HOST: z.string().default('127.0.0.1'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  /** Lets the end-to-end suite move every service's clock; refused outside test mode. */
+  CLOCK_CONTROL: z.enum(['enabled', 'disabled']).default('disabled'),
+});
+
+export type BaseServiceConfig = z.infer<typeof baseServiceConfig>;
+
+/** Adds the rule that the clock switch exists only in test mode. */
+export function withTestOnlyClockControl<S extends z.ZodType<BaseServiceConfig>>(schema: S) {
+  return schema.refine((config) => config.CLOCK_CONTROL === 'disabled' || config.NODE_ENV === 'test', {
+    message: 'may be enabled only when NODE_ENV=test',
+    path: ['CLOCK_CONTROL'],
+  });
+}

@@ -1,0 +1,1 @@
+export { ConfigError, loadConfig, loadConfigOrExit, baseServiceConfig, withTestOnlyClockControl, type BaseServiceConfig } from './config.js';

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import type { ServiceName } from './services.js';
+
+/**
+ * A versioned event: its name, the service that announces it, and the schema its
+ * payload must satisfy on publish and again on consume. A new incompatible shape is a
+ * new version in a new file; an existing version never changes.
+ */
+export interface EventContract<S extends z.ZodType = z.ZodType> {
+  /** `UserDeleted.v1`: the stored type name, written into every message's headers. */
+  readonly type: string;
+  readonly name: string;
+  readonly version: number;
+  /** The announcing service, or `any` for facts every service announces (PurgeCompleted). */
+  readonly producer: ServiceName | 'any';
+  /** Subject below the namespace and the events root, e.g. `identity.user-deleted.v1`. */
+  readonly subjectSuffix: string;
+  readonly schema: S;
+}
+
+export type EventPayload<E extends EventContract> = z.infer<E['schema']>;
+
+export function defineEvent<S extends z.ZodType>(spec: { name: string; version: number; producer: ServiceName | 'any'; schema: S }): EventContract<S> {
+  if (!/^[A-Z][A-Za-z]+$/.test(spec.name)) throw new Error(`event name must be PascalCase: ${spec.name}`);
+  const kebab = spec.name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+  return {
+    type: `${spec.name}.v${spec.version}`,
+    name: spec.name,
+    version: spec.version,
+    producer: spec.producer,
+    subjectSuffix: `${spec.producer}.${kebab}.v${spec.version}`,
+    schema: spec.schema,
+  };
+}
+
+/** Why a payload failed its schema, by field path and rule only: never the offending value. */
+export function describeSchemaError(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.code}`)
+    .join('; ');
+}
+
+export class InvalidEventPayloadError extends Error {
+  override readonly name = 'InvalidEventPayloadError';
+  constructor(
+    readonly eventType: string,
+    readonly schemaError: string,
+  ) {
+    super(`invalid ${eventType} payload: ${schemaError}`);
+  }
+}
+
+export function parseEventPayload<E extends EventContract>(event: E, payload: unknown): EventPayload<E> {
+  const result = event.schema.safeParse(payload);
+  if (!result.success) throw new InvalidEventPayloadError(event.type, describeSchemaError(result.error));
+  return result.data as EventPayload<E>;
+}

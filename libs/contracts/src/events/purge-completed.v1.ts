@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { DATA_OWNING_SERVICES } from '../services.js';
+import { defineEvent } from '../event-contract.js';
+import { counts, id, timestamp } from '../primitives.js';
+
+/**
+ * A service's proof that it purged what an event asked it to (R7.4, R8.3): which
+ * service, what was purged, how many rows and objects, and in answer to which message.
+ * Every data-owning service announces it, so its subject is shared by all of them.
+ */
+export const PurgeCompletedV1 = defineEvent({
+  name: 'PurgeCompleted',
+  version: 1,
+  producer: 'any',
+  schema: z.strictObject({
+    service: z.enum(DATA_OWNING_SERVICES),
+    userId: id,
+    erasureId: id.nullable(),
+    scope: z.enum(['user', 'upload', 'content', 'chat_history', 'security_events']),
+    scopeId: id.nullable(),
+    trigger: z.strictObject({ type: z.string().regex(/^[A-Za-z]+\.v\d+$/), messageId: z.string().min(1).max(128) }),
+    counts,
+    purgedAt: timestamp,
+  }),
+});

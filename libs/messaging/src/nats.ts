@@ -1,0 +1,14 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+
+export interface NatsHandles {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+/** One connection per process, reconnecting forever: a NATS restart must not kill a service. */
+export async function connectToNats(url: string, name: string): Promise<NatsHandles> {
+  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
+}

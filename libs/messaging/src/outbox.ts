@@ -1,0 +1,43 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import { eventSubject, parseEventPayload, type EventContract, type EventPayload } from '@homiwork/contracts';
+import { injectTraceHeaders } from '@homiwork/observability';
+import type { Clock } from '@homiwork/clock';
+import { EVENT_TYPE_HEADER, OCCURRED_AT_HEADER } from './headers.js';
+
+/**
+ * Writes events into the service's outbox table inside the caller's transaction, so an
+ * event exists if and only if the change it announces was committed (R8.2).
+ */
+export class Outbox {
+  constructor(
+    private readonly schema: string,
+    private readonly namespace: string,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Validates the payload against the event's schema (an invalid event is a bug in the
+   * caller and throws before anything is written) and appends it. Returns the message id.
+   */
+  async append<E extends EventContract>(manager: EntityManager, event: E, payload: EventPayload<E>): Promise<string> {
+    if (!manager.queryRunner?.isTransactionActive) {
+      throw new Error(`${event.type} must be appended inside the transaction of the change it announces`);
+    }
+    const valid = parseEventPayload(event, payload);
+    const id = randomUUID();
+    const occurredAt = this.clock.now().toISOString();
+    // The trace context of the request that caused the change travels with the event,
+    // so the consumer's span joins the producer's trace although the relay sends it later.
+    const headers = injectTraceHeaders({ [EVENT_TYPE_HEADER]: event.type, [OCCURRED_AT_HEADER]: occurredAt });
+    await manager.query(`INSERT INTO "${this.schema}".outbox (id, type, subject, payload, headers, occurred_at) VALUES ($1, $2, $3, $4, $5, $6)`, [
+      id,
+      event.type,
+      eventSubject(this.namespace, event),
+      JSON.stringify(valid),
+      JSON.stringify(headers),
+      occurredAt,
+    ]);
+    return id;
+  }
+}

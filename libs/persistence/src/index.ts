@@ -1,0 +1,1 @@
+export { createServiceDataSource, runMigrations, schemaOf, type ServiceDataSourceOptions } from './data-source.js';

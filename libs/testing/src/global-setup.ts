@@ -1,0 +1,40 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import type { TestProject } from 'vitest/node';
+import { TEST_NATS_URL, randomId, runPrefix, withAdminClient } from './infrastructure.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    runId: string;
+  }
+}
+
+/**
+ * Checks that the real PostgreSQL and NATS answer before any test runs (a clear message
+ * beats a hundred time-outs), and removes every database and stream the run created.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const runId = randomId(3);
+  project.provide('runId', runId);
+  await withAdminClient((client) => client.query('SELECT 1')).catch((error: unknown) => {
+    throw new Error(`PostgreSQL is not reachable for tests: ${String(error)}`);
+  });
+  const nc = await connect({ servers: TEST_NATS_URL, name: 'test-setup' }).catch((error: unknown) => {
+    throw new Error(`NATS is not reachable for tests: ${String(error)}`);
+  });
+  await nc.close();
+
+  return async () => {
+    const prefix = runPrefix(runId);
+    await withAdminClient(async (client) => {
+      const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${prefix}\\_%`]);
+      for (const row of rows) await client.query(`DROP DATABASE IF EXISTS "${row.datname}" WITH (FORCE)`);
+    });
+    const conn = await connect({ servers: TEST_NATS_URL, name: 'test-teardown' });
+    const jsm = await jetstreamManager(conn);
+    for await (const name of jsm.streams.names()) {
+      if (name.toLowerCase().startsWith(prefix)) await jsm.streams.delete(name);
+    }
+    await conn.close();
+  };
+}
