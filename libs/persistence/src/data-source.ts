@@ -39,12 +39,23 @@ export function createServiceDataSource(options: ServiceDataSourceOptions): Data
   });
 }
 
-/** Creates the schema if needed and applies pending migrations, each in its own transaction. */
+/**
+ * Creates the schema if needed and applies pending migrations, each in its own
+ * transaction, under an advisory lock so instances starting together migrate once.
+ */
 export async function runMigrations(dataSource: DataSource): Promise<string[]> {
   const schema = schemaOf(dataSource);
-  await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  const applied = await dataSource.runMigrations({ transaction: 'each' });
-  return applied.map((migration) => migration.name);
+  const lock = dataSource.createQueryRunner();
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock(hashtext($1))', [`migrations:${schema}`]);
+    await lock.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    return applied.map((migration) => migration.name);
+  } finally {
+    await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [`migrations:${schema}`]).catch(() => undefined);
+    await lock.release();
+  }
 }
 
 export function schemaOf(dataSource: DataSource): string {
