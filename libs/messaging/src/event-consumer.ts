@@ -244,10 +244,10 @@ export class EventConsumer<E extends EventContract> {
 
   /** Inserts the ids; returns those not seen before (a set, so a batch holding one id twice applies it once). */
   private async recordInInbox(manager: EntityManager, messageIds: string[]): Promise<Set<string>> {
-    const rows = (await manager.query(
+    const rows = await manager.query<Array<{ message_id: string }>>(
       `INSERT INTO "${this.options.schema}".inbox (consumer, message_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING message_id`,
       [this.label, messageIds],
-    )) as Array<{ message_id: string }>;
+    );
     return new Set(rows.map((row) => row.message_id));
   }
 

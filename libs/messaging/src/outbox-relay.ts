@@ -139,14 +139,13 @@ export class OutboxRelay {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      const self = this;
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
-        self.wake = undefined;
-        self.pendingWake = false;
+        this.wake = undefined;
+        this.pendingWake = false;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, timeoutMs);
       this.wake = done;
     });
   }
@@ -155,7 +154,7 @@ export class OutboxRelay {
     const now = Date.now();
     if (now - this.lastBacklogCheck < 5_000) return;
     this.lastBacklogCheck = now;
-    const [row] = (await this.options.dataSource.query(`SELECT count(*)::int AS n FROM "${this.options.schema}".outbox`)) as Array<{ n: number }>;
+    const [row] = await this.options.dataSource.query<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM "${this.options.schema}".outbox`);
     this.options.metrics.outboxBacklog.set(row?.n ?? 0);
   }
 }

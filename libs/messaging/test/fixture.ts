@@ -81,7 +81,7 @@ export async function createMessagingFixture(): Promise<MessagingFixture> {
       return relay;
     },
     async appliedCount(userId?: string) {
-      const rows = (await dataSource.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.applied ${userId ? 'WHERE user_id = $1' : ''}`, userId ? [userId] : [])) as Array<{ n: number }>;
+      const rows = await dataSource.query<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM ${SCHEMA}.applied ${userId ? 'WHERE user_id = $1' : ''}`, userId ? [userId] : []);
       return rows[0]!.n;
     },
     async close() {

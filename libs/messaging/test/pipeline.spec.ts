@@ -26,7 +26,7 @@ async function registerUser(userId = randomUUID()): Promise<string> {
 }
 
 async function outboxRows(): Promise<number> {
-  const [row] = (await f.dataSource.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.outbox`)) as Array<{ n: number }>;
+  const [row] = await f.dataSource.query<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM ${SCHEMA}.outbox`);
   return row!.n;
 }
 
@@ -100,7 +100,7 @@ describe('outbox → JetStream → durable consumer → inbox', () => {
 
   it('rejects an invalid payload on publish and writes nothing', async () => {
     await expect(
-      f.dataSource.transaction((manager) => f.outbox.append(manager, UserRegisteredV1, { userId: 'not-a-uuid', registeredAt: 'now' } as never)),
+      f.dataSource.transaction((manager) => f.outbox.append(manager, UserRegisteredV1, { userId: 'not-a-uuid', registeredAt: 'now' })),
     ).rejects.toThrow(InvalidEventPayloadError);
     expect(await outboxRows()).toBe(0);
   });
@@ -120,7 +120,7 @@ describe('outbox → JetStream → durable consumer → inbox', () => {
     await second.start();
     await eventually(async () => (await f.appliedCount()) === users.length, { what: 'all events applied' });
     await second.stop();
-    const applied = (await f.dataSource.query(`SELECT user_id FROM ${SCHEMA}.applied`)) as Array<{ user_id: string }>;
+    const applied = await f.dataSource.query<Array<{ user_id: string }>>(`SELECT user_id FROM ${SCHEMA}.applied`);
     expect(new Set(applied.map((row) => row.user_id))).toEqual(new Set(users));
   });
 });

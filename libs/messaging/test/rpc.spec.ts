@@ -27,7 +27,7 @@ beforeAll(async () => {
   nats = await connectToNats(TEST_NATS_URL, 'rpc-test');
   const metrics = new MessagingMetrics(new ServiceMetrics('rpc-test'));
   server = new RpcServer(nats.nc, namespace, 'identity', createLogger({ service: 'rpc-test', level: 'silent' }), metrics);
-  server.serve(Echo, async (request, context) => ({ word: request.word, userId: context.userId ?? null }));
+  server.serve(Echo, (request, context) => Promise.resolve({ word: request.word, userId: context.userId ?? null }));
   server.serve(Slow, () => new Promise((resolve) => setTimeout(() => resolve({}), 1_000)));
   server.serve(Broken, () => Promise.reject(new Error('database exploded for dave@example.com')));
   server.serve(Conflict, () => Promise.reject(new RpcError(409, 'email_taken', 'this email is already registered')));

@@ -96,7 +96,7 @@ describe('service kit', () => {
     const rpc = started.app.get(RpcClient);
     const { userId } = await withSpan('test request', {}, () => rpc.call(Register, {}, { requestId: 'r1' }));
     const dataSource = started.app.get(DataSource);
-    await eventually(async () => ((await dataSource.query('SELECT welcomed FROM identity.users WHERE id = $1', [userId])) as Array<{ welcomed: boolean }>)[0]?.welcomed === true, {
+    await eventually(async () => (await dataSource.query<Array<{ welcomed: boolean }>>('SELECT welcomed FROM identity.users WHERE id = $1', [userId]))[0]?.welcomed === true, {
       what: 'event applied by the consumer',
     });
     const finished = spans.getFinishedSpans();

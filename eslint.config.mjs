@@ -1,0 +1,52 @@
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+import homiwork from './tools/lint-rules/index.mjs';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', '.nx/**', 'coverage/**', '**/*.d.ts'] },
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    plugins: { '@nx': nx, homiwork },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'no-console': 'error',
+      'homiwork/no-synchronize': 'error',
+      // A service never imports another service; libraries never import services; the
+      // testing library is for tests only (its code would otherwise ship in production).
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
+            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
+            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['services/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/test/**'],
+    rules: { 'homiwork/clock-only': 'error' },
+  },
+  {
+    files: ['**/*.ts'],
+    ignores: ['services/gateway/src/edge/client-address.ts', '**/*.spec.ts', '**/test/**', 'e2e/**'],
+    rules: { 'homiwork/no-raw-client-address': 'error' },
+  },
+  {
+    // Tests may use loose typing where they poke at wire formats on purpose.
+    files: ['**/*.spec.ts', '**/test/**/*.ts', 'e2e/**/*.ts', 'bench/**/*.ts'],
+    rules: { '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-member-access': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+  { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+);
