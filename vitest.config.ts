@@ -15,7 +15,7 @@ export default defineConfig({
   plugins: [swc.vite({ tsconfigFile: false, jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false }, target: 'es2023', keepClassNames: true } })],
   resolve: { alias },
   test: {
-    include: ['libs/**/*.spec.ts', 'services/**/*.spec.ts', 'e2e/**/*.e2e.ts', 'deploy/**/*.spec.ts'],
+    include: ['libs/**/*.spec.ts', 'services/**/*.spec.ts', 'e2e/**/*.e2e.ts', 'deploy/**/*.spec.ts', 'tools/**/*.spec.ts'],
     globalSetup: ['./libs/testing/src/global-setup.ts'],
     setupFiles: ['./libs/testing/src/setup-file.ts'],
     pool: 'forks',

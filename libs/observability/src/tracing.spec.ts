@@ -1,0 +1,83 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { afterEach, describe, expect, it } from 'vitest';
+import { extractTraceContext, initTracing, injectTraceHeaders, withSpan, type TracingHandle } from './tracing.js';
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
+
+let handle: TracingHandle | undefined;
+afterEach(async () => {
+  await handle?.shutdown();
+  handle = undefined;
+});
+
+describe('tracing', () => {
+  it('carries a trace across a hop through headers', async () => {
+    const exporter = new InMemorySpanExporter();
+    handle = initTracing({ service: 'tracing-test', exporter });
+
+    const headers = await withSpan('publish', { kind: SpanKind.PRODUCER }, async () => {
+      await sleep(1); // the active span must survive an await (AsyncLocalStorage)
+      return injectTraceHeaders({});
+    });
+    expect(headers.traceparent).toMatch(TRACEPARENT);
+    await withSpan('consume', { kind: SpanKind.CONSUMER, parent: extractTraceContext(headers) }, () => Promise.resolve(undefined));
+
+    const [publish, consume] = exporter.getFinishedSpans();
+    expect(publish?.name).toBe('publish');
+    expect(consume?.name).toBe('consume');
+    expect(consume!.spanContext().traceId).toBe(publish!.spanContext().traceId);
+    expect(consume!.parentSpanContext?.spanId).toBe(publish!.spanContext().spanId);
+    expect(headers.traceparent).toBe(`00-${publish!.spanContext().traceId}-${publish!.spanContext().spanId}-01`);
+    expect(publish!.resource.attributes['service.name']).toBe('tracing-test');
+  });
+
+  it('records a failure with a scrubbed message and rethrows the original error', async () => {
+    const exporter = new InMemorySpanExporter();
+    handle = initTracing({ service: 'tracing-test', exporter });
+    const error = new Error('no account for alice@example.com from 198.51.100.4');
+
+    await expect(
+      withSpan('login', { attributes: { 'user.email': 'alice@example.com', 'http.route': '/v1/login' } }, () => Promise.reject(error)),
+    ).rejects.toBe(error);
+
+    const [span] = exporter.getFinishedSpans();
+    expect(span?.status).toEqual({ code: SpanStatusCode.ERROR, message: 'no account for [email] from [ip]' });
+    const exception = span!.events.find((event) => event.name === 'exception');
+    expect(exception?.attributes?.['exception.message']).toBe('no account for [email] from [ip]');
+    expect(span!.attributes).toEqual({ 'user.email': '[redacted]', 'http.route': '/v1/login' });
+    expect(JSON.stringify([span!.attributes, span!.events, span!.status])).not.toMatch(/alice|198\.51\.100\.4/);
+    expect(error.message).toContain('alice@example.com');
+  });
+
+  it('can be initialised again; the last call wins', async () => {
+    const first = new InMemorySpanExporter();
+    const second = new InMemorySpanExporter();
+    const firstHandle = initTracing({ service: 'one', exporter: first });
+    expect(() => (handle = initTracing({ service: 'two', exporter: second }))).not.toThrow();
+    await withSpan('after', {}, () => Promise.resolve(undefined));
+    expect(first.getFinishedSpans()).toEqual([]);
+    expect(second.getFinishedSpans().map((span) => span.name)).toEqual(['after']);
+    await firstHandle.shutdown(); // shutting down a replaced setup leaves the current one alone
+    await withSpan('still', {}, () => Promise.resolve(undefined));
+    expect(second.getFinishedSpans().map((span) => span.name)).toEqual(['after', 'still']);
+  });
+
+  it('propagates context without any exporter', async () => {
+    handle = initTracing({ service: 'silent' });
+    const incoming = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const outgoing = await withSpan('handle', { parent: extractTraceContext({ traceparent: incoming }) }, (span) => {
+      expect(trace.getActiveSpan()).toBe(span);
+      return Promise.resolve(injectTraceHeaders({}));
+    });
+    const [, traceId, spanId] = TRACEPARENT.exec(outgoing.traceparent ?? '') ?? [];
+    expect(traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(spanId).not.toBe('00f067aa0ba902b7'); // a new span of our own, child of the caller's
+  });
+
+  it('starts a new trace when the headers carry none', () => {
+    handle = initTracing({ service: 'silent' });
+    expect(trace.getSpanContext(extractTraceContext({}))).toBeUndefined();
+  });
+});
