@@ -26,7 +26,7 @@ describe('static checks', () => {
 
   it('passes lint: type-aware rules, module boundaries and the architecture rules', async () => {
     // The module-boundary rule reads Nx's project graph; without it the rule is silently skipped.
-    const graph = await check('node_modules/nx/bin/nx.js', ['show', 'projects']);
+    const graph = await check('node_modules/nx/dist/bin/nx.js', ['show', 'projects']);
     expect(graph.code).toBe(0);
     const result = await check('node_modules/eslint/bin/eslint.js', ['.', '--max-warnings', '0']);
     expect(result.output).toBe('');

@@ -2,10 +2,8 @@ import { RuleTester, type Rule } from 'eslint';
 import { afterAll, describe, it } from 'vitest';
 import plugin from './index.mjs';
 
-RuleTester.afterAll = afterAll;
-RuleTester.describe = describe;
-RuleTester.it = it;
-RuleTester.itOnly = it.only;
+// RuleTester reports through the test framework's hooks when they are handed to it.
+Object.assign(RuleTester, { afterAll, describe, it, itOnly: it.only });
 
 const rules = (plugin as unknown as { rules: Record<string, Rule.RuleModule> }).rules;
 const tester = new RuleTester({ languageOptions: { ecmaVersion: 2023, sourceType: 'module' } });
