@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { baseServiceConfig, ConfigError, loadConfig, withTestOnlyClockControl } from './config.js';
+import { ConfigError, databaseServiceConfig, loadConfig, withTestOnlyClockControl } from './config.js';
 
-const schema = withTestOnlyClockControl(baseServiceConfig.extend({ IP_HASH_SALT: z.string().min(32) }));
+const schema = withTestOnlyClockControl(databaseServiceConfig.extend({ IP_HASH_SALT: z.string().min(32) }));
 const valid = { DATABASE_URL: 'postgres://127.0.0.1/app', IP_HASH_SALT: 'x'.repeat(32) };
 
 describe('loadConfig', () => {

@@ -40,7 +40,6 @@ const urlWithProtocols = (protocols: string[]) =>
 export const baseServiceConfig = z.object({
   NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DATABASE_URL: urlWithProtocols(['postgres', 'postgresql']),
   NATS_URL: urlWithProtocols(['nats', 'tls']).default('nats://127.0.0.1:4222'),
   /** Prefix of every subject and stream: lets test runs and environments share one NATS. */
   EVENT_NAMESPACE: z
@@ -55,6 +54,11 @@ export const baseServiceConfig = z.object({
 });
 
 export type BaseServiceConfig = z.infer<typeof baseServiceConfig>;
+
+/** For services that own a schema (all but the gateway). */
+export const databaseServiceConfig = baseServiceConfig.extend({
+  DATABASE_URL: urlWithProtocols(['postgres', 'postgresql']),
+});
 
 /** Adds the rule that the clock switch exists only in test mode. */
 export function withTestOnlyClockControl<S extends z.ZodType<BaseServiceConfig>>(schema: S) {

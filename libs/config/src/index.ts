@@ -1,1 +1,1 @@
-export { ConfigError, loadConfig, loadConfigOrExit, baseServiceConfig, withTestOnlyClockControl, type BaseServiceConfig } from './config.js';
+export { ConfigError, loadConfig, loadConfigOrExit, baseServiceConfig, databaseServiceConfig, withTestOnlyClockControl, type BaseServiceConfig } from './config.js';

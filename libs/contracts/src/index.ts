@@ -20,3 +20,8 @@ export { LegalHoldPlacedV1 } from './events/legal-hold-placed.v1.js';
 export { LegalHoldReleasedV1 } from './events/legal-hold-released.v1.js';
 export { PurgeCompletedV1 } from './events/purge-completed.v1.js';
 export * from './rpc-contract.js';
+export * from './http/index.js';
+export * as IdentityRpc from './rpc/identity.js';
+export * from './consumers.js';
+export * as BillingRpc from './rpc/billing.js';
+export { systemReadyRoute, ReadinessReport } from './rpc/system.js';

@@ -92,3 +92,19 @@ describe('scrubPersonalData', () => {
     expect(input).toEqual({ email: 'alice@example.com', nested: { note: 'from 192.168.1.1' } });
   });
 });
+
+describe('database errors', () => {
+  it('keeps the statement but not the values of a failed query', () => {
+    const failed = Object.assign(new Error('duplicate key value violates unique constraint "users_username_key"'), {
+      query: 'INSERT INTO users (id, email, username, password_hash) VALUES ($1, $2, $3, $4)',
+      parameters: ['77ba7543-ae24-45ad-bb6f-1bab09879686', 'erin@example.com', 'erin_the_user', '$argon2id$v=19$m=19456,t=2,p=1$abc$def'],
+      driverError: { detail: 'Key (lower(username::text))=(erin_the_user) already exists.' },
+      passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$abc$def',
+    });
+    const text = JSON.stringify(scrubPersonalData({ err: failed }));
+    expect(text).toContain('INSERT INTO users');
+    expect(text).not.toContain('erin_the_user');
+    expect(text).not.toContain('erin@example.com');
+    expect(text).not.toContain('argon2id');
+  });
+});

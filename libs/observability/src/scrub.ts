@@ -10,7 +10,9 @@ export const REDACTED = '[redacted]';
 
 // Key names are compared lower-cased with '-' and '_' removed, so "X-Forwarded-For",
 // "x_forwarded_for" and "xForwardedFor" are one name.
-const REDACTED_KEYS = new Set(['ip', 'text']);
+// "parameters" and "detail" are how database errors (TypeORM's QueryFailedError, pg's
+// unique-violation detail) carry the values of a failed statement.
+const REDACTED_KEYS = new Set(['ip', 'text', 'parameters', 'detail']);
 // A suffix match also catches "userEmail", "idToken", "clientSecret", "systemPrompt"...
 // ("ip" and "text" are exact only: "membership" or "context" are not personal).
 const REDACTED_KEY_SUFFIXES = [
@@ -27,6 +29,7 @@ const REDACTED_KEY_SUFFIXES = [
   'prompt',
   'secret',
   'apikey',
+  'hash', // passwordHash, tokenHash: derived from secrets, useless in a log
 ];
 
 // Trace correlation ids are random hex strings that would otherwise look like secrets; they

@@ -1,8 +1,11 @@
+import Fastify from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { LoggerService } from '@nestjs/common';
 import type { BaseServiceConfig } from '@homiwork/config';
 import { initTracing, registerHttpMetrics, ServiceMetrics, type Logger } from '@homiwork/observability';
+import { registerOpsRoutes } from './ops-routes.js';
+import { ServiceRuntime } from './service-runtime.js';
 import { LOGGER } from './tokens.js';
 
 /** Nest's own messages go through the service's scrubbing JSON logger, not the console. */
@@ -19,37 +22,66 @@ class NestLogger implements LoggerService {
   }
 }
 
+export interface PublicHttpOptions {
+  port: number;
+  host: string;
+  bodyLimit?: number;
+  /** Fastify's trustProxy: which forwarded-for hops to believe (the gateway only). */
+  trustProxy?: boolean | string | string[];
+  configure?: (app: NestFastifyApplication) => Promise<void> | void;
+}
+
 export interface StartedService {
   app: NestFastifyApplication;
-  /** The address the HTTP listener bound (the port is chosen by the OS when configured as 0). */
+  /** Public API address (the gateway) or, for internal services, the ops address. */
   url: string;
+  opsUrl: string;
   close(): Promise<void>;
 }
 
 /**
- * Builds the service's Nest application on Fastify and listens on its port: the ops port
- * for internal services, the public port for the gateway.
+ * Builds the service's Nest application on Fastify. Internal services listen only on the
+ * ops port (health, metrics). A public service (the gateway) listens on its public port
+ * and serves health and metrics on a separate ops listener, so /metrics is never public.
  */
-export async function startService(
-  rootModule: unknown,
-  config: BaseServiceConfig & { SERVICE_NAME?: string },
-  options: { service: string; port?: number; host?: string; bodyLimit?: number; configure?: (app: NestFastifyApplication) => Promise<void> | void },
-): Promise<StartedService> {
+export async function startService(rootModule: unknown, config: BaseServiceConfig, options: { service: string; public?: PublicHttpOptions }): Promise<StartedService> {
   const tracing = initTracing({ service: options.service, ...(config.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT } : {}) });
-  const adapter = new FastifyAdapter({ logger: false, bodyLimit: options.bodyLimit ?? 64 * 1024, trustProxy: false });
+  const publicHttp = options.public;
+  const adapter = new FastifyAdapter({ logger: false, bodyLimit: publicHttp?.bodyLimit ?? 64 * 1024, trustProxy: publicHttp?.trustProxy ?? false });
   const app = await NestFactory.create<NestFastifyApplication>(rootModule as never, adapter, { bufferLogs: true, abortOnError: false });
-  const logger = app.get<Logger>(LOGGER);
-  app.useLogger(new NestLogger(logger));
-  registerHttpMetrics(app.getHttpAdapter().getInstance(), app.get(ServiceMetrics));
-  await options.configure?.(app);
+  app.useLogger(new NestLogger(app.get<Logger>(LOGGER)));
+  const metrics = app.get(ServiceMetrics);
+  const runtime = app.get(ServiceRuntime);
+  const nestFastify = app.getHttpAdapter().getInstance();
+  registerHttpMetrics(nestFastify, metrics);
   app.enableShutdownHooks();
-  await app.listen(options.port ?? config.OPS_PORT, options.host ?? config.OPS_HOST);
-  const url = await app.getUrl();
+
+  let ops = nestFastify;
+  if (publicHttp) {
+    ops = Fastify({ logger: false });
+    registerHttpMetrics(ops, metrics);
+    await publicHttp.configure?.(app);
+  }
+  registerOpsRoutes(ops, runtime, metrics);
+
+  let url: string;
+  let opsUrl: string;
+  if (publicHttp) {
+    await app.listen(publicHttp.port, publicHttp.host);
+    url = await app.getUrl();
+    opsUrl = await ops.listen({ port: config.OPS_PORT, host: config.OPS_HOST });
+  } else {
+    await app.listen(config.OPS_PORT, config.OPS_HOST);
+    url = opsUrl = await app.getUrl();
+  }
+  const local = (address: string) => address.replace('[::1]', '127.0.0.1');
   return {
     app,
-    url: url.replace('[::1]', '127.0.0.1'),
+    url: local(url),
+    opsUrl: local(opsUrl),
     close: async () => {
       await app.close();
+      if (ops !== nestFastify) await ops.close();
       await tracing.shutdown();
     },
   };

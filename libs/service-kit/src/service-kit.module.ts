@@ -6,15 +6,13 @@ import { connectToNats, MessagingMetrics, Outbox, RpcClient, type NatsHandles } 
 import { createLogger, ServiceMetrics, type Logger } from '@homiwork/observability';
 import { createServiceDataSource, schemaOf } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
-import { OpsController } from './ops.controller.js';
 import type { ServiceKitOptions } from './service-kit.options.js';
 import { ServiceRuntime } from './service-runtime.js';
 import { LOGGER, NATS, SERVICE_CONFIG } from './tokens.js';
 
 /**
  * Everything a service stands on, as injectable providers: config, clock, logger,
- * metrics, its own DataSource, NATS, outbox, RPC client, object store — plus the ops
- * endpoints and the runtime that starts consumers and request handlers found on
+ * metrics, its own DataSource, NATS, outbox, RPC client, object store — plus the runtime that starts consumers and request handlers found on
  * @OnEvent / @OnRpc methods.
  */
 @Module({})
@@ -34,11 +32,13 @@ export class ServiceKitModule {
     ];
     const exported: Array<string | symbol | Provider | (abstract new (...args: never[]) => unknown)> = [SERVICE_CONFIG, LOGGER, Clock, ServiceMetrics, MessagingMetrics, NATS, RpcClient];
     if (options.migrations) {
+      const databaseUrl = config.DATABASE_URL;
+      if (!databaseUrl) throw new Error(`${service} has migrations but no DATABASE_URL`);
       providers.push(
         {
           provide: DataSource,
           useFactory: async () => {
-            const dataSource = createServiceDataSource({ databaseUrl: config.DATABASE_URL, schema: service, migrations: options.migrations!, entities: options.entities ?? [] });
+            const dataSource = createServiceDataSource({ databaseUrl, schema: service, migrations: options.migrations!, entities: options.entities ?? [] });
             return dataSource.initialize();
           },
         },
@@ -55,7 +55,6 @@ export class ServiceKitModule {
       module: ServiceKitModule,
       global: true,
       imports: [DiscoveryModule],
-      controllers: [OpsController],
       providers,
       exports: exported,
     };

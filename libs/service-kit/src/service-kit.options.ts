@@ -6,7 +6,7 @@ import type { StorageConfig } from '@homiwork/storage';
 
 export interface ServiceKitOptions {
   service: ServiceName;
-  config: BaseServiceConfig;
+  config: BaseServiceConfig & { DATABASE_URL?: string | undefined };
   /** The service's migrations, CreateMessagingTables first; absent for a service without a database (the gateway). */
   migrations?: Array<new () => MigrationInterface>;
   entities?: Array<(new (...args: never[]) => unknown) | EntitySchema>;

@@ -3,7 +3,7 @@ import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { Subscription } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
 import { Clock, ShiftableClock } from '@homiwork/clock';
-import type { ConsumerContract, RpcRoute } from '@homiwork/contracts';
+import { systemReadyRoute, type ConsumerContract, type RpcRoute } from '@homiwork/contracts';
 import { EventConsumer, MessagingMetrics, OutboxRelay, provisionStreams, RpcServer, type EventHandler, type NatsHandles, type RpcHandler } from '@homiwork/messaging';
 import type { Logger } from '@homiwork/observability';
 import { runMigrations, schemaOf } from '@homiwork/persistence';
@@ -52,6 +52,7 @@ export class ServiceRuntime implements OnApplicationBootstrap, OnApplicationShut
     await provisionStreams(this.nats.jsm, namespace);
 
     this.rpcServer = new RpcServer(this.nats.nc, namespace, service, this.logger, this.metrics);
+    this.rpcServer.serve(systemReadyRoute(service), () => this.readiness());
     for (const { route, handler } of this.discover<RpcRoute>(RPC_HANDLER_METADATA)) this.rpcServer.serve(route, handler as RpcHandler<RpcRoute>);
 
     const eventHandlers = this.discover<ConsumerContract>(EVENT_HANDLER_METADATA);

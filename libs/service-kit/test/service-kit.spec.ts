@@ -6,7 +6,7 @@ import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Clock } from '@homiwork/clock';
-import { loadConfig, baseServiceConfig, type BaseServiceConfig } from '@homiwork/config';
+import { loadConfig, databaseServiceConfig } from '@homiwork/config';
 import { clockControlSubject, defineConsumer, defineRoute, UserRegisteredV1 } from '@homiwork/contracts';
 import { CreateMessagingTables1764200000000, Outbox, RpcClient, type EventContext } from '@homiwork/messaging';
 import { initTracing, withSpan } from '@homiwork/observability';
@@ -59,12 +59,12 @@ class KitTestHandlers {
 
 let database: TestDatabase;
 let started: StartedService;
-let config: BaseServiceConfig;
+let config: ReturnType<typeof databaseServiceConfig.parse>;
 const spans = new InMemorySpanExporter();
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  config = loadConfig(baseServiceConfig, {
+  config = loadConfig(databaseServiceConfig, {
     DATABASE_URL: database.url,
     NATS_URL: TEST_NATS_URL,
     EVENT_NAMESPACE: createTestNamespace(),

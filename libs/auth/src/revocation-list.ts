@@ -1,0 +1,81 @@
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+
+/**
+ * Sessions and accounts whose access tokens must stop working before they expire:
+ * logout, refresh-token reuse, password reset (per session), deletion and blocking (per
+ * account). Identity writes entries; every gateway instance watches the bucket and keeps
+ * it in memory, so checking a token costs no round trip. Entries live in a NATS KV
+ * bucket whose max age is just above the access-token lifetime: once every token an
+ * entry could block has expired, the entry expires too.
+ */
+export function revocationBucketName(namespace: string): string {
+  return `${namespace.toUpperCase()}_REVOCATIONS`;
+}
+
+export async function openRevocationBucket(nc: NatsConnection, namespace: string, accessTokenTtlSeconds: number): Promise<KV> {
+  return new Kvm(nc).create(revocationBucketName(namespace), { history: 1, ttl: (accessTokenTtlSeconds + 60) * 1000 });
+}
+
+const sessionKey = (sessionId: string): string => `session.${sessionId}`;
+const userKey = (userId: string): string => `user.${userId}`;
+
+/** Identity's side: announce revocations. */
+export class RevocationWriter {
+  constructor(private readonly bucket: KV) {}
+
+  async revokeSessions(sessionIds: readonly string[]): Promise<void> {
+    await Promise.all(sessionIds.map((id) => this.bucket.put(sessionKey(id), '1')));
+  }
+
+  /** Every token of the account, now and until they expire (deletion, block). */
+  async revokeUser(userId: string): Promise<void> {
+    await this.bucket.put(userKey(userId), '1');
+  }
+}
+
+/** The gateway's side: an in-memory mirror kept current by a watch. */
+export class RevocationMirror {
+  private readonly sessions = new Set<string>();
+  private readonly users = new Set<string>();
+  private synced = false;
+  private stopWatch: (() => void) | undefined;
+
+  constructor(private readonly bucket: KV) {}
+
+  /** Resolves once the entries existing at start are loaded; updates keep arriving after. */
+  async start(): Promise<void> {
+    const watch = await this.bucket.watch();
+    this.stopWatch = () => watch.stop();
+    let markInitialDone!: () => void;
+    const initial = new Promise<void>((resolve) => (markInitialDone = resolve));
+    void (async () => {
+      for await (const entry of watch) {
+        const [kind, id] = entry.key.split('.', 2) as [string, string];
+        const target = kind === 'session' ? this.sessions : kind === 'user' ? this.users : undefined;
+        if (entry.operation === 'PUT') target?.add(id);
+        else target?.delete(id);
+        if (!entry.isUpdate && entry.delta === 0) markInitialDone();
+      }
+    })();
+    const status = await this.bucket.status();
+    if (status.values === 0) markInitialDone();
+    // Entries that aged out between status() and the watch leave delta never reaching 0.
+    const fallback = setTimeout(markInitialDone, 3_000);
+    await initial;
+    clearTimeout(fallback);
+    this.synced = true;
+  }
+
+  stop(): void {
+    this.stopWatch?.();
+  }
+
+  get ready(): boolean {
+    return this.synced;
+  }
+
+  isRevoked(claims: { sub: string; sid: string }): boolean {
+    return this.users.has(claims.sub) || this.sessions.has(claims.sid);
+  }
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { defineRoute } from '../rpc-contract.js';
+import { Email, Login, OpaqueToken, Password, Username } from '../http/account-fields.js';
+
+// Request/reply routes the gateway calls on identity. The caller (user id, role,
+// address hash) travels in the CallerContext header, never in these bodies.
+
+export const PublicUser = z.strictObject({ id: z.uuid(), email: z.string(), username: z.string(), createdAt: z.iso.datetime() });
+export const TokenPair = z.strictObject({ accessToken: z.string(), refreshToken: z.string(), expiresIn: z.number().int().positive() });
+export const Profile = PublicUser.extend({
+  prime: z.strictObject({ active: z.boolean(), expiresAt: z.iso.datetime().nullable() }),
+});
+
+export const RegisterRoute = defineRoute({
+  service: 'identity',
+  method: 'auth.register',
+  request: z.strictObject({
+    email: Email,
+    username: Username,
+    password: Password,
+    ageConfirmed: z.literal(true, { error: 'must be true: the service is for people aged 18 or over' }),
+  }),
+  response: z.strictObject({ user: PublicUser }),
+});
+
+export const LoginRoute = defineRoute({ service: 'identity', method: 'auth.login', request: z.strictObject({ login: Login, password: Password }), response: TokenPair });
+export const RefreshRoute = defineRoute({ service: 'identity', method: 'auth.refresh', request: z.strictObject({ refreshToken: OpaqueToken }), response: TokenPair });
+export const LogoutRoute = defineRoute({ service: 'identity', method: 'auth.logout', request: z.strictObject({ refreshToken: OpaqueToken }), response: z.strictObject({}) });
+export const PasswordResetRequestRoute = defineRoute({ service: 'identity', method: 'auth.password-reset.request', request: z.strictObject({ email: Email }), response: z.strictObject({}) });
+export const PasswordResetConfirmRoute = defineRoute({
+  service: 'identity',
+  method: 'auth.password-reset.confirm',
+  request: z.strictObject({ token: OpaqueToken, password: Password }),
+  response: z.strictObject({}),
+});
+export const GetProfileRoute = defineRoute({ service: 'identity', method: 'me.get', request: z.strictObject({}), response: Profile });
+export const UpdateProfileRoute = defineRoute({
+  service: 'identity',
+  method: 'me.update',
+  request: z.strictObject({ email: Email.optional(), username: Username.optional() }).refine((body) => body.email !== undefined || body.username !== undefined, {
+    message: 'give email or username',
+  }),
+  response: Profile,
+});
+export const DeleteAccountRoute = defineRoute({ service: 'identity', method: 'me.delete', request: z.strictObject({ password: Password }), response: z.strictObject({ erasureId: z.uuid() }) });
+/** The gateway reports a user's activity at most once a day per user (R1.6). */
+export const RecordActivityRoute = defineRoute({ service: 'identity', method: 'activity.record', request: z.strictObject({ day: z.iso.date() }), response: z.strictObject({}) });

@@ -1,0 +1,37 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Clock } from '@homiwork/clock';
+import { IdentityRpc } from '@homiwork/contracts';
+import { RpcClient } from '@homiwork/messaging';
+import type { Logger } from '@homiwork/observability';
+import { LOGGER } from '@homiwork/service-kit';
+
+/**
+ * Tells identity that a user was active today, once per user per day per gateway
+ * instance — no write per request (R1.6). Identity's conditional update makes several
+ * instances' reports one write.
+ */
+@Injectable()
+export class ActivityReporter {
+  private day = '';
+  private readonly reported = new Set<string>();
+
+  constructor(
+    private readonly rpc: RpcClient,
+    @Inject(Clock) private readonly clock: Clock,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  note(userId: string, requestId: string): void {
+    const day = this.clock.now().toISOString().slice(0, 10);
+    if (day !== this.day) {
+      this.day = day;
+      this.reported.clear();
+    }
+    if (this.reported.has(userId)) return;
+    this.reported.add(userId);
+    this.rpc.call(IdentityRpc.RecordActivityRoute, { day }, { requestId, userId }).catch((error: unknown) => {
+      this.reported.delete(userId);
+      this.logger.warn({ err: error, requestId }, 'could not record activity; will retry on the next request');
+    });
+  }
+}

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { baseServiceConfig, withTestOnlyClockControl } from '@homiwork/config';
+import { SERVICE_NAMES } from '@homiwork/contracts';
+
+const perMinute = (fallback: number) => z.coerce.number().int().min(1).max(1_000_000).default(fallback);
+
+export const gatewayConfigSchema = withTestOnlyClockControl(
+  baseServiceConfig.extend({
+    HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    HTTP_HOST: z.string().default('127.0.0.1'),
+    /**
+     * Which proxies to believe for the client address (Fastify trustProxy): `false` (the
+     * socket peer is the client), `true`, or a comma list of addresses/CIDRs/`loopback`.
+     */
+    TRUST_PROXY: z
+      .string()
+      .default('false')
+      .transform((value): boolean | string[] => (value === 'false' ? false : value === 'true' ? true : value.split(',').map((part) => part.trim()))),
+    /** Private salt of SHA-256(salt ‖ ip) (§2.1.4); at least 32 characters of randomness. */
+    IP_HASH_SALT: z.string().min(32, 'must be at least 32 characters'),
+    JWT_PUBLIC_KEY: z.string().refine((value) => value.includes('-----BEGIN PUBLIC KEY-----'), { message: 'must be a PEM public key' }),
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(900).default(300),
+    CORS_ORIGINS: z
+      .string()
+      .default('http://localhost:3000')
+      .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean)),
+    BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
+    RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+    /** Services whose readiness /health/ready reports. */
+    DOWNSTREAM_SERVICES: z
+      .string()
+      .default('identity')
+      .transform((value) => value.split(',').map((name) => name.trim()))
+      .pipe(z.array(z.enum(SERVICE_NAMES))),
+    RATE_LIMIT_AUTH_PER_MINUTE: perMinute(10),
+    RATE_LIMIT_READ_PER_MINUTE: perMinute(600),
+    RATE_LIMIT_WRITE_PER_MINUTE: perMinute(120),
+    RATE_LIMIT_GENERATION_PER_MINUTE: perMinute(20),
+  }),
+);
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -1,0 +1,89 @@
+import { Injectable } from '@nestjs/common';
+import { IdentityConsumers, IdentityRpc, type CallerContext, type EventPayload, type PrimeStatusChangedV1, type RpcRequest } from '@homiwork/contracts';
+import type { EventContext } from '@homiwork/messaging';
+import { OnEvent, OnRpc } from '@homiwork/service-kit';
+import { UsersRepository } from './persistence/users.repository.js';
+import { ConfirmPasswordReset } from './usecases/confirm-password-reset/confirm-password-reset.usecase.js';
+import { DeleteAccount } from './usecases/delete-account/delete-account.usecase.js';
+import { GetProfile } from './usecases/get-profile/get-profile.usecase.js';
+import { LogIn } from './usecases/log-in/log-in.usecase.js';
+import { LogOut } from './usecases/log-out/log-out.usecase.js';
+import { RecordActivity } from './usecases/record-activity/record-activity.usecase.js';
+import { RefreshSession } from './usecases/refresh-session/refresh-session.usecase.js';
+import { RegisterUser } from './usecases/register-user/register-user.usecase.js';
+import { RequestPasswordReset } from './usecases/request-password-reset/request-password-reset.usecase.js';
+import { UpdateProfile } from './usecases/update-profile/update-profile.usecase.js';
+
+/** Identity's request/reply routes and event handlers: each hands over to one use case. */
+@Injectable()
+export class IdentityHandlers {
+  constructor(
+    private readonly registerUser: RegisterUser,
+    private readonly logIn: LogIn,
+    private readonly refreshSession: RefreshSession,
+    private readonly logOut: LogOut,
+    private readonly requestPasswordReset: RequestPasswordReset,
+    private readonly confirmPasswordReset: ConfirmPasswordReset,
+    private readonly getProfile: GetProfile,
+    private readonly updateProfile: UpdateProfile,
+    private readonly deleteAccount: DeleteAccount,
+    private readonly recordActivity: RecordActivity,
+    private readonly users: UsersRepository,
+  ) {}
+
+  @OnRpc(IdentityRpc.RegisterRoute)
+  register(request: RpcRequest<typeof IdentityRpc.RegisterRoute>, caller: CallerContext) {
+    return this.registerUser.execute(request, caller);
+  }
+
+  @OnRpc(IdentityRpc.LoginRoute)
+  login(request: RpcRequest<typeof IdentityRpc.LoginRoute>, caller: CallerContext) {
+    return this.logIn.execute(request, caller);
+  }
+
+  @OnRpc(IdentityRpc.RefreshRoute)
+  refresh(request: RpcRequest<typeof IdentityRpc.RefreshRoute>, caller: CallerContext) {
+    return this.refreshSession.execute(request, caller);
+  }
+
+  @OnRpc(IdentityRpc.LogoutRoute)
+  logout(request: RpcRequest<typeof IdentityRpc.LogoutRoute>, caller: CallerContext) {
+    return this.logOut.execute(request, caller);
+  }
+
+  @OnRpc(IdentityRpc.PasswordResetRequestRoute)
+  passwordResetRequest(request: RpcRequest<typeof IdentityRpc.PasswordResetRequestRoute>, caller: CallerContext) {
+    return this.requestPasswordReset.execute(request, caller);
+  }
+
+  @OnRpc(IdentityRpc.PasswordResetConfirmRoute)
+  passwordResetConfirm(request: RpcRequest<typeof IdentityRpc.PasswordResetConfirmRoute>, caller: CallerContext) {
+    return this.confirmPasswordReset.execute(request, caller);
+  }
+
+  @OnRpc(IdentityRpc.GetProfileRoute)
+  me(_request: unknown, caller: CallerContext) {
+    return this.getProfile.execute(caller);
+  }
+
+  @OnRpc(IdentityRpc.UpdateProfileRoute)
+  updateMe(request: RpcRequest<typeof IdentityRpc.UpdateProfileRoute>, caller: CallerContext) {
+    return this.updateProfile.execute(request, caller);
+  }
+
+  @OnRpc(IdentityRpc.DeleteAccountRoute)
+  deleteMe(request: RpcRequest<typeof IdentityRpc.DeleteAccountRoute>, caller: CallerContext) {
+    return this.deleteAccount.execute(request, caller);
+  }
+
+  @OnRpc(IdentityRpc.RecordActivityRoute)
+  activity(_request: unknown, caller: CallerContext) {
+    return this.recordActivity.execute(caller);
+  }
+
+  /** Prime status is shown on the profile (GET /v1/me); billing owns it and announces changes. */
+  @OnEvent(IdentityConsumers.primeStatusChanged)
+  async primeChanged(payload: EventPayload<typeof PrimeStatusChangedV1>, context: EventContext): Promise<void> {
+    await this.users.setPrime(context.manager, payload.userId, payload.active, payload.expiresAt ? new Date(payload.expiresAt) : null);
+  }
+}

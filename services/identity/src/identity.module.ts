@@ -1,0 +1,72 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { AccessTokenIssuer, openRevocationBucket, RevocationWriter } from '@homiwork/auth';
+import { Clock } from '@homiwork/clock';
+import { MailSender, SmtpMailSender } from '@homiwork/mail';
+import type { NatsHandles } from '@homiwork/messaging';
+import type { Logger } from '@homiwork/observability';
+import { LOGGER, NATS, ServiceKitModule } from '@homiwork/service-kit';
+import type { IdentityConfig } from './config.js';
+import { PasswordHasher } from './crypto/password-hasher.js';
+import { IdentityHandlers } from './identity.handlers.js';
+import { IDENTITY_MIGRATIONS } from './migrations/index.js';
+import { ResetTokensRepository } from './persistence/reset-tokens.repository.js';
+import { SecurityEventsRepository } from './persistence/security-events.repository.js';
+import { SessionsRepository } from './persistence/sessions.repository.js';
+import { UsersRepository } from './persistence/users.repository.js';
+import { ConfirmPasswordReset } from './usecases/confirm-password-reset/confirm-password-reset.usecase.js';
+import { DeleteAccount } from './usecases/delete-account/delete-account.usecase.js';
+import { GetProfile } from './usecases/get-profile/get-profile.usecase.js';
+import { LogIn } from './usecases/log-in/log-in.usecase.js';
+import { LogOut } from './usecases/log-out/log-out.usecase.js';
+import { PurgeSecurityEvents } from './usecases/purge-security-events/purge-security-events.usecase.js';
+import { RecordActivity } from './usecases/record-activity/record-activity.usecase.js';
+import { RefreshSession } from './usecases/refresh-session/refresh-session.usecase.js';
+import { RegisterUser } from './usecases/register-user/register-user.usecase.js';
+import { RequestPasswordReset } from './usecases/request-password-reset/request-password-reset.usecase.js';
+import { SessionTokens } from './usecases/session-tokens.js';
+import { UpdateProfile } from './usecases/update-profile/update-profile.usecase.js';
+
+export const IDENTITY_USE_CASES = [
+  RegisterUser,
+  LogIn,
+  RefreshSession,
+  LogOut,
+  RequestPasswordReset,
+  ConfirmPasswordReset,
+  GetProfile,
+  UpdateProfile,
+  DeleteAccount,
+  RecordActivity,
+  PurgeSecurityEvents,
+];
+
+@Module({})
+export class IdentityModule {
+  static forRoot(config: IdentityConfig, overrides: { logger?: Logger } = {}): DynamicModule {
+    return {
+      module: IdentityModule,
+      imports: [ServiceKitModule.forRoot({ service: 'identity', config, migrations: IDENTITY_MIGRATIONS, ...overrides })],
+      providers: [
+        UsersRepository,
+        SessionsRepository,
+        ResetTokensRepository,
+        SecurityEventsRepository,
+        PasswordHasher,
+        SessionTokens,
+        ...IDENTITY_USE_CASES,
+        IdentityHandlers,
+        {
+          provide: AccessTokenIssuer,
+          inject: [Clock],
+          useFactory: (clock: Clock) => AccessTokenIssuer.fromPem(config.JWT_PRIVATE_KEY, { keyId: config.JWT_KEY_ID, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS, clock }),
+        },
+        {
+          provide: RevocationWriter,
+          inject: [NATS],
+          useFactory: async (nats: NatsHandles) => new RevocationWriter(await openRevocationBucket(nats.nc, config.EVENT_NAMESPACE, config.ACCESS_TOKEN_TTL_SECONDS)),
+        },
+        { provide: MailSender, inject: [LOGGER], useFactory: (logger: Logger) => new SmtpMailSender({ url: config.SMTP_URL, from: config.MAIL_FROM, logger }) },
+      ],
+    };
+  }
+}

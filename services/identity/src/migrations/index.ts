@@ -1,0 +1,4 @@
+import { CreateMessagingTables1764200000000 } from '@homiwork/messaging';
+import { CreateIdentityTables1764300000000 } from './1764300000000-create-identity-tables.js';
+
+export const IDENTITY_MIGRATIONS = [CreateMessagingTables1764200000000, CreateIdentityTables1764300000000];

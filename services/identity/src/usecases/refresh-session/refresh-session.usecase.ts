@@ -1,0 +1,54 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { RevocationWriter } from '@homiwork/auth';
+import { DataSource } from 'typeorm';
+import { Clock } from '@homiwork/clock';
+import type { CallerContext, IdentityRpc, RpcRequest } from '@homiwork/contracts';
+import { hashOpaqueToken } from '../../crypto/opaque-token.js';
+import { IdentityErrors } from '../../identity-errors.js';
+import { SecurityEventsRepository } from '../../persistence/security-events.repository.js';
+import { SessionsRepository } from '../../persistence/sessions.repository.js';
+import { UsersRepository } from '../../persistence/users.repository.js';
+import { SessionTokens, type TokenPair } from '../session-tokens.js';
+
+type Outcome = { ok: true; pair: TokenPair } | { ok: false; revokedSession?: string };
+
+/**
+ * R1.3: every refresh rotates the token. A token presented a second time means it was
+ * stolen or replayed: the whole session (family) is revoked, its access tokens included.
+ */
+@Injectable()
+export class RefreshSession {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly sessions: SessionsRepository,
+    private readonly users: UsersRepository,
+    private readonly securityEvents: SecurityEventsRepository,
+    private readonly tokens: SessionTokens,
+    private readonly revocations: RevocationWriter,
+    @Inject(Clock) private readonly clock: Clock,
+  ) {}
+
+  async execute(input: RpcRequest<typeof IdentityRpc.RefreshRoute>, caller: CallerContext): Promise<TokenPair> {
+    const hash = hashOpaqueToken(input.refreshToken);
+    // The reuse verdict must be committed even though the caller gets an error, so the
+    // transaction returns an outcome instead of throwing.
+    const outcome = await this.dataSource.transaction(async (manager): Promise<Outcome> => {
+      const now = this.clock.now();
+      const token = await this.sessions.findRefreshToken(manager, hash);
+      if (!token) return { ok: false };
+      if (token.rotated_at) {
+        await this.sessions.revokeSession(manager, token.session_id, 'refresh_reuse', now);
+        await this.securityEvents.record(manager, { userId: token.user_id, type: 'refresh_reuse_detected', origin: caller, now });
+        return { ok: false, revokedSession: token.session_id };
+      }
+      if (token.session_revoked_at || token.expires_at <= now) return { ok: false };
+      const user = await this.users.findById(manager, token.user_id);
+      if (!user || user.blocked_at) return { ok: false };
+      await this.sessions.markRotated(manager, hash, now);
+      return { ok: true, pair: await this.tokens.issue(manager, { userId: user.id, sessionId: token.session_id, role: user.role }) };
+    });
+    if (outcome.ok) return outcome.pair;
+    if (outcome.revokedSession) await this.revocations.revokeSessions([outcome.revokedSession]);
+    throw IdentityErrors.invalidRefreshToken();
+  }
+}
