@@ -10,9 +10,7 @@ import pg from 'pg';
 import { startMailSink } from '@homiwork/mail';
 import { connectToNats, provisionStreams } from '@homiwork/messaging';
 import { startLocalS3 } from '@homiwork/storage';
-import { devSecrets } from './system/dev-secrets.js';
-import { launchService, type LaunchedService } from './system/launch.js';
-import { SERVICES } from './system/services.js';
+import { devSecrets, launchService, SERVICES, type LaunchedService } from '@homiwork/system-runner';
 
 const env: NodeJS.ProcessEnv = {
   ...devSecrets(),

@@ -8,7 +8,7 @@ import Bowser from 'bowser';
 export function coarseUserAgent(userAgent: string | undefined): string | null {
   if (!userAgent) return null;
   const parsed = Bowser.parse(userAgent.slice(0, 512));
-  const browser = parsed.browser.name ?? 'unknown browser';
-  const os = parsed.os.name ?? 'unknown OS';
+  const browser = parsed.browser.name || 'unknown browser';
+  const os = parsed.os.name || 'unknown OS';
   return `${browser} on ${os}`.slice(0, 64);
 }

@@ -1,0 +1,135 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import pg from 'pg';
+import { ApiClient } from '@homiwork/api-client';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { clockControlSubject, eventSubject, EVENTS_STREAM, streamName, type EventContract, type EventPayload } from '@homiwork/contracts';
+import { startMailSink, type MailSink } from '@homiwork/mail';
+import { createTestDatabase, createTestNamespace, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
+import { devSecrets, freePort, launchService, SERVICES, type LaunchedService } from '@homiwork/system-runner';
+
+export interface TestSystem {
+  /** Base URLs of the gateway instances. */
+  gateways: string[];
+  namespace: string;
+  database: TestDatabase;
+  mail: MailSink;
+  secrets: ReturnType<typeof devSecrets>;
+  /** Every line every service process wrote, for searching (personal data must never appear). */
+  logs: string[];
+  /** A client of the first gateway; `headers` lets a test speak as a given client address. */
+  api(options?: { token?: string; headers?: Record<string, string>; gateway?: number }): ApiClient;
+  sql<T = Record<string, unknown>>(query: string, params?: unknown[]): Promise<T[]>;
+  /** Every payload of this event type in the namespace's event stream, oldest first. */
+  events<E extends EventContract>(event: E): Promise<Array<EventPayload<E>>>;
+  /** Moves every service's clock forward (absolute offset from real time), in every process at once. */
+  setClockOffset(offsetMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the real services as separate processes against the machine's PostgreSQL and
+ * NATS, in a fresh database and NATS namespace, with a local mail sink and a clock the
+ * test can move. Tests talk to it only over HTTP (and read the database or the bus only
+ * to prove what is — or is not — stored there).
+ */
+export async function startTestSystem(options: { gateways?: number; env?: Record<string, string> } = {}): Promise<TestSystem> {
+  const database = await createTestDatabase();
+  const namespace = createTestNamespace();
+  const mail = await startMailSink();
+  const secrets = devSecrets();
+  const logs: string[] = [];
+  const processes: LaunchedService[] = [];
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    NODE_ENV: 'test',
+    CLOCK_CONTROL: 'enabled',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: database.url,
+    NATS_URL: TEST_NATS_URL,
+    EVENT_NAMESPACE: namespace,
+    SMTP_URL: mail.smtpUrl,
+    ...secrets,
+    // Clients in tests name their address in X-Forwarded-For from loopback, as behind a proxy.
+    TRUST_PROXY: 'loopback',
+    DOWNSTREAM_SERVICES: SERVICES.filter((entry) => entry.name !== 'gateway')
+      .map((entry) => entry.name)
+      .join(','),
+    SECURITY_EVENT_PURGE_INTERVAL_MS: '200',
+    ...options.env,
+  };
+  const gateways: string[] = [];
+  try {
+    for (const entry of SERVICES) {
+      const copies = entry.name === 'gateway' ? (options.gateways ?? 1) : 1;
+      for (let copy = 0; copy < copies; copy++) {
+        const opsPort = await freePort();
+        const extra: NodeJS.ProcessEnv = { OPS_PORT: String(opsPort), SERVICE_NAME: entry.name };
+        if (entry.name === 'gateway') {
+          const httpPort = await freePort();
+          extra.HTTP_PORT = String(httpPort);
+          gateways.push(`http://127.0.0.1:${httpPort}`);
+        }
+        const service = launchService(`${entry.name}${copy || ''}`, entry.main, { ...env, ...extra }, (_name, line) => logs.push(line));
+        processes.push(service);
+        await service.waitUntilReady(opsPort);
+      }
+    }
+  } catch (error) {
+    await Promise.all(processes.map((service) => service.stop()));
+    await mail.stop();
+    throw new Error(`test system failed to start: ${String(error)}\n${logs.slice(-20).join('\n')}`);
+  }
+
+  const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+  let nc: NatsConnection | undefined;
+  return {
+    gateways,
+    namespace,
+    database,
+    mail,
+    secrets,
+    logs,
+    api: ({ token, headers, gateway } = {}) => new ApiClient({ baseUrl: gateways[gateway ?? 0]!, ...(token ? { accessToken: token } : {}), ...(headers ? { headers } : {}) }),
+    sql: async <T>(query: string, params: unknown[] = []) => (await pool.query(query, params)).rows as T[],
+    async events<E extends EventContract>(event: E) {
+      nc ??= await connect({ servers: TEST_NATS_URL });
+      const stream = streamName(namespace, EVENTS_STREAM);
+      const jsm = await jetstreamManager(nc);
+      const { name } = await jsm.consumers.add(stream, {
+        filter_subject: eventSubject(namespace, event),
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.All,
+        inactive_threshold: 60_000_000_000,
+      });
+      const info = await jsm.consumers.info(stream, name);
+      const payloads: Array<EventPayload<E>> = [];
+      if (info.num_pending > 0) {
+        const batch = await (await jetstream(nc).consumers.get(stream, name)).fetch({ max_messages: info.num_pending, expires: 2_000 });
+        for await (const msg of batch) {
+          payloads.push(msg.json<EventPayload<E>>());
+          if (payloads.length === info.num_pending) break;
+        }
+      }
+      await jsm.consumers.delete(stream, name);
+      return payloads;
+    },
+    async setClockOffset(offsetMs) {
+      nc ??= await connect({ servers: TEST_NATS_URL });
+      const replies = await nc.requestMany(clockControlSubject(namespace), JSON.stringify({ offsetMs }), { strategy: 'count', maxMessages: processes.length, maxWait: 3_000 });
+      let answered = 0;
+      for await (const reply of replies) {
+        const answer = reply.json<{ ok: boolean; error?: string }>();
+        if (!answer.ok) throw new Error(`a service refused the clock move: ${answer.error}`);
+        answered++;
+      }
+      if (answered !== processes.length) throw new Error(`only ${answered} of ${processes.length} services moved their clock`);
+    },
+    async stop() {
+      await Promise.all(processes.map((service) => service.stop()));
+      await nc?.close();
+      await pool.end();
+      await mail.stop();
+      await database.drop();
+    },
+  };
+}
