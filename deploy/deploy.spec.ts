@@ -396,7 +396,7 @@ describe('docker-compose.yml', () => {
         .sort();
     expect(holders('IP_HASH_SALT')).toEqual(['gateway']);
     expect(holders('JWT_PRIVATE_KEY')).toEqual(['identity']);
-    expect(holders('SMTP_PASSWORD')).toEqual(['identity']);
+    expect(holders('SMTP_URL')).toEqual(['identity']);
     expect(holders('S3_SECRET_KEY')).toEqual([...S3_SERVICES, 'migrate'].sort());
   });
 
@@ -430,7 +430,6 @@ describe('docker-compose.yml', () => {
 
     expect(env.SERVICE_NAME).toBe(name);
     expect(env.DATABASE_URL).toMatch(/^postgres(?:ql)?:\/\/[^@]+@postgres:5432\//);
-    expect(env.DATABASE_SCHEMA).toBe(name);
     expect(env.NATS_URL).toBe('nats://nats:4222');
     expect(env.OPS_PORT).toBe(OPS_PORT);
     if (S3_SERVICES.includes(name)) {
