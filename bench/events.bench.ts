@@ -14,7 +14,7 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
@@ -79,6 +79,9 @@ const CONFIG = {
   phaseTimeoutMs: intEnv('BENCH_PHASE_TIMEOUT_MS', 60_000, 1_000, 600_000),
   totalTimeoutMs: intEnv('BENCH_TIMEOUT_MS', 180_000, 10_000, 1_800_000),
 };
+for (const phase of CONFIG.phases) {
+  if (!['raw', 'burst', 'paced', 'stages'].includes(phase)) throw new Error(`BENCH_PHASES: unknown phase ${phase} (raw, burst, paced, stages)`);
+}
 const POOL_SIZE = CONFIG.poolSize || CONFIG.producers + 4;
 const STREAM_LIMITS: StreamLimits = { maxAgeDays: 1, duplicateWindowSeconds: 120, maxBytes: 512 * 1024 ** 2, replicas: 1 };
 const SCHEMA = 'bench';
@@ -97,10 +100,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/** `what` may be a function, so the message tells the progress at the moment of the time-out. */
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${typeof what === 'function' ? what() : what}`)), ms);
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -168,22 +172,22 @@ class Recorder {
   }
 }
 
-/** CPU seconds used by this process, PostgreSQL's processes and nats-server between two snapshots. */
-interface CpuSnapshot {
-  at: number;
-  elu: EventLoopUtilization;
-  self: number;
-  postgres: number;
-  nats: number;
-  /** Busy CPU seconds of the whole machine (all processes), from /proc/stat. */
-  host: number;
-}
-
 const CLOCK_TICKS = 100;
 
-function cpuSnapshot(): CpuSnapshot {
-  let postgres = 0;
-  let nats = 0;
+/** Busy CPU seconds of the whole machine (all processes), from /proc/stat; NaN without /proc. */
+function hostBusySeconds(): number {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+    // user nice system idle iowait irq softirq steal …: busy is everything but idle and iowait.
+    return (ticks.slice(0, 8).reduce((sum, value) => sum + value, 0) - ticks[3]! - ticks[4]!) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU seconds of every postgres and nats-server process, by pid. */
+function serverProcessTicks(): Map<number, { nats: boolean; seconds: number }> {
+  const result = new Map<number, { nats: boolean; seconds: number }>();
   try {
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
@@ -193,41 +197,59 @@ function cpuSnapshot(): CpuSnapshot {
       } catch {
         continue; // the process ended meanwhile
       }
-      const open = stat.indexOf('(');
       const close = stat.lastIndexOf(')');
-      const comm = stat.slice(open + 1, close);
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
       if (comm !== 'postgres' && comm !== 'nats-server') continue;
       const fields = stat.slice(close + 2).split(' ');
       // fields[0] is the state (field 3); utime and stime are fields 14 and 15.
-      const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-      if (comm === 'postgres') postgres += seconds;
-      else nats += seconds;
+      result.set(Number(entry), { nats: comm === 'nats-server', seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS });
     }
   } catch {
     // no /proc: report only our own CPU
   }
-  let host = Number.NaN;
-  try {
-    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
-    // user nice system idle iowait irq softirq steal …: busy is everything but idle and iowait.
-    host = (ticks.slice(0, 8).reduce((sum, value) => sum + value, 0) - ticks[3]! - ticks[4]!) / CLOCK_TICKS;
-  } catch {
-    // no /proc/stat
-  }
-  const usage = process.cpuUsage();
-  return { at: performance.now(), elu: performance.eventLoopUtilization(), self: (usage.user + usage.system) / 1e6, postgres, nats, host };
+  return result;
 }
 
-function cpuShare(from: CpuSnapshot, to: CpuSnapshot): string {
-  const wall = (to.at - from.at) / 1000;
-  const pct = (seconds: number): string => `${Math.round((seconds / wall) * 100)}%`;
-  const elu = performance.eventLoopUtilization(to.elu, from.elu).utilization;
-  const ours = to.self - from.self + (to.postgres - from.postgres) + (to.nats - from.nats);
-  const others = Math.max(0, to.host - from.host - ours);
-  return (
-    `node ${pct(to.self - from.self)} (event loop busy ${Math.round(elu * 100)}%), postgres ${pct(to.postgres - from.postgres)}, ` +
-    `nats-server ${pct(to.nats - from.nats)}, other processes ${Number.isNaN(others) ? 'n/a' : pct(others)} (% of one core)`
-  );
+/**
+ * Where the CPU went during a measurement: this process (and how busy its event loop was),
+ * PostgreSQL's processes, nats-server, and everything else on the machine. Sampled every
+ * 500 ms per pid, so a connection closing mid-run keeps the CPU it used (only its last
+ * <500 ms is lost) instead of showing up as "other processes".
+ */
+class CpuMeter {
+  private readonly startedAt = performance.now();
+  private readonly elu = performance.eventLoopUtilization();
+  private readonly self = process.cpuUsage();
+  private readonly host = hostBusySeconds();
+  private last = serverProcessTicks();
+  private postgres = 0;
+  private nats = 0;
+  private readonly timer = setInterval(() => this.sample(), 500);
+
+  private sample(): void {
+    const now = serverProcessTicks();
+    for (const [pid, current] of now) {
+      const delta = current.seconds - (this.last.get(pid)?.seconds ?? 0); // a new process: all its CPU is ours
+      if (current.nats) this.nats += delta;
+      else this.postgres += delta;
+    }
+    this.last = now;
+  }
+
+  stop(): string {
+    clearInterval(this.timer);
+    this.sample();
+    const wall = (performance.now() - this.startedAt) / 1000;
+    const pct = (seconds: number): string => `${Math.round((seconds / wall) * 100)}%`;
+    const usage = process.cpuUsage(this.self);
+    const self = (usage.user + usage.system) / 1e6;
+    const others = Math.max(0, hostBusySeconds() - this.host - self - this.postgres - this.nats);
+    const elu = performance.eventLoopUtilization(this.elu).utilization;
+    return (
+      `node ${pct(self)} (event loop busy ${Math.round(elu * 100)}%), postgres ${pct(this.postgres)}, ` +
+      `nats-server ${pct(this.nats)}, other processes ${Number.isNaN(others) ? 'n/a' : pct(others)} (% of one core)`
+    );
+  }
 }
 
 interface PhaseResult {
@@ -281,10 +303,9 @@ async function cleanup(): Promise<void> {
 
 /** Warns when other processes keep the machine busy: the numbers would then measure them too. */
 async function checkQuiet(): Promise<void> {
-  const before = cpuSnapshot();
+  const before = hostBusySeconds();
   await sleep(1_000);
-  const after = cpuSnapshot();
-  const busy = (after.host - before.host) / ((after.at - before.at) / 1000);
+  const busy = hostBusySeconds() - before;
   if (busy > 0.25) {
     process.stderr.write(`warning: the machine is already ${Math.round(busy * 100)}% busy (of one core) before the bench starts; results will be lower and noisier\n`);
   }
@@ -382,14 +403,13 @@ async function runRaw(nats: NatsHandles): Promise<PhaseResult> {
       await withTimeout(recorder.done, CONFIG.phaseTimeoutMs, 'raw warm-up delivery');
     }
     recorder = new Recorder(CONFIG.events);
-    const before = cpuSnapshot();
+    const cpu = new CpuMeter();
     recorder.start();
     const published = publish(CONFIG.events, 'run');
     await withTimeout(published, CONFIG.phaseTimeoutMs, 'raw publishing');
     const publishedAt = performance.now();
-    await withTimeout(recorder.done, CONFIG.phaseTimeoutMs, `raw delivery (${recorder.count}/${recorder.target} received)`);
-    const after = cpuSnapshot();
-    return summarise('1 raw JetStream', recorder, cpuShare(before, after), [
+    await withTimeout(recorder.done, CONFIG.phaseTimeoutMs, () => `raw delivery (${recorder.count}/${recorder.target} received)`);
+    return summarise('1 raw JetStream', recorder, cpu.stop(), [
       `window ${CONFIG.publishWindow}, pull max_messages ${CONFIG.rawPull}; publishing alone took ${((publishedAt - recorder.startedAt) / 1000).toFixed(2)} s`,
     ]);
   } finally {
@@ -402,11 +422,45 @@ async function runRaw(nats: NatsHandles): Promise<PhaseResult> {
 // Phases 2 and 3: outbox → relay → JetStream → EventConsumer
 // ---------------------------------------------------------------------------------------
 
+/** Where the stages spend their time: counted from outside the library (a subclass and the commit hook). */
+class StageStats {
+  relayBatches = 0;
+  relayRows = 0;
+  relayMs = 0;
+  consumerCommits = 0;
+  producerTx = 0;
+  producerTxMs = 0;
+
+  describe(): string {
+    const avg = (total: number, count: number, digits = 0): string => (count > 0 ? (total / count).toFixed(digits) : 'n/a');
+    return (
+      `relay ${this.relayBatches} batches of ~${avg(this.relayRows, this.relayBatches)} rows, ${avg(this.relayMs, this.relayBatches, 1)} ms each; ` +
+      `consumer ${this.consumerCommits} transactions; producer transactions ${avg(this.producerTxMs, this.producerTx, 1)} ms each`
+    );
+  }
+}
+
+/** OutboxRelay as the library runs it, with the time and size of each non-empty batch noted. */
+class MeasuredRelay extends OutboxRelay {
+  stats = new StageStats();
+
+  override async relayBatch(): Promise<number> {
+    const started = performance.now();
+    const rows = await super.relayBatch();
+    if (rows > 0) {
+      this.stats.relayBatches++;
+      this.stats.relayRows += rows;
+      this.stats.relayMs += performance.now() - started;
+    }
+    return rows;
+  }
+}
+
 interface Pipeline {
   dataSource: DataSource;
   outbox: Outbox;
   metrics: MessagingMetrics;
-  relay: OutboxRelay;
+  relay: MeasuredRelay;
   consumer: EventConsumer<typeof UserRegisteredV1>;
   /** Swapped per run; the consumer's handler records into it. */
   recorder: Recorder;
@@ -425,11 +479,12 @@ async function createPipeline(nats: NatsHandles, url: string, label: string, log
     applicationName: `events-bench-${label}`,
   });
   await dataSource.initialize();
-  cleanups.push({ what: `closing the ${label} data source`, run: () => dataSource.destroy() });
+  cleanups.push({ what: `closing the ${label} data source`, run: async () => dataSource.isInitialized && (await dataSource.destroy()) });
   await runMigrations(dataSource);
 
   const metrics = new MessagingMetrics(new ServiceMetrics(`events-bench-${label}`));
   let recorder = new Recorder(0);
+  const relay = new MeasuredRelay({ dataSource, schema, js: nats.js, logger, metrics, batchSize: CONFIG.relayBatch, pollIntervalMs: 1_000 });
   const consumer = new EventConsumer({
     contract: CONSUMER,
     // Does nothing but note the lag; the library inserts the inbox row in this transaction.
@@ -446,9 +501,13 @@ async function createPipeline(nats: NatsHandles, url: string, label: string, log
     metrics,
     batchSize: CONFIG.consumerBatch,
     // The only hook the library offers after its commit: the run ends when the last batch committed.
-    hooks: { afterCommit: () => recorder.settle() },
+    hooks: {
+      afterCommit: () => {
+        relay.stats.consumerCommits++;
+        recorder.settle();
+      },
+    },
   });
-  const relay = new OutboxRelay({ dataSource, schema, js: nats.js, logger, metrics, batchSize: CONFIG.relayBatch, pollIntervalMs: 1_000 });
   let stopped = false;
   const pipeline: Pipeline = {
     dataSource,
@@ -462,11 +521,13 @@ async function createPipeline(nats: NatsHandles, url: string, label: string, log
     set recorder(next: Recorder) {
       recorder = next;
     },
+    /** Stops relay and consumer and closes the pool, so the next phase has the machine to itself. */
     async stop() {
       if (stopped) return;
       stopped = true;
       await relay.stop();
       await consumer.stop();
+      if (dataSource.isInitialized) await dataSource.destroy();
     },
   };
   cleanups.push({ what: `stopping the ${label} relay and consumer`, run: () => pipeline.stop() });
@@ -511,16 +572,19 @@ async function produce(pipeline: Pipeline, plan: ProducerPlan, t0: number, progr
         if (wait > 0) await sleep(wait);
         else if (wait < -50) progress.lateBatches++;
       }
+      const txStarted = performance.now();
       await pipeline.dataSource.transaction(async (manager) => {
         for (let i = 0; i < size; i++) await pipeline.outbox.append(manager, UserRegisteredV1, userRegisteredPayload());
       });
+      pipeline.relay.stats.producerTxMs += performance.now() - txStarted;
+      pipeline.relay.stats.producerTx++;
       progress.inserted += size;
     }
   };
   await withTimeout(
     Promise.all(Array.from({ length: CONFIG.producers }, producer)),
     CONFIG.phaseTimeoutMs,
-    `producers (${progress.inserted}/${plan.events} committed)`,
+    () => `producers (${progress.inserted}/${plan.events} committed)`,
   );
 }
 
@@ -530,6 +594,7 @@ async function produce(pipeline: Pipeline, plan: ProducerPlan, t0: number, progr
  * the relay published everything), which shows which stage is the bottleneck.
  */
 async function runPipeline(pipeline: Pipeline, plan: ProducerPlan): Promise<{ recorder: Recorder; notes: string[] }> {
+  pipeline.relay.stats = new StageStats();
   const recorder = new Recorder(plan.events);
   pipeline.recorder = recorder;
   const publishedBefore = await publishedCount(pipeline.metrics);
@@ -553,7 +618,11 @@ async function runPipeline(pipeline: Pipeline, plan: ProducerPlan): Promise<{ re
   try {
     await produce(pipeline, plan, t0, progress);
     producersDoneAt = performance.now();
-    await withTimeout(recorder.done, CONFIG.phaseTimeoutMs, `pipeline delivery (${recorder.count}/${plan.events} handled, ${progress.inserted} committed to the outbox)`);
+    await withTimeout(
+      recorder.done,
+      CONFIG.phaseTimeoutMs,
+      () => `pipeline delivery (${recorder.count}/${plan.events} handled, ${progress.inserted} committed to the outbox)`,
+    );
     await waitUntil(() => relayDoneAt > 0, 5_000, () => 'the relay counter to catch up');
   } finally {
     sampling = false;
@@ -561,7 +630,10 @@ async function runPipeline(pipeline: Pipeline, plan: ProducerPlan): Promise<{ re
   }
   const s = (at: number): string => `${((at - t0) / 1000).toFixed(2)} s`;
   const producerRate = (plan.events / ((producersDoneAt - t0) / 1000)).toFixed(0);
-  const notes = [`stages done at: producers ${s(producersDoneAt)} (${producerRate}/s), relay ${s(relayDoneAt)}, consumer ${s(recorder.lastAt)}; max outbox backlog ~${maxBacklog}`];
+  const notes = [
+    `stages done at: producers ${s(producersDoneAt)} (${producerRate}/s), relay ${s(relayDoneAt)}, consumer ${s(recorder.lastAt)}; max outbox backlog ~${maxBacklog}`,
+    pipeline.relay.stats.describe(),
+  ];
   if (plan.rate) notes.push(`offered ${plan.rate}/s: producers achieved ${producerRate}/s, ${progress.lateBatches} of ${progress.batches} transactions started > 50 ms late`);
   return { recorder, notes };
 }
@@ -578,53 +650,55 @@ async function runStages(nats: NatsHandles, url: string, logger: Logger): Promis
   await pipeline.consumer.stop();
   const n = CONFIG.events;
   const lines: string[] = [];
-  const line = (name: string, started: number, before: CpuSnapshot): void => {
+  pipeline.relay.stats = new StageStats();
+  const line = (name: string, started: number, cpu: CpuMeter): void => {
     const seconds = (performance.now() - started) / 1000;
-    lines.push(`${name.padEnd(16)} ${(n / seconds).toFixed(0).padStart(6)}/s  (${seconds.toFixed(2)} s; cpu ${cpuShare(before, cpuSnapshot())})`);
+    lines.push(`${name.padEnd(16)} ${(n / seconds).toFixed(0).padStart(6)}/s  (${seconds.toFixed(2)} s; cpu ${cpu.stop()})`);
   };
 
-  let before = cpuSnapshot();
+  let cpu = new CpuMeter();
   let started = performance.now();
   await produce(pipeline, { events: n }, started, { inserted: 0, lateBatches: 0, batches: 0 });
-  line('producers alone', started, before);
+  line('producers alone', started, cpu);
 
   const publishedBefore = await publishedCount(pipeline.metrics);
-  before = cpuSnapshot();
+  cpu = new CpuMeter();
   started = performance.now();
   await pipeline.relay.start();
   await waitUntil(async () => (await publishedCount(pipeline.metrics)) - publishedBefore >= n, CONFIG.phaseTimeoutMs, () => 'the relay to publish the outbox');
-  line('relay alone', started, before);
+  line('relay alone', started, cpu);
   await pipeline.relay.stop();
 
   const recorder = new Recorder(n);
   pipeline.recorder = recorder;
-  before = cpuSnapshot();
+  cpu = new CpuMeter();
   recorder.start();
   await pipeline.consumer.start();
-  await withTimeout(recorder.done, CONFIG.phaseTimeoutMs, `the consumer to drain the stream (${recorder.count}/${n})`);
-  line('consumer alone', recorder.startedAt, before);
+  await withTimeout(recorder.done, CONFIG.phaseTimeoutMs, () => `the consumer to drain the stream (${recorder.count}/${n})`);
+  line('consumer alone', recorder.startedAt, cpu);
   await pipeline.stop();
+  lines.push(pipeline.relay.stats.describe());
   return lines;
 }
 
 async function runBurst(nats: NatsHandles, url: string, logger: Logger): Promise<PhaseResult> {
   const pipeline = await createPipeline(nats, url, 'burst', logger);
   if (CONFIG.warmup > 0) await runPipeline(pipeline, { events: CONFIG.warmup });
-  const before = cpuSnapshot();
+  const cpu = new CpuMeter();
   const { recorder, notes } = await runPipeline(pipeline, { events: CONFIG.events });
-  const after = cpuSnapshot();
+  const cpuLine = cpu.stop();
   await pipeline.stop();
-  return summarise('2 pipeline, burst', recorder, cpuShare(before, after), notes);
+  return summarise('2 pipeline, burst', recorder, cpuLine, notes);
 }
 
 async function runPaced(nats: NatsHandles, url: string, logger: Logger): Promise<PhaseResult> {
   const pipeline = await createPipeline(nats, url, 'paced', logger);
   if (CONFIG.warmup > 0) await runPipeline(pipeline, { events: CONFIG.warmup });
-  const before = cpuSnapshot();
+  const cpu = new CpuMeter();
   const { recorder, notes } = await runPipeline(pipeline, { events: CONFIG.rate * CONFIG.rateSeconds, rate: CONFIG.rate });
-  const after = cpuSnapshot();
+  const cpuLine = cpu.stop();
   await pipeline.stop();
-  return summarise(`3 pipeline @ ${CONFIG.rate}/s`, recorder, cpuShare(before, after), notes);
+  return summarise(`3 pipeline @ ${CONFIG.rate}/s`, recorder, cpuLine, notes);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -717,7 +791,8 @@ let exitCode = 0;
 try {
   await main();
 } catch (error) {
-  process.stderr.write(`events bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  const detail = error instanceof Error ? (process.env.BENCH_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
+  process.stderr.write(`events bench failed: ${detail}\n`);
   exitCode = 1;
 } finally {
   await cleanup();

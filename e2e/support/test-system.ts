@@ -4,6 +4,7 @@ import { ApiClient } from '@homiwork/api-client';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { clockControlSubject, eventSubject, EVENTS_STREAM, streamName, type EventContract, type EventPayload } from '@homiwork/contracts';
 import { startMailSink, type MailSink } from '@homiwork/mail';
+import { startLocalS3, type LocalS3 } from '@homiwork/storage';
 import { createTestDatabase, createTestNamespace, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
 import { devSecrets, freePort, launchService, SERVICES, type LaunchedService } from '@homiwork/system-runner';
 
@@ -13,7 +14,10 @@ export interface TestSystem {
   namespace: string;
   database: TestDatabase;
   mail: MailSink;
+  s3: LocalS3;
   secrets: ReturnType<typeof devSecrets>;
+  /** The environment the services were started with (secrets included: tests only). */
+  env: NodeJS.ProcessEnv;
   /** Every line every service process wrote, for searching (personal data must never appear). */
   logs: string[];
   /** A client of the first gateway; `headers` lets a test speak as a given client address. */
@@ -36,6 +40,7 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
   const database = await createTestDatabase();
   const namespace = createTestNamespace();
   const mail = await startMailSink();
+  const s3: LocalS3 = await startLocalS3();
   const secrets = devSecrets();
   const logs: string[] = [];
   const processes: LaunchedService[] = [];
@@ -48,6 +53,8 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
     NATS_URL: TEST_NATS_URL,
     EVENT_NAMESPACE: namespace,
     SMTP_URL: mail.smtpUrl,
+    S3_URL: s3.url,
+    S3_BUCKET: s3.config.bucket,
     ...secrets,
     // Clients in tests name their address in X-Forwarded-For from loopback, as behind a proxy.
     TRUST_PROXY: 'loopback',
@@ -64,6 +71,7 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
       for (let copy = 0; copy < copies; copy++) {
         const opsPort = await freePort();
         const extra: NodeJS.ProcessEnv = { OPS_PORT: String(opsPort), SERVICE_NAME: entry.name };
+        if (entry.name === 'media') env.MEDIA_INTERNAL_URL = `http://127.0.0.1:${opsPort}`;
         if (entry.name === 'gateway') {
           const httpPort = await freePort();
           extra.HTTP_PORT = String(httpPort);
@@ -77,6 +85,7 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
   } catch (error) {
     await Promise.all(processes.map((service) => service.stop()));
     await mail.stop();
+    await s3.stop();
     throw new Error(`test system failed to start: ${String(error)}\n${logs.slice(-20).join('\n')}`);
   }
 
@@ -84,9 +93,11 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
   let nc: NatsConnection | undefined;
   return {
     gateways,
+    env,
     namespace,
     database,
     mail,
+    s3,
     secrets,
     logs,
     api: ({ token, headers, gateway } = {}) => new ApiClient({ baseUrl: gateways[gateway ?? 0]!, ...(token ? { accessToken: token } : {}), ...(headers ? { headers } : {}) }),
@@ -129,6 +140,7 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
       await nc?.close();
       await pool.end();
       await mail.stop();
+      await s3.stop();
       await database.drop();
     },
   };

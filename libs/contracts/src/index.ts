@@ -25,3 +25,4 @@ export * as IdentityRpc from './rpc/identity.js';
 export * from './consumers.js';
 export * as BillingRpc from './rpc/billing.js';
 export { systemReadyRoute, ReadinessReport } from './rpc/system.js';
+export * as MediaRpc from './rpc/media.js';

@@ -44,7 +44,16 @@ export interface StartedService {
  * ops port (health, metrics). A public service (the gateway) listens on its public port
  * and serves health and metrics on a separate ops listener, so /metrics is never public.
  */
-export async function startService(rootModule: unknown, config: BaseServiceConfig, options: { service: string; public?: PublicHttpOptions }): Promise<StartedService> {
+export async function startService(
+  rootModule: unknown,
+  config: BaseServiceConfig,
+  options: {
+    service: string;
+    public?: PublicHttpOptions;
+    /** For an internal service: routes or parsers to add to its (ops-port) listener. */
+    configure?: (app: NestFastifyApplication) => Promise<void> | void;
+  },
+): Promise<StartedService> {
   const tracing = initTracing({ service: options.service, ...(config.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT } : {}) });
   const publicHttp = options.public;
   const adapter = new FastifyAdapter({ logger: false, bodyLimit: publicHttp?.bodyLimit ?? 64 * 1024, trustProxy: publicHttp?.trustProxy ?? false });
@@ -61,6 +70,8 @@ export async function startService(rootModule: unknown, config: BaseServiceConfi
     ops = Fastify({ logger: false });
     registerHttpMetrics(ops, metrics);
     await publicHttp.configure?.(app);
+  } else {
+    await options.configure?.(app);
   }
   registerOpsRoutes(ops, runtime, metrics);
 

@@ -14,5 +14,6 @@ export interface ServiceEntry {
 
 export const SERVICES: ServiceEntry[] = [
   { name: 'identity', main: 'services/identity/src/main.ts', opsPort: 9101 },
+  { name: 'media', main: 'services/media/src/main.ts', opsPort: 9102 },
   { name: 'gateway', main: 'services/gateway/src/main.ts', opsPort: 9100 },
 ];

@@ -32,6 +32,11 @@ export const gatewayConfigSchema = withTestOnlyClockControl(
       .default('identity')
       .transform((value) => value.split(',').map((name) => name.trim()))
       .pipe(z.array(z.enum(SERVICE_NAMES))),
+    /** Media's internal byte API (uploads and downloads stream through it, not through NATS). */
+    MEDIA_INTERNAL_URL: z.url().default('http://127.0.0.1:9102'),
+    INTERNAL_API_TOKEN: z.string().min(32, 'must be at least 32 characters'),
+    /** The largest upload of any kind; media applies each kind's own limit. */
+    UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).default(200 * 1024 * 1024),
     RATE_LIMIT_AUTH_PER_MINUTE: perMinute(10),
     RATE_LIMIT_READ_PER_MINUTE: perMinute(600),
     RATE_LIMIT_WRITE_PER_MINUTE: perMinute(120),

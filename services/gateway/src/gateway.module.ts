@@ -13,6 +13,7 @@ import { NatsKvRateLimiter } from './rate-limit/nats-kv-rate-limiter.js';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard.js';
 import { AccountsController } from './routes/accounts.controller.js';
 import { HealthController } from './routes/health.controller.js';
+import { UploadsController } from './routes/uploads.controller.js';
 
 @Module({})
 export class GatewayModule {
@@ -20,7 +21,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [ServiceKitModule.forRoot({ service: 'gateway', config, ...overrides })],
-      controllers: [HealthController, AccountsController],
+      controllers: [HealthController, AccountsController, UploadsController],
       providers: [
         ActivityReporter,
         // Guards run in this order: who is calling, then whether they may call this often.

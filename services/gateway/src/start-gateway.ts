@@ -1,5 +1,6 @@
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
+import multipart from '@fastify/multipart';
 import type { Logger } from '@homiwork/observability';
 import { startService, type StartedService } from '@homiwork/service-kit';
 import type { GatewayConfig } from './config.js';
@@ -29,6 +30,7 @@ export function startGateway(config: GatewayConfig, overrides: { logger?: Logger
           exposedHeaders: ['retry-after', 'x-request-id'],
           maxAge: 600,
         });
+        await fastify.register(multipart, { throwFileSizeLimit: true, limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 0, parts: 2 } });
         await registerApiDocs(fastify);
       },
     },

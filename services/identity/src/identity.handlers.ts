@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { IdentityConsumers, IdentityRpc, type CallerContext, type EventPayload, type PrimeStatusChangedV1, type RpcRequest } from '@homiwork/contracts';
+import { IdentityConsumers, IdentityRpc, type CallerContext, type EventPayload, type PrimeStatusChangedV1, type ProhibitedContentDetectedV1, type RpcRequest } from '@homiwork/contracts';
 import type { EventContext } from '@homiwork/messaging';
 import { OnEvent, OnRpc } from '@homiwork/service-kit';
 import { UsersRepository } from './persistence/users.repository.js';
+import { BlockAccount } from './usecases/block-account/block-account.usecase.js';
 import { ConfirmPasswordReset } from './usecases/confirm-password-reset/confirm-password-reset.usecase.js';
 import { DeleteAccount } from './usecases/delete-account/delete-account.usecase.js';
 import { GetProfile } from './usecases/get-profile/get-profile.usecase.js';
@@ -29,6 +30,7 @@ export class IdentityHandlers {
     private readonly deleteAccount: DeleteAccount,
     private readonly recordActivity: RecordActivity,
     private readonly users: UsersRepository,
+    private readonly blockAccount: BlockAccount,
   ) {}
 
   @OnRpc(IdentityRpc.RegisterRoute)
@@ -85,5 +87,11 @@ export class IdentityHandlers {
   @OnEvent(IdentityConsumers.primeStatusChanged)
   async primeChanged(payload: EventPayload<typeof PrimeStatusChangedV1>, context: EventContext): Promise<void> {
     await this.users.setPrime(context.manager, payload.userId, payload.active, payload.expiresAt ? new Date(payload.expiresAt) : null);
+  }
+
+  /** Moderation found prohibited content (§12.2): block the uploader at once. */
+  @OnEvent(IdentityConsumers.prohibitedContentDetected)
+  async prohibitedContent(payload: EventPayload<typeof ProhibitedContentDetectedV1>, context: EventContext): Promise<void> {
+    await this.blockAccount.within(context.manager, payload.userId, 'prohibited_content');
   }
 }

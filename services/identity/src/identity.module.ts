@@ -13,6 +13,7 @@ import { ResetTokensRepository } from './persistence/reset-tokens.repository.js'
 import { SecurityEventsRepository } from './persistence/security-events.repository.js';
 import { SessionsRepository } from './persistence/sessions.repository.js';
 import { UsersRepository } from './persistence/users.repository.js';
+import { BlockAccount } from './usecases/block-account/block-account.usecase.js';
 import { ConfirmPasswordReset } from './usecases/confirm-password-reset/confirm-password-reset.usecase.js';
 import { DeleteAccount } from './usecases/delete-account/delete-account.usecase.js';
 import { GetProfile } from './usecases/get-profile/get-profile.usecase.js';
@@ -38,6 +39,7 @@ export const IDENTITY_USE_CASES = [
   DeleteAccount,
   RecordActivity,
   PurgeSecurityEvents,
+  BlockAccount,
 ];
 
 @Module({})

@@ -18,7 +18,8 @@ export const PurgeCompletedV1 = defineEvent({
     erasureId: id.nullable(),
     scope: z.enum(['user', 'upload', 'content', 'chat_history', 'security_events']),
     scopeId: id.nullable(),
-    trigger: z.strictObject({ type: z.string().regex(/^[A-Za-z]+\.v\d+$/), messageId: z.string().min(1).max(128) }),
+    // The event that asked for the purge; null for a service's own scheduled purge.
+    trigger: z.strictObject({ type: z.string().regex(/^[A-Za-z]+\.v\d+$/), messageId: z.string().min(1).max(128) }).nullable(),
     counts,
     purgedAt: timestamp,
   }),

@@ -17,9 +17,13 @@ export interface HttpRoute<Body extends z.ZodType | undefined = z.ZodType | unde
   /** Which rate-limit policy applies (see the gateway's rate-limit table). */
   readonly rateLimit: 'auth' | 'read' | 'write' | 'generation';
   readonly body: Body;
+  /** For multipart uploads: the form field carrying the file (the body is then not JSON). */
+  readonly multipartField?: string;
   readonly successStatus: 200 | 201 | 202 | 204;
   /** Absent for 204. */
   readonly response: Response;
+  /** The success body is a file, not JSON. */
+  readonly binaryResponse?: boolean;
   /** Documented error answers: status and code. */
   readonly errors: ReadonlyArray<readonly [number, string]>;
 }

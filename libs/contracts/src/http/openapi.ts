@@ -13,7 +13,7 @@ export interface OpenApiParameter {
 
 export interface OpenApiResponse {
   description: string;
-  content?: { 'application/json': { schema: JsonSchema } };
+  content?: Record<string, { schema: JsonSchema }>;
   headers?: Record<string, { description: string; schema: JsonSchema }>;
 }
 
@@ -23,7 +23,7 @@ export interface OpenApiOperation {
   description?: string;
   tags: string[];
   parameters?: OpenApiParameter[];
-  requestBody?: { required: true; content: { 'application/json': { schema: JsonSchema } } };
+  requestBody?: { required: true; content: Record<string, { schema: JsonSchema }> };
   responses: Record<string, OpenApiResponse>;
   /** `[]` on public routes: stated explicitly, so a later document-wide default cannot lock them. */
   security: Array<Record<string, string[]>>;
@@ -90,6 +90,14 @@ function operation(route: HttpRoute): OpenApiOperation {
     tags: [route.tag],
     ...(params.length > 0 ? { parameters: params.map(pathParameter) } : {}),
     ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } } } : {}),
+    ...(route.multipartField
+      ? {
+          requestBody: {
+            required: true,
+            content: { 'multipart/form-data': { schema: { type: 'object', required: [route.multipartField], properties: { [route.multipartField]: { type: 'string', format: 'binary' } } } } },
+          },
+        }
+      : {}),
     responses: { ...successResponse(route), ...errorResponses(route.errors) },
     security: route.auth === 'public' ? [] : [{ [BEARER]: [] }],
   };
@@ -98,6 +106,7 @@ function operation(route: HttpRoute): OpenApiOperation {
 function successResponse(route: HttpRoute): Record<string, OpenApiResponse> {
   const description = SUCCESS_TEXT[route.successStatus];
   if (!route.response) return { [route.successStatus]: { description } };
+  if (route.binaryResponse) return { [route.successStatus]: { description, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } };
   return { [route.successStatus]: { description, content: { 'application/json': { schema: jsonSchema(route.response, 'output') } } } };
 }
 

@@ -1,0 +1,1 @@
+export { differenceHash, formatDHash, hammingDistance, imageDHash } from './dhash.js';

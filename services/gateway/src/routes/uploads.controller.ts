@@ -1,0 +1,102 @@
+import { Readable } from 'node:stream';
+import { Controller, Inject, Param, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CreateUpload, DeleteUpload, GetUpload, GetUploadFile, ListUploads, MediaRpc } from '@homiwork/contracts';
+import { RpcClient } from '@homiwork/messaging';
+import { SERVICE_CONFIG, type ServiceKitOptions } from '@homiwork/service-kit';
+import type { GatewayConfig } from '../config.js';
+import { callerOf } from '../edge/request-context.js';
+import { GatewayError, GatewayErrors } from '../errors/gateway-error.js';
+import { ServeRoute } from './http-route.decorator.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The Uploads table of API.md. Bytes stream straight through to media's internal API
+ * (never buffered, never written here); metadata calls go over NATS.
+ */
+@Controller()
+export class UploadsController {
+  private readonly config: GatewayConfig;
+
+  constructor(
+    private readonly rpc: RpcClient,
+    @Inject(SERVICE_CONFIG) options: ServiceKitOptions,
+  ) {
+    this.config = options.config as GatewayConfig;
+  }
+
+  @ServeRoute(CreateUpload)
+  async create(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    if (!request.isMultipart()) throw new GatewayError(415, 'unsupported_type', 'send the file as multipart/form-data in the field `file`');
+    const part = await request.file({ limits: { fileSize: this.config.UPLOAD_MAX_BYTES, files: 1, fields: 0 } });
+    if (!part || part.fieldname !== CreateUpload.multipartField) {
+      part?.file.resume();
+      throw new GatewayError(400, 'missing_file', 'send the file in the multipart field `file`');
+    }
+    let answer: Response;
+    try {
+      answer = await fetch(`${this.config.MEDIA_INTERNAL_URL}/internal/uploads`, {
+        method: 'POST',
+        headers: {
+          ...this.internalHeaders(request),
+          'content-type': 'application/octet-stream',
+          // Used only to refuse a file whose name or declared type contradicts its bytes; never stored.
+          'hw-declared-filename': encodeURIComponent(part.filename.slice(0, 255)),
+          'hw-declared-type': part.mimetype.slice(0, 255),
+        },
+        body: part.file as unknown as ReadableStream,
+        duplex: 'half',
+      } as RequestInit);
+    } catch (error) {
+      if (part.file.truncated || (error as { cause?: { code?: string } }).cause?.code === 'FST_REQ_FILE_TOO_LARGE') {
+        throw new GatewayError(413, 'file_too_large', `files may be at most ${Math.round(this.config.UPLOAD_MAX_BYTES / 1024 / 1024)} MB`);
+      }
+      throw new GatewayError(503, 'service_unavailable', 'the media service is unavailable');
+    }
+    if (part.file.truncated) throw new GatewayError(413, 'file_too_large', `files may be at most ${Math.round(this.config.UPLOAD_MAX_BYTES / 1024 / 1024)} MB`);
+    await reply.status(answer.status).header('content-type', 'application/json; charset=utf-8').send(await answer.text());
+  }
+
+  @ServeRoute(ListUploads)
+  list(@Req() request: FastifyRequest) {
+    return this.rpc.call(MediaRpc.ListUploadsRoute, {}, callerOf(request));
+  }
+
+  @ServeRoute(GetUpload)
+  get(@Param('id') id: string, @Req() request: FastifyRequest) {
+    return this.rpc.call(MediaRpc.GetUploadRoute, { id: this.uploadId(id) }, callerOf(request));
+  }
+
+  @ServeRoute(GetUploadFile)
+  async file(@Param('id') id: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const answer = await fetch(`${this.config.MEDIA_INTERNAL_URL}/internal/uploads/${this.uploadId(id)}/file`, { headers: this.internalHeaders(request) }).catch(() => {
+      throw new GatewayError(503, 'service_unavailable', 'the media service is unavailable');
+    });
+    if (!answer.ok || !answer.body) {
+      await reply.status(answer.status).header('content-type', 'application/json; charset=utf-8').send(await answer.text());
+      return;
+    }
+    await reply
+      .status(200)
+      .header('content-type', answer.headers.get('content-type') ?? 'application/octet-stream')
+      .header('content-length', answer.headers.get('content-length') ?? undefined)
+      .header('cache-control', 'private, no-store')
+      .send(Readable.fromWeb(answer.body as never));
+  }
+
+  @ServeRoute(DeleteUpload)
+  async delete(@Param('id') id: string, @Req() request: FastifyRequest): Promise<void> {
+    await this.rpc.call(MediaRpc.DeleteUploadRoute, { id: this.uploadId(id) }, callerOf(request));
+  }
+
+  /** A malformed id is simply not found (API.md: unknown ids answer 404). */
+  private uploadId(id: string): string {
+    if (!UUID.test(id)) throw GatewayErrors.notFound();
+    return id;
+  }
+
+  private internalHeaders(request: FastifyRequest): Record<string, string> {
+    return { authorization: `Bearer ${this.config.INTERNAL_API_TOKEN}`, 'hw-caller': JSON.stringify(callerOf(request)) };
+  }
+}

@@ -1,0 +1,45 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { Logger } from '@homiwork/observability';
+import { ServiceKitModule } from '@homiwork/service-kit';
+import { parseS3Url, type StorageConfig } from '@homiwork/storage';
+import type { MediaConfig } from './config.js';
+import { MediaHandlers } from './media.handlers.js';
+import { MEDIA_MIGRATIONS } from './migrations/index.js';
+import { UploadsRepository } from './persistence/uploads.repository.js';
+import { AvTransformer, ImageBlocklistCheck, ImageTransformer, Moderator, parseBlocklist, parseTextRules, TextRuleCheck } from './processing/index.js';
+import { DeleteUpload } from './usecases/delete-upload/delete-upload.usecase.js';
+import { PurgeUploads } from './usecases/purge-uploads/purge-uploads.usecase.js';
+import { UploadSweeper } from './usecases/purge-uploads/upload-sweeper.js';
+import { StoreUpload } from './usecases/store-upload/store-upload.usecase.js';
+
+function storageConfig(config: MediaConfig): StorageConfig {
+  const fromUrl = parseS3Url(config.S3_URL, config.S3_BUCKET);
+  return { ...fromUrl, accessKey: config.S3_ACCESS_KEY ?? fromUrl.accessKey, secretKey: config.S3_SECRET_KEY ?? fromUrl.secretKey };
+}
+
+@Module({})
+export class MediaModule {
+  static forRoot(config: MediaConfig, overrides: { logger?: Logger } = {}): DynamicModule {
+    return {
+      module: MediaModule,
+      imports: [ServiceKitModule.forRoot({ service: 'media', config, migrations: MEDIA_MIGRATIONS, storage: storageConfig(config), ...overrides })],
+      providers: [
+        UploadsRepository,
+        StoreUpload,
+        DeleteUpload,
+        PurgeUploads,
+        UploadSweeper,
+        MediaHandlers,
+        { provide: ImageTransformer, useValue: new ImageTransformer() },
+        { provide: AvTransformer, useValue: new AvTransformer() },
+        {
+          provide: Moderator,
+          useValue: new Moderator([
+            new ImageBlocklistCheck(parseBlocklist(config.MODERATION_IMAGE_BLOCKLIST), config.MODERATION_MAX_HAMMING),
+            new TextRuleCheck(parseTextRules(config.MODERATION_TEXT_RULES)),
+          ]),
+        },
+      ],
+    };
+  }
+}

@@ -1,0 +1,4 @@
+import { CreateMessagingTables1764200000000 } from '@homiwork/messaging';
+import { CreateUploads1764400000000 } from './1764400000000-create-uploads.js';
+
+export const MEDIA_MIGRATIONS = [CreateMessagingTables1764200000000, CreateUploads1764400000000];

@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { addDays, Clock } from '@homiwork/clock';
+import { ProhibitedContentDetectedV1, UploadStoredV1, type CallerContext, type MediaRpc } from '@homiwork/contracts';
+import { Outbox } from '@homiwork/messaging';
+import { SERVICE_CONFIG, type ServiceKitOptions } from '@homiwork/service-kit';
+import { ObjectStore } from '@homiwork/storage';
+import type { MediaConfig } from '../../config.js';
+import { toUpload, UploadsRepository } from '../../persistence/uploads.repository.js';
+import { AvTransformer, ImageTransformer, Moderator, normalizeText, sniffUpload, UploadRejected, type ModerationVerdict, type UploadKind } from '../../processing/index.js';
+import { writeLimited } from './write-limited.js';
+
+/** §5.3: uploads are kept 7 calendar days. */
+export const UPLOAD_RETENTION_DAYS = 7;
+
+interface Transformed {
+  mimeType: string;
+  bytes: number;
+  width?: number;
+  height?: number;
+  durationMs?: number;
+  verdict: ModerationVerdict;
+}
+
+/**
+ * R3.1–R3.3, R3.5: the original is streamed to a private temporary directory, its type
+ * decided from its bytes, transformed (re-encoded, metadata stripped, bounded), checked by
+ * moderation, and only the transformed file is stored. The temporary directory — and with
+ * it the original — is removed whatever happens.
+ */
+@Injectable()
+export class StoreUpload {
+  private readonly config: MediaConfig;
+  private readonly limits: Record<UploadKind, number>;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly uploads: UploadsRepository,
+    private readonly store: ObjectStore,
+    private readonly outbox: Outbox,
+    private readonly images: ImageTransformer,
+    private readonly av: AvTransformer,
+    private readonly moderator: Moderator,
+    @Inject(Clock) private readonly clock: Clock,
+    @Inject(SERVICE_CONFIG) options: ServiceKitOptions,
+  ) {
+    this.config = options.config as MediaConfig;
+    this.limits = { image: this.config.MEDIA_MAX_IMAGE_MB, audio: this.config.MEDIA_MAX_AUDIO_MB, video: this.config.MEDIA_MAX_VIDEO_MB, text: this.config.MEDIA_MAX_TEXT_MB };
+  }
+
+  async execute(body: Readable, declared: { filename?: string; contentType?: string }, caller: CallerContext): Promise<MediaRpc.Upload> {
+    const userId = caller.userId;
+    if (!userId) throw new UploadRejected(401, 'unauthorized', 'authentication required');
+    await mkdir(this.config.MEDIA_TMP_DIR, { recursive: true, mode: 0o700 });
+    const workDir = await mkdtemp(join(this.config.MEDIA_TMP_DIR, 'upload-'));
+    const original = join(workDir, 'original');
+    const output = join(workDir, 'transformed');
+    try {
+      const size = await writeLimited(body, original, Math.max(...Object.values(this.limits)));
+      if (size === 0) throw new UploadRejected(400, 'empty_file', 'the file is empty');
+      const sniffed = await sniffUpload(original, declared);
+      // MP4/MOV/WebM containers holding only sound are audio (a voice memo), not video.
+      const kind = sniffed.kind === 'video' && !(await this.av.probe(original)).hasVideo ? 'audio' : sniffed.kind;
+      if (size > this.limits[kind]) throw new UploadRejected(413, 'file_too_large', `${kind} files may be at most ${Math.round(this.limits[kind] / 1024 / 1024)} MB`);
+      const transformed = await this.transform(kind, original, output);
+      await rm(original, { force: true });
+      if (!transformed.verdict.allowed) {
+        await this.reportProhibited(userId, transformed.verdict.rule);
+        throw new UploadRejected(422, 'content_rejected', 'this file cannot be accepted under the service rules');
+      }
+      return await this.persist(userId, kind, output, transformed);
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  }
+
+  private async transform(kind: UploadKind, input: string, output: string): Promise<Transformed> {
+    switch (kind) {
+      case 'image': {
+        const image = await this.images.transform(input, output);
+        const verdict = await this.moderator.image(await this.images.dHash(output));
+        return { mimeType: image.mime, bytes: image.bytes, width: image.width, height: image.height, verdict };
+      }
+      case 'audio': {
+        const audio = await this.av.transformAudio(input, output);
+        return { mimeType: audio.mime, bytes: audio.bytes, durationMs: audio.durationMs, verdict: { allowed: true } };
+      }
+      case 'video': {
+        const video = await this.av.transformVideo(input, output);
+        return { mimeType: video.mime, bytes: video.bytes, width: video.width, height: video.height, durationMs: video.durationMs, verdict: { allowed: true } };
+      }
+      case 'text': {
+        const text = normalizeText(await readFile(input));
+        await writeFile(output, text, { mode: 0o600 });
+        return { mimeType: 'text/plain; charset=utf-8', bytes: Buffer.byteLength(text), verdict: await this.moderator.text(text) };
+      }
+    }
+  }
+
+  /** No upload row is written; the event names the rule only — never the content (§12.2). */
+  private async reportProhibited(userId: string, rule: string): Promise<void> {
+    await this.dataSource.transaction((manager) =>
+      this.outbox.append(manager, ProhibitedContentDetectedV1, { userId, subjectKind: 'upload', rule, detectedAt: this.clock.now().toISOString() }),
+    );
+  }
+
+  private async persist(userId: string, kind: UploadKind, file: string, transformed: Transformed): Promise<MediaRpc.Upload> {
+    const id = randomUUID();
+    const stored = await this.store.put(userId, `uploads/${id}`, createReadStream(file), { size: transformed.bytes, contentType: transformed.mimeType });
+    try {
+      const createdAt = this.clock.now();
+      const expiresAt = addDays(createdAt, UPLOAD_RETENTION_DAYS);
+      const row = await this.dataSource.transaction(async (manager) => {
+        const inserted = await this.uploads.insert(manager, {
+          id,
+          userId,
+          kind,
+          mimeType: transformed.mimeType,
+          bytes: transformed.bytes,
+          ...(transformed.width ? { width: transformed.width } : {}),
+          ...(transformed.height ? { height: transformed.height } : {}),
+          ...(transformed.durationMs !== undefined ? { durationMs: transformed.durationMs } : {}),
+          objectKey: stored.key,
+          createdAt,
+          expiresAt,
+        });
+        await this.outbox.append(manager, UploadStoredV1, { userId, uploadId: id, kind, storedAt: createdAt.toISOString(), expiresAt: expiresAt.toISOString() });
+        return inserted;
+      });
+      return toUpload(row);
+    } catch (error) {
+      // No row, no object: an object nobody can list would outlive every purge.
+      await this.store.remove([stored.key]).catch(() => undefined);
+      throw error;
+    }
+  }
+}
