@@ -45,9 +45,9 @@ export class UploadsController {
           'hw-declared-filename': encodeURIComponent(part.filename.slice(0, 255)),
           'hw-declared-type': part.mimetype.slice(0, 255),
         },
-        body: part.file as unknown as ReadableStream,
+        body: part.file,
         duplex: 'half',
-      } as RequestInit);
+      });
     } catch (error) {
       if (part.file.truncated || (error as { cause?: { code?: string } }).cause?.code === 'FST_REQ_FILE_TOO_LARGE') {
         throw new GatewayError(413, 'file_too_large', `files may be at most ${Math.round(this.config.UPLOAD_MAX_BYTES / 1024 / 1024)} MB`);
