@@ -5,6 +5,7 @@
  *   2. burst   — N events: producers append to the outbox in transactions → OutboxRelay →
  *                JetStream → EventConsumer (inbox insert in the handler's transaction).
  *   3. paced   — the same pipeline with producers paced to a fixed offered rate.
+ *   (stages)   — diagnostic, BENCH_PHASES=stages: producers, relay and consumer each alone.
  *
  * Not part of `npm test`. Run from the repository root with the repo's Node 24:
  *   node_modules/.bin/node --import @swc-node/register/esm-register bench/events.bench.ts

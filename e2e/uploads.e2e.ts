@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import exifr from 'exifr';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetUpload, PurgeCompletedV1, type MediaRpc } from '@homiwork/contracts';
+import { GetUpload, PurgeCompletedV1, UploadExpiredV1, type MediaRpc } from '@homiwork/contracts';
 import { eventually } from '@homiwork/testing';
 import {
   allTags,
@@ -273,6 +273,18 @@ describe('ownership, deletion and expiry (R3.4)', () => {
     const left: string[] = [];
     for await (const item of client.listObjects(system.s3.config.bucket, `media/${userId}/`, true)) left.push(String(item.name));
     expect(left).toEqual([]);
+  });
+
+  it('purges an upload when retention announces UploadExpired, and confirms', async () => {
+    const { token, userId } = await newUser();
+    const { body } = await upload(token, Buffer.from('announced expiry\n'), { name: 'x.txt' });
+    await system.publish(UploadExpiredV1, { userId, uploadId: String(body.id), expiredAt: new Date().toISOString() });
+    await eventually(async () => (await system.sql('SELECT 1 FROM media.uploads WHERE id = $1', [body.id])).length === 0, { what: 'upload purged' });
+    await eventually(
+      async () => (await system.events(PurgeCompletedV1)).some((event) => event.scopeId === body.id && event.trigger?.type === UploadExpiredV1.type && event.counts.objects === 1),
+      { what: 'receipt naming its trigger' },
+    );
+    expect((await download(token, String(body.id))).status).toBe(404);
   });
 
   it('deletes uploads once their 7 days are over', async () => {

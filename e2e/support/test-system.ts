@@ -1,8 +1,10 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { randomUUID } from 'node:crypto';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { ApiClient } from '@homiwork/api-client';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { clockControlSubject, eventSubject, EVENTS_STREAM, streamName, type EventContract, type EventPayload } from '@homiwork/contracts';
+import { clockControlSubject, eventSubject, EVENTS_STREAM, parseEventPayload, streamName, type EventContract, type EventPayload } from '@homiwork/contracts';
+import { EVENT_TYPE_HEADER, OCCURRED_AT_HEADER } from '@homiwork/messaging';
 import { startMailSink, type MailSink } from '@homiwork/mail';
 import { startLocalS3, type LocalS3 } from '@homiwork/storage';
 import { createTestDatabase, createTestNamespace, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
@@ -25,6 +27,8 @@ export interface TestSystem {
   sql<T = Record<string, unknown>>(query: string, params?: unknown[]): Promise<T[]>;
   /** Every payload of this event type in the namespace's event stream, oldest first. */
   events<E extends EventContract>(event: E): Promise<Array<EventPayload<E>>>;
+  /** Publishes an event as its producing service would (for services not built yet, e.g. retention). */
+  publish<E extends EventContract>(event: E, payload: EventPayload<E>): Promise<void>;
   /** Moves every service's clock forward (absolute offset from real time), in every process at once. */
   setClockOffset(offsetMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -123,6 +127,13 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
       }
       await jsm.consumers.delete(stream, name);
       return payloads;
+    },
+    async publish<E extends EventContract>(event: E, payload: EventPayload<E>) {
+      nc ??= await connect({ servers: TEST_NATS_URL });
+      const h = headers();
+      h.set(EVENT_TYPE_HEADER, event.type);
+      h.set(OCCURRED_AT_HEADER, new Date().toISOString());
+      await jetstream(nc).publish(eventSubject(namespace, event), JSON.stringify(parseEventPayload(event, payload)), { msgID: randomUUID(), headers: h });
     },
     async setClockOffset(offsetMs) {
       nc ??= await connect({ servers: TEST_NATS_URL });
