@@ -16,8 +16,8 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
-import { connect, headers as natsHeaders } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
 import { SystemClock } from '@homiwork/clock';
 import { defineConsumer, EVENTS_STREAM, eventSubject, streamName, UserRegisteredV1 } from '@homiwork/contracts';
@@ -74,8 +74,6 @@ const CONFIG = {
   rateSeconds: intEnv('BENCH_RATE_SECONDS', 10, 1, 60),
   /** Phases to run, comma-separated subset of raw,burst,paced (default) and stages (diagnostic). */
   phases: new Set((process.env.BENCH_PHASES ?? 'raw,burst,paced').split(',').map((p) => p.trim())),
-  /** Experiment: connect with noAsyncTraces (connectToNats does not set it). */
-  natsNoAsyncTraces: process.env.BENCH_NATS_NO_ASYNC_TRACES === '1',
   /** Hard limit for one phase and for the whole run. */
   phaseTimeoutMs: intEnv('BENCH_PHASE_TIMEOUT_MS', 60_000, 1_000, 600_000),
   totalTimeoutMs: intEnv('BENCH_TIMEOUT_MS', 180_000, 10_000, 1_800_000),
@@ -320,18 +318,12 @@ async function preflight(): Promise<NatsHandles> {
   ).catch((error: unknown) => {
     throw new Error(`PostgreSQL is not reachable at ${TEST_ADMIN_DATABASE_URL} (set TEST_ADMIN_DATABASE_URL): ${String(error)}`);
   });
-  const connecting = CONFIG.natsNoAsyncTraces ? connectWithoutAsyncTraces() : connectToNats(TEST_NATS_URL, `events-bench-${RUN_ID}`);
+  const connecting = connectToNats(TEST_NATS_URL, `events-bench-${RUN_ID}`);
   const nats = await withTimeout(connecting, 5_000, `connecting to NATS at ${TEST_NATS_URL}`).catch((error: unknown) => {
     throw new Error(`NATS with JetStream is not reachable at ${TEST_NATS_URL} (set NATS_URL; the server needs -js): ${String(error)}`);
   });
   cleanups.push({ what: 'closing the NATS connection', run: () => nats.nc.drain() });
   return nats;
-}
-
-/** connectToNats's settings plus noAsyncTraces: the client then skips two stack captures per request. */
-async function connectWithoutAsyncTraces(): Promise<NatsHandles> {
-  const nc = await connect({ servers: TEST_NATS_URL, name: `events-bench-${RUN_ID}`, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
-  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
 }
 
 async function createNamespace(nats: NatsHandles, label: string): Promise<string> {
@@ -575,7 +567,7 @@ async function produce(pipeline: Pipeline, plan: ProducerPlan, t0: number, progr
       }
       const txStarted = performance.now();
       await pipeline.dataSource.transaction(async (manager) => {
-        for (let i = 0; i < size; i++) await pipeline.outbox.append(manager, UserRegisteredV1, userRegisteredPayload());
+        await pipeline.outbox.appendAll(manager, UserRegisteredV1, Array.from({ length: size }, userRegisteredPayload));
       });
       pipeline.relay.stats.producerTxMs += performance.now() - txStarted;
       pipeline.relay.stats.producerTx++;
@@ -745,8 +737,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: 'events-bench', level: process.env.BENCH_LOG_LEVEL ?? 'warn', destination: process.stderr });
   out(
     `events bench ${RUN_ID}: N=${CONFIG.events} (+${CONFIG.warmup} warm-up per phase), raw window ${CONFIG.publishWindow}, producers ${CONFIG.producers}×${CONFIG.txSize}/tx, ` +
-      `relay batch ${CONFIG.relayBatch}, consumer batch ${CONFIG.consumerBatch}, pool ${POOL_SIZE}, paced ${CONFIG.rate}/s × ${CONFIG.rateSeconds} s` +
-      (CONFIG.natsNoAsyncTraces ? ', NATS noAsyncTraces' : ''),
+      `relay batch ${CONFIG.relayBatch}, consumer batch ${CONFIG.consumerBatch}, pool ${POOL_SIZE}, paced ${CONFIG.rate}/s × ${CONFIG.rateSeconds} s`
   );
   const nats = await preflight();
   await checkQuiet();

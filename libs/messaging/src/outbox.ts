@@ -21,23 +21,30 @@ export class Outbox {
    * caller and throws before anything is written) and appends it. Returns the message id.
    */
   async append<E extends EventContract>(manager: EntityManager, event: E, payload: EventPayload<E>): Promise<string> {
+    const [id] = await this.appendAll(manager, event, [payload]);
+    return id!;
+  }
+
+  /**
+   * Several events of one type in one statement (a batch job announcing many expiries):
+   * one round trip instead of one per event. All are validated before any is written.
+   */
+  async appendAll<E extends EventContract>(manager: EntityManager, event: E, payloads: ReadonlyArray<EventPayload<E>>): Promise<string[]> {
     if (!manager.queryRunner?.isTransactionActive) {
       throw new Error(`${event.type} must be appended inside the transaction of the change it announces`);
     }
-    const valid = parseEventPayload(event, payload);
-    const id = randomUUID();
+    if (payloads.length === 0) return [];
+    const valid = payloads.map((payload) => JSON.stringify(parseEventPayload(event, payload)));
+    const ids = payloads.map(() => randomUUID());
     const occurredAt = this.clock.now().toISOString();
     // The trace context of the request that caused the change travels with the event,
     // so the consumer's span joins the producer's trace although the relay sends it later.
-    const headers = injectTraceHeaders({ [EVENT_TYPE_HEADER]: event.type, [OCCURRED_AT_HEADER]: occurredAt });
-    await manager.query(`INSERT INTO "${this.schema}".outbox (id, type, subject, payload, headers, occurred_at) VALUES ($1, $2, $3, $4, $5, $6)`, [
-      id,
-      event.type,
-      eventSubject(this.namespace, event),
-      JSON.stringify(valid),
-      JSON.stringify(headers),
-      occurredAt,
-    ]);
-    return id;
+    const headers = JSON.stringify(injectTraceHeaders({ [EVENT_TYPE_HEADER]: event.type, [OCCURRED_AT_HEADER]: occurredAt }));
+    await manager.query(
+      `INSERT INTO "${this.schema}".outbox (id, type, subject, payload, headers, occurred_at)
+       SELECT id, $3, $4, payload, $5::jsonb, $6 FROM unnest($1::uuid[], $2::jsonb[]) AS rows (id, payload)`,
+      [ids, valid, event.type, eventSubject(this.namespace, event), headers, occurredAt],
+    );
+    return ids;
   }
 }

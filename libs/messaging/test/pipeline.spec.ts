@@ -124,3 +124,23 @@ describe('outbox → JetStream → durable consumer → inbox', () => {
     expect(new Set(applied.map((row) => row.user_id))).toEqual(new Set(users));
   });
 });
+
+describe('appendAll', () => {
+  it('writes many events of one type in one statement and delivers each once', async () => {
+    const users = Array.from({ length: 25 }, () => randomUUID());
+    await f.dataSource.transaction((manager) => f.outbox.appendAll(manager, UserRegisteredV1, users.map((userId) => ({ userId, registeredAt: f.clock.now().toISOString() }))));
+    await f.newRelay().relayBatch();
+    const consumer = newTestConsumer(f);
+    await consumer.start();
+    await eventually(async () => (await f.appliedCount()) === users.length, { what: 'all applied' });
+    await consumer.stop();
+    const applied = await f.dataSource.query<Array<{ user_id: string }>>(`SELECT user_id FROM ${SCHEMA}.applied`);
+    expect(new Set(applied.map((row) => row.user_id))).toEqual(new Set(users));
+  });
+
+  it('validates every payload before writing any', async () => {
+    const good = { userId: randomUUID(), registeredAt: new Date().toISOString() };
+    await expect(f.dataSource.transaction((manager) => f.outbox.appendAll(manager, UserRegisteredV1, [good, { userId: 'x', registeredAt: 'y' } as never]))).rejects.toThrow(InvalidEventPayloadError);
+    expect(await outboxRows()).toBe(0);
+  });
+});
