@@ -87,6 +87,17 @@ const CONFIG = {
   sampleMs: intEnv('BENCH_SAMPLE_MS', 100, 10, 10_000),
   /** Subsets: bare,http,stages. */
   phases: new Set((process.env.BENCH_PHASES ?? 'bare,http,stages').split(',').map((part) => part.trim())),
+  /** Extra environment of the media process only, `NAME=value` pairs separated by spaces (e.g. MALLOC_ARENA_MAX=2), for experiments. */
+  mediaEnv: Object.fromEntries(
+    (process.env.BENCH_MEDIA_ENV ?? '')
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((pair) => {
+        const at = pair.indexOf('=');
+        if (at < 1) throw new Error(`BENCH_MEDIA_ENV: bad pair ${pair}`);
+        return [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+  ) as Record<string, string>,
   /** CPU profiles of media and the gateway during the first upload run (see header). */
   profile: process.env.BENCH_PROFILE === '1',
   profileDir: process.env.BENCH_PROFILE_DIR ?? '/tmp/media-bench-profiles',
@@ -341,13 +352,24 @@ function rssOfProc(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
-interface RssSampler {
-  stop(): Promise<{ samples: number[]; peak: number; procPeak: number; failures: number }>;
+interface RssSample {
+  rss: number;
+  heapTotal: number;
+  external: number;
 }
 
-/** Scrapes media's process_resident_memory_bytes every CONFIG.sampleMs (and /proc VmRSS alongside, as a cross-check). */
+interface RssSampler {
+  stop(): Promise<{ samples: number[]; peak: RssSample; procPeak: number; failures: number }>;
+}
+
+/**
+ * Scrapes media's process_resident_memory_bytes every CONFIG.sampleMs (and /proc VmRSS
+ * alongside, as a cross-check); keeps the V8 heap and external memory of the peak sample,
+ * to tell JS memory from native (libvips, malloc) memory.
+ */
 function sampleRss(opsUrl: string, pid: number): RssSampler {
   const samples: number[] = [];
+  let peak: RssSample = { rss: 0, heapTotal: 0, external: 0 };
   let procPeak = 0;
   let failures = 0;
   let stopped = false;
@@ -355,9 +377,12 @@ function sampleRss(opsUrl: string, pid: number): RssSampler {
     while (!stopped) {
       const started = performance.now();
       try {
-        const value = metricValue(await scrape(opsUrl), 'process_resident_memory_bytes', { service: 'media' });
-        if (value > 0) samples.push(value);
-        else failures++;
+        const text = await scrape(opsUrl);
+        const rss = metricValue(text, 'process_resident_memory_bytes', { service: 'media' });
+        if (rss > 0) {
+          samples.push(rss);
+          if (rss > peak.rss) peak = { rss, heapTotal: metricValue(text, 'nodejs_heap_size_total_bytes'), external: metricValue(text, 'nodejs_external_memory_bytes') };
+        } else failures++;
       } catch {
         failures++;
       }
@@ -373,9 +398,21 @@ function sampleRss(opsUrl: string, pid: number): RssSampler {
     async stop() {
       stopped = true;
       await loop;
-      return { samples, peak: Math.max(0, ...samples), procPeak, failures };
+      return { samples, peak, procPeak, failures };
     },
   };
+}
+
+/** RSS of a Node process that only starts (plain, and with the swc-node loader services run under), in MB. */
+async function bareNodeRss(): Promise<{ plain: number; withLoader: number }> {
+  const measure = (args: string[]) =>
+    new Promise<number>((resolve, reject) => {
+      const child = spawn(process.execPath, [...args, '-e', 'setTimeout(() => process.stdout.write(String(process.memoryUsage().rss)), 500)'], { cwd: repoRoot, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      child.once('exit', (code) => (code === 0 ? resolve(Number(text)) : reject(new Error(`probe exited with ${code}`))));
+    });
+  return { plain: await measure([]), withLoader: await measure(['--import', '@swc-node/register/esm-register']) };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -679,7 +716,7 @@ async function startSystem(database: string, s3: LocalS3Process, mail: MailSink,
     MEDIA_TMP_DIR: mediaTmp,
     ...secrets,
     DOWNSTREAM_SERVICES: 'identity,media',
-    ACCESS_TOKEN_TTL_SECONDS: '3600',
+    ACCESS_TOKEN_TTL_SECONDS: '900',
     RATE_LIMIT_AUTH_PER_MINUTE: MAX_RATE_LIMIT,
     RATE_LIMIT_READ_PER_MINUTE: MAX_RATE_LIMIT,
     RATE_LIMIT_WRITE_PER_MINUTE: MAX_RATE_LIMIT,
@@ -693,7 +730,10 @@ async function startSystem(database: string, s3: LocalS3Process, mail: MailSink,
     const opsPort = await freePort();
     const extra: NodeJS.ProcessEnv = { OPS_PORT: String(opsPort), SERVICE_NAME: entry.name };
     if (CONFIG.profile && entry.name !== 'identity') extra.NODE_OPTIONS = '--inspect=127.0.0.1:0';
-    if (entry.name === 'media') mediaOps = env.MEDIA_INTERNAL_URL = `http://127.0.0.1:${opsPort}`;
+    if (entry.name === 'media') {
+      mediaOps = env.MEDIA_INTERNAL_URL = `http://127.0.0.1:${opsPort}`;
+      Object.assign(extra, CONFIG.mediaEnv);
+    }
     if (entry.name === 'gateway') {
       const httpPort = await freePort();
       extra.HTTP_PORT = String(httpPort);
@@ -715,16 +755,20 @@ async function startSystem(database: string, s3: LocalS3Process, mail: MailSink,
   return { gateway, gatewayOps, mediaOps, services, logs, inspectorUrls };
 }
 
-async function createTokens(gateway: string, count: number): Promise<string[]> {
-  const tokens: string[] = [];
+/** Registers `count` users; returns a function that logs them all in (fresh 15-minute tokens). */
+async function createUsers(gateway: string, count: number): Promise<() => Promise<string[]>> {
+  const api = new ApiClient({ baseUrl: gateway });
+  const logins: string[] = [];
   for (let index = 0; index < count; index++) {
-    const api = new ApiClient({ baseUrl: gateway });
     const tag = `${RUN_ID}${index}`;
     await api.accounts.register({ email: `bench.${tag}@example.com`, username: `bench_${tag}`, password: PASSWORD, ageConfirmed: true });
-    const { accessToken } = await api.accounts.login({ login: `bench_${tag}`, password: PASSWORD });
-    tokens.push(accessToken);
+    logins.push(`bench_${tag}`);
   }
-  return tokens;
+  return async () => {
+    const tokens: string[] = [];
+    for (const login of logins) tokens.push((await api.accounts.login({ login, password: PASSWORD })).accessToken);
+    return tokens;
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -778,14 +822,15 @@ interface UploadRun {
   concurrency: number;
   loop: LoopResult;
   cpu: CpuUsage;
-  rss: { idleBefore: number; peak: number; procPeak: number; idleAfter: number; samples: number; failures: number };
+  rss: { idleBefore: number; peak: RssSample; procPeak: number; idleAfter: number; samples: number; failures: number };
   gatewayMeanMs: number;
   mediaMeanMs: number;
 }
 
-async function uploadPhase(system: System, tokens: string[], photoBytes: Buffer, cpuGroups: CpuGroups, mediaPid: number, idleRss: number): Promise<UploadRun[]> {
+async function uploadPhase(system: System, login: () => Promise<string[]>, photoBytes: Buffer, cpuGroups: CpuGroups, mediaPid: number, idleRss: number): Promise<UploadRun[]> {
   const { body, contentType } = multipartBody(photoBytes, 'photo.jpg', 'image/jpeg');
   const url = `${system.gateway}/v1/uploads`;
+  let tokens: string[] = [];
   const upload = async (_index: number, worker: number) => {
     const response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${tokens[worker % tokens.length]!}`, 'content-type': contentType }, body });
     const text = await response.text();
@@ -799,6 +844,8 @@ async function uploadPhase(system: System, tokens: string[], photoBytes: Buffer,
   out(`POST /v1/uploads through the gateway (multipart, ${fmt(body.length / MB, 2)} MB body), closed loop, ${CONFIG.warmup} warm-ups then ${CONFIG.images} uploads per line; latency of 201 answers`);
   for (const [position, concurrency] of CONFIG.concurrency.entries()) {
     await waitForQuietMachine();
+    // Access tokens live 15 minutes at most, and waiting for a quiet machine can take longer.
+    tokens = await login();
     if (CONFIG.warmup > 0) {
       const warm = await closedLoop(concurrency, CONFIG.warmup, upload);
       if (warm.done !== CONFIG.warmup) throw new Error(`warm-up uploads failed: ${JSON.stringify(warm.outcomes)}; first: ${warm.firstFailure}`);
@@ -840,7 +887,7 @@ async function uploadPhase(system: System, tokens: string[], photoBytes: Buffer,
       `        mean latency: client ${fmt(meanMs, 0)} ms, gateway's histogram ${fmt(gatewayMeanMs, 0)} ms, media's /internal/uploads ${fmt(mediaMeanMs, 0)} ms → gateway + client + loopback ${fmt(meanMs - mediaMeanMs, 0)} ms of it`,
     );
     out(
-      `        media RSS (process_resident_memory_bytes, ${rss.samples.length} samples every ${CONFIG.sampleMs} ms, ${rss.failures} failed): idle before ${mb(idleRss)}, peak ${mb(rss.peak)} (/proc VmRSS peak ${mb(rss.procPeak)}), ${mb(idleAfter)} 3 s after`,
+      `        media RSS (process_resident_memory_bytes, ${rss.samples.length} samples every ${CONFIG.sampleMs} ms, ${rss.failures} failed): idle before ${mb(idleRss)}, peak ${mb(rss.peak.rss)} (V8 heap ${mb(rss.peak.heapTotal)}, external ${mb(rss.peak.external)} then; /proc VmRSS peak ${mb(rss.procPeak)}), ${mb(idleAfter)} 3 s after`,
     );
     for (const line of describeCpu(cpu, loop.done)) out(`        ${line}`);
   }
@@ -874,7 +921,18 @@ async function stagesPhase(photo: string, workDir: string, s3: LocalS3Process, d
     },
     { label: 'sniffUpload (file-type on the temp file)', run: () => sniffUpload(photo, { filename: 'photo.jpg', contentType: 'image/jpeg' }) },
     { label: 'ImageTransformer.transform (header read + sharp)', run: (rep) => images.transform(photo, join(workDir, `t-${rep}.webp`)) },
-    { label: 'ImageTransformer.dHash of the output', run: () => images.dHash(webp) },
+    {
+      label: '  of which: the same decode + resize, raw output (no WebP)',
+      run: () =>
+        sharp(photo, { failOn: 'error', sequentialRead: true, pages: 1, page: 0 })
+          .autoOrient()
+          .resize({ width: 1536, height: 1536, fit: 'inside', withoutEnlargement: true })
+          .toColourspace('srgb')
+          .raw()
+          .toBuffer(),
+    },
+    { label: '  of which: header read alone (metadata)', run: () => sharp(photo, { failOn: 'error', sequentialRead: true, pages: 1, page: 0 }).metadata() },
+    { label: 'ImageTransformer.dHash of the output (header read + decode)', run: () => images.dHash(webp) },
     {
       label: `ObjectStore.put of the ${fmt(transformed.bytes / 1024, 0)} KB WebP to s3rver`,
       run: () => store.put(owner, `uploads/${randomUUID()}`, createReadStream(webp), { size: transformed.bytes, contentType: 'image/webp' }),
@@ -916,7 +974,7 @@ async function stagesPhase(photo: string, workDir: string, s3: LocalS3Process, d
     results.push(result);
     out(`  ${pad(stage.label, 60)} ${fmt(result.median, 1).padStart(7)} ms (${fmt(result.p90, 1)})`);
   }
-  const sum = results.reduce((total, result) => total + result.median, 0);
+  const sum = results.filter((result) => !result.label.startsWith(' ')).reduce((total, result) => total + result.median, 0);
   out(`  ${pad('sum of the stages', 60)} ${fmt(sum, 1).padStart(7)} ms`);
   return results;
 }
@@ -966,15 +1024,19 @@ async function main(): Promise<void> {
   const system = await startSystem(database, s3, mail, mediaTmp);
   const mediaPid = system.services.get('media')!.child.pid!;
   out(`system up in ${fmt((performance.now() - startedAt) / 1000)} s: identity, media, 1 gateway (${system.gateway}), s3rver child; NODE_ENV=production, LOG_LEVEL=warn, every gateway rate limit (RATE_LIMIT_WRITE_PER_MINUTE included) ${MAX_RATE_LIMIT}/min`);
-  const tokens = await createTokens(system.gateway, Math.max(...CONFIG.concurrency));
-  out(`${tokens.length} users registered and logged in (one per in-flight upload)`);
+  const users = Math.max(...CONFIG.concurrency);
+  const login = await createUsers(system.gateway, users);
+  out(`${users} users registered (one per in-flight upload; logged in again before each run)`);
 
   // Idle memory of media, before any upload.
   await sleep(2_000);
   const idleSampler = sampleRss(system.mediaOps, mediaPid);
   await sleep(2_000);
   const idleRss = median((await idleSampler.stop()).samples);
-  out(`media RSS idle before any upload: ${mb(idleRss)}`);
+  const idleOf = (name: string) => mb(rssOfProc(system.services.get(name)!.child.pid!).rss);
+  const probe = await bareNodeRss();
+  out(`media RSS idle before any upload: ${mb(idleRss)} (VmRSS now: media ${idleOf('media')}, gateway ${idleOf('gateway')}, identity ${idleOf('identity')}; a Node process that only starts: ${mb(probe.plain)} plain, ${mb(probe.withLoader)} with --import @swc-node/register/esm-register as the services run)`);
+  if (Object.keys(CONFIG.mediaEnv).length > 0) out(`media runs with extra environment ${JSON.stringify(CONFIG.mediaEnv)}`);
   out();
 
   const cpuGroups: CpuGroups = {
@@ -987,7 +1049,7 @@ async function main(): Promise<void> {
   };
   let runs: UploadRun[] = [];
   if (CONFIG.phases.has('http')) {
-    runs = await uploadPhase(system, tokens, photoBytes, cpuGroups, mediaPid, idleRss);
+    runs = await uploadPhase(system, login, photoBytes, cpuGroups, mediaPid, idleRss);
     out();
     // Every 201 is a row, an object and an event: check the row count and that the relay published them all.
     const expected = runs.reduce((sum, run) => sum + run.loop.done, 0) + CONFIG.warmup * runs.length;
@@ -1029,7 +1091,7 @@ async function main(): Promise<void> {
       out(
         `  c=${run.concurrency}: ${fmt(run.loop.perSecond, 2)} images/s, p50 ${fmt(run.loop.p50, 0)} ms, p99 ${fmt(run.loop.p99, 0)} ms, all 201: ${all201 ? 'yes' : 'NO'}; whole path / bare = ${fmt(ratio, 2)} (goal ≥ ${GOAL_RATIO}: ${ratio >= GOAL_RATIO ? 'met' : 'MISSED'}), / bare sharp work ${fmt(ratioSharp, 2)}; machine CPU ${fmt((cpuTotal * 1000) / run.loop.done, 0)} ms/image`,
       );
-      out(`        media RSS peak ${mb(run.rss.peak)} (idle ${mb(run.rss.idleBefore)}, /proc peak ${mb(run.rss.procPeak)}): goal ≤ ${GOAL_PEAK_RSS_MB} MB ${run.rss.peak <= GOAL_PEAK_RSS_MB * MB ? 'met' : 'MISSED'}`);
+      out(`        media RSS peak ${mb(run.rss.peak.rss)} (idle ${mb(run.rss.idleBefore)}, /proc peak ${mb(run.rss.procPeak)}): goal ≤ ${GOAL_PEAK_RSS_MB} MB ${run.rss.peak.rss <= GOAL_PEAK_RSS_MB * MB ? 'met' : 'MISSED'}`);
     }
     const hwm = rssOfProc(mediaPid).hwm;
     out(`  media VmHWM (peak RSS since start, startup included): ${mb(hwm)}`);

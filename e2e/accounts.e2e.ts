@@ -57,7 +57,7 @@ describe('POST /v1/auth/register', () => {
     expect(Object.keys(user).sort()).toEqual(['createdAt', 'email', 'id', 'username']);
     expect(user.email).toBe(account.email);
     const [row] = await system.sql<{ password_hash: string; role: string }>('SELECT password_hash, role FROM identity.users WHERE id = $1', [user.id]);
-    expect(row!.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(row!.password_hash).toMatch(/^\$argon2id\$v=19\$m=65536,t=3,p=1\$/);
     expect(row!.role).toBe('user');
   });
 

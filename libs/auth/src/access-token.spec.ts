@@ -88,4 +88,15 @@ describe('access tokens', () => {
     expect(await rejection('not.a.token')).toBe('malformed');
     expect(await rejection('')).toBe('malformed');
   });
+
+  it('stops accepting a cached token once it expires', async () => {
+    const moving = new ShiftableClock();
+    const shortLived = await AccessTokenIssuer.fromPem(keys.privateKey, { keyId: 'k1', ttlSeconds: 60, clock: moving });
+    const cachingVerifier = await AccessTokenVerifier.fromPem(keys.publicKey, moving);
+    const fresh = await shortLived.issue(subject);
+    await cachingVerifier.verify(fresh);
+    await cachingVerifier.verify(fresh);
+    moving.advance(120_000);
+    await expect(cachingVerifier.verify(fresh)).rejects.toMatchObject({ reason: 'expired' });
+  });
 });

@@ -33,7 +33,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const conn = await connect({ servers: TEST_NATS_URL, name: 'test-teardown' });
     const jsm = await jetstreamManager(conn);
     for await (const name of jsm.streams.names()) {
-      if (name.toLowerCase().startsWith(prefix)) await jsm.streams.delete(name);
+      // KV buckets live in streams named KV_<bucket>, and their buckets carry the prefix too.
+      const lower = name.toLowerCase();
+      if (lower.startsWith(prefix) || lower.startsWith(`kv_${prefix}`)) await jsm.streams.delete(name);
     }
     await conn.close();
   };

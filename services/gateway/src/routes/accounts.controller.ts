@@ -1,4 +1,5 @@
-import { Body, Controller, Req } from '@nestjs/common';
+import { Body, Controller, Inject, Req } from '@nestjs/common';
+import { Clock } from '@homiwork/clock';
 import type { FastifyRequest } from 'fastify';
 import { BillingRpc, ConfirmPasswordReset, DeleteMe, GetMe, IdentityRpc, LogIn, LogOut, Refresh, Register, RequestPasswordReset, UpdateMe, type CallerContext } from '@homiwork/contracts';
 import { RpcClient, RpcError } from '@homiwork/messaging';
@@ -9,7 +10,13 @@ import { ServeRoute } from './http-route.decorator.js';
 /** The Accounts table of API.md: validate at the edge, then ask identity. */
 @Controller()
 export class AccountsController {
-  constructor(private readonly rpc: RpcClient) {}
+  /** Until when billing is known to be unreachable: no point asking on every request. */
+  private billingDownUntil = 0;
+
+  constructor(
+    private readonly rpc: RpcClient,
+    @Inject(Clock) private readonly clock: Clock,
+  ) {}
 
   @ServeRoute(Register)
   register(@Body() body: unknown, @Req() request: FastifyRequest) {
@@ -59,12 +66,16 @@ export class AccountsController {
 
   /** The balance is billing's; while billing cannot answer, the profile says `energy: null` rather than a made-up number. */
   private async profileWithEnergy<P extends object>(caller: CallerContext, profile: (caller: CallerContext) => Promise<P>): Promise<P & { energy: number | null }> {
+    const askBilling = this.clock.nowMs() >= this.billingDownUntil;
     const [user, balance] = await Promise.all([
       profile(caller),
-      this.rpc.call(BillingRpc.GetBalanceRoute, {}, caller, { timeoutMs: 1_000 }).catch((error: unknown) => {
-        if (error instanceof RpcError && error.status >= 500) return null;
-        throw error;
-      }),
+      askBilling
+        ? this.rpc.call(BillingRpc.GetBalanceRoute, {}, caller, { timeoutMs: 1_000 }).catch((error: unknown) => {
+            if (!(error instanceof RpcError && error.status >= 500)) throw error;
+            this.billingDownUntil = this.clock.nowMs() + 5_000;
+            return null;
+          })
+        : null,
     ]);
     return { ...user, energy: balance?.energy ?? null };
   }
