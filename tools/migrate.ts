@@ -6,7 +6,7 @@
  */
 import 'reflect-metadata';
 import type { MigrationInterface } from 'typeorm';
-import { connectToNats, provisionStreams } from '@homiwork/messaging';
+import { connectToNats, DEFAULT_STREAM_LIMITS, provisionStreams } from '@homiwork/messaging';
 import { createServiceDataSource, runMigrations } from '@homiwork/persistence';
 import { IDENTITY_MIGRATIONS } from '../services/identity/src/migrations/index.js';
 
@@ -26,6 +26,7 @@ for (const [schema, migrations] of Object.entries(MIGRATIONS)) {
   await dataSource.destroy();
 }
 const nats = await connectToNats(NATS_URL, 'migrate');
-const streams = await provisionStreams(nats.jsm, EVENT_NAMESPACE);
+const maxBytes = Number(process.env.EVENT_STREAM_MAX_BYTES ?? DEFAULT_STREAM_LIMITS.maxBytes);
+const streams = await provisionStreams(nats.jsm, EVENT_NAMESPACE, { ...DEFAULT_STREAM_LIMITS, maxBytes });
 process.stdout.write(`streams ready: ${streams.join(', ')}\n`);
 await nats.nc.close();

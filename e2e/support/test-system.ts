@@ -66,6 +66,8 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
       .map((entry) => entry.name)
       .join(','),
     SECURITY_EVENT_PURGE_INTERVAL_MS: '200',
+    // JetStream reserves a stream's bytes up front; test streams stay small.
+    EVENT_STREAM_MAX_BYTES: String(64 * 1024 * 1024),
     ...options.env,
   };
   const gateways: string[] = [];

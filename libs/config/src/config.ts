@@ -46,6 +46,11 @@ export const baseServiceConfig = z.object({
     .string()
     .regex(/^[a-z][a-z0-9]{0,30}$/, 'must be lower-case letters and digits, starting with a letter')
     .default('hw'),
+  /**
+   * Bytes the event stream may hold. JetStream reserves it on disk up front, so it must fit
+   * the server's storage; production sets it to what 30 days of events need.
+   */
+  EVENT_STREAM_MAX_BYTES: z.coerce.number().int().min(1024 * 1024).default(1024 ** 3),
   OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9100),
   OPS_HOST: z.string().default('127.0.0.1'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),

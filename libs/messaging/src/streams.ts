@@ -16,7 +16,7 @@ export interface StreamLimits {
 export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   maxAgeDays: 30,
   duplicateWindowSeconds: 120,
-  maxBytes: 8 * 1024 ** 3,
+  maxBytes: 1024 ** 3,
   replicas: 1,
 };
 

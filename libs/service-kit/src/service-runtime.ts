@@ -4,7 +4,7 @@ import type { Subscription } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
 import { Clock, ShiftableClock } from '@homiwork/clock';
 import { systemReadyRoute, type ConsumerContract, type RpcRoute } from '@homiwork/contracts';
-import { EventConsumer, MessagingMetrics, OutboxRelay, provisionStreams, RpcServer, type EventHandler, type NatsHandles, type RpcHandler } from '@homiwork/messaging';
+import { DEFAULT_STREAM_LIMITS, EventConsumer, MessagingMetrics, OutboxRelay, provisionStreams, RpcServer, type EventHandler, type NatsHandles, type RpcHandler } from '@homiwork/messaging';
 import type { Logger } from '@homiwork/observability';
 import { runMigrations, schemaOf } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
@@ -49,7 +49,7 @@ export class ServiceRuntime implements OnApplicationBootstrap, OnApplicationShut
       if (applied.length > 0) this.logger.info({ migrations: applied }, 'migrations applied');
     }
     await this.objectStore?.ensureBucket();
-    await provisionStreams(this.nats.jsm, namespace);
+    await provisionStreams(this.nats.jsm, namespace, { ...DEFAULT_STREAM_LIMITS, maxBytes: config.EVENT_STREAM_MAX_BYTES });
 
     this.rpcServer = new RpcServer(this.nats.nc, namespace, service, this.logger, this.metrics);
     this.rpcServer.serve(systemReadyRoute(service), () => this.readiness());

@@ -72,6 +72,7 @@ beforeAll(async () => {
     NODE_ENV: 'test',
     CLOCK_CONTROL: 'enabled',
     LOG_LEVEL: 'silent',
+    EVENT_STREAM_MAX_BYTES: String(64 * 1024 * 1024),
   });
   @Module({ imports: [ServiceKitModule.forRoot({ service: 'identity', config, migrations: [CreateMessagingTables1764200000000, CreateTables1764200000002] })], providers: [KitTestHandlers] })
   class KitTestModule {}
