@@ -37,18 +37,12 @@ import {
 import { createLogger, ServiceMetrics, type Logger } from '@homiwork/observability';
 import { createServiceDataSource, runMigrations } from '@homiwork/persistence';
 import { databaseUrl, randomId, TEST_ADMIN_DATABASE_URL, TEST_NATS_URL, withAdminClient } from '@homiwork/testing';
+import { intEnv, out, sleep } from './support/bench-kit.js';
 
 // ---------------------------------------------------------------------------------------
 // Configuration
 // ---------------------------------------------------------------------------------------
 
-function intEnv(name: string, fallback: number, min = 1, max = 1_000_000): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got ${raw}`);
-  return value;
-}
 
 const CONFIG = {
   /** Events per measured run of phases 1 and 2. */
@@ -91,13 +85,7 @@ const RUN_ID = `bench${randomId(3)}`;
 // Small helpers
 // ---------------------------------------------------------------------------------------
 
-function out(line = ''): void {
-  process.stdout.write(`${line}\n`);
-}
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** `what` may be a function, so the message tells the progress at the moment of the time-out. */
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {

@@ -61,18 +61,12 @@ import { databaseUrl, randomId, TEST_NATS_URL, withAdminClient } from '@homiwork
 import { ImageTransformer } from '../services/media/src/processing/image-transformer.js';
 import { sniffUpload } from '../services/media/src/processing/sniff.js';
 import { writeLimited } from '../services/media/src/usecases/store-upload/write-limited.js';
+import { type Cleanup, type CpuProfile, frameName, InspectorSession, intEnv, machineBusyTicks, out, pidsNamed, type ProfileNode, runCleanups, sleep } from './support/bench-kit.js';
 
 // ---------------------------------------------------------------------------------------
 // Configuration
 // ---------------------------------------------------------------------------------------
 
-function intEnv(name: string, fallback: number, min = 1, max = 1_000_000): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got ${raw}`);
-  return value;
-}
 
 const CONFIG = {
   /** In-flight uploads of the measured upload runs, comma-separated. */
@@ -128,13 +122,7 @@ const MB = 1024 * 1024;
 // Small helpers
 // ---------------------------------------------------------------------------------------
 
-function out(line = ''): void {
-  process.stdout.write(`${line}\n`);
-}
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -146,10 +134,6 @@ const fmt = (value: number, digits = 1): string => (Number.isFinite(value) ? val
 const pad = (text: string, width: number): string => text.padEnd(width);
 const mb = (bytes: number): string => `${fmt(bytes / MB, 0)} MB`;
 
-interface Cleanup {
-  what: string;
-  run: () => Promise<unknown>;
-}
 const cleanups: Cleanup[] = [];
 
 // ---------------------------------------------------------------------------------------
@@ -175,25 +159,7 @@ function ticksOf(statPath: string): number | undefined {
   }
 }
 
-function pidsNamed(name: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) pids.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return pids;
-}
 
-/** Busy ticks of the whole machine (all cores) since boot. */
-function machineBusyTicks(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
-  return user + nice + system + irq + softirq + steal;
-}
 
 /** Thread kinds of a Node process running sharp, by the thread's name. */
 function threadKind(comm: string): string {
@@ -428,53 +394,7 @@ async function bareNodeRss(): Promise<{ plain: number; withLoader: number }> {
 // CPU profiles over the inspector (BENCH_PROFILE=1)
 // ---------------------------------------------------------------------------------------
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
 
-class InspectorSession {
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
-
-  private constructor(private readonly socket: WebSocket) {
-    socket.addEventListener('message', (event: MessageEvent) => {
-      const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown; error?: { message: string } };
-      const waiter = message.id === undefined ? undefined : this.pending.get(message.id);
-      if (!waiter) return;
-      this.pending.delete(message.id!);
-      if (message.error) waiter.reject(new Error(message.error.message));
-      else waiter.resolve(message.result);
-    });
-  }
-
-  static async open(url: string): Promise<InspectorSession> {
-    const socket = new WebSocket(url);
-    await new Promise<void>((resolve, reject) => {
-      socket.addEventListener('open', () => resolve(), { once: true });
-      socket.addEventListener('error', () => reject(new Error(`inspector at ${url} refused the connection`)), { once: true });
-    });
-    return new InspectorSession(socket);
-  }
-
-  send<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.socket.send(JSON.stringify({ id, method, params }));
-    });
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-}
 
 function areaOf(frame: ProfileNode['callFrame']): string {
   const { url, functionName } = frame;
@@ -487,10 +407,6 @@ function areaOf(frame: ProfileNode['callFrame']): string {
   return url;
 }
 
-function frameName(frame: ProfileNode['callFrame']): string {
-  const file = frame.url.replace(/^file:\/\/.*?\/node_modules\//, '').replace(/^file:\/\/\/work\/main\//, '');
-  return `${frame.functionName || '(anonymous)'}${file ? ` ${file}:${frame.lineNumber + 1}` : ''}`;
-}
 
 /** Main-thread time of a profile: self time by package and by function, inclusive by package. */
 function summarizeProfile(name: string, profile: CpuProfile, images: number, top = 12): string[] {
@@ -1183,7 +1099,7 @@ let failed = false;
 const overall = setTimeout(() => {
   process.stderr.write(`bench exceeded ${CONFIG.totalTimeoutMs} ms; cleaning up\n`);
   failed = true;
-  void runCleanups().then(() => process.exit(2));
+  void runCleanups(cleanups).then(() => process.exit(2));
 }, CONFIG.totalTimeoutMs);
 
 // Interrupted (Ctrl-C, `timeout`): remove what was created before leaving, as on failure.
@@ -1191,20 +1107,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     process.stderr.write(`bench interrupted (${signal}); cleaning up\n`);
     failed = true;
-    void runCleanups().then(() => process.exit(130));
+    void runCleanups(cleanups).then(() => process.exit(130));
   });
 }
 
-async function runCleanups(): Promise<void> {
-  while (cleanups.length > 0) {
-    const cleanup = cleanups.pop()!;
-    try {
-      await cleanup.run();
-    } catch (error) {
-      process.stderr.write(`cleanup failed (${cleanup.what}): ${String(error)}\n`);
-    }
-  }
-}
 
 try {
   await main();
@@ -1212,7 +1118,7 @@ try {
   failed = true;
   process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
 } finally {
-  await runCleanups();
+  await runCleanups(cleanups);
   clearTimeout(overall);
 }
 process.exit(failed ? 1 : 0);
