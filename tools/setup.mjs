@@ -3,7 +3,7 @@
 // Plain JavaScript on purpose: it runs on the machine's own Node (20) before the repo's
 // Node 24 exists in node_modules.
 import { createHash } from 'node:crypto';
-import { execFileSync, execSync } from 'node:child_process';
+import { execFileSync, execSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -87,6 +87,19 @@ export async function setup() {
   await ensureNats();
   ensureFfmpeg();
   ensureNodeModules();
+}
+
+/**
+ * Compiles the services, the libraries they use and the system tools to dist/ (Nx
+ * caches each project's build, so only what changed is compiled again).
+ */
+export function buildSystem() {
+  const result = spawnSync(join(root, 'node_modules', '.bin', 'node'), [join(root, 'node_modules', 'nx', 'dist', 'bin', 'nx.js'), 'run-many', '-t', 'build', '--projects=tag:type:service,system', '--outputStyle=static'], { cwd: root, encoding: 'utf8', env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' } });
+  if (result.status !== 0) {
+    process.stderr.write(`${result.stdout}${result.stderr}`);
+    throw new Error('build failed');
+  }
+  say(`built (${/(\d+)\/(\d+) hit/.exec(result.stdout)?.[0] ?? 'compiled'} from cache)`);
 }
 
 /**

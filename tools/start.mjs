@@ -1,5 +1,7 @@
-// `npm start`: sets up what is missing, then runs the whole system on the repo's Node 24.
-import { onRepoNode, setup } from './setup.mjs';
+// `npm start`: sets up what is missing, builds what changed (Nx, cached), then runs the
+// whole system as compiled JavaScript on the repo's Node 24 (no TypeScript loader).
+import { buildSystem, onRepoNode, setup } from './setup.mjs';
 
 await setup();
-process.exitCode = await onRepoNode(['--import', '@swc-node/register/esm-register', 'tools/run-system.ts', ...process.argv.slice(2)]);
+buildSystem();
+process.exitCode = await onRepoNode(['dist/tools/system/src/run-system.js', ...process.argv.slice(2)]);

@@ -5,10 +5,10 @@ import { ApiClient } from '@homiwork/api-client';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { clockControlSubject, eventSubject, EVENTS_STREAM, parseEventPayload, streamName, type EventContract, type EventPayload } from '@homiwork/contracts';
 import { EVENT_TYPE_HEADER, OCCURRED_AT_HEADER } from '@homiwork/messaging';
-import { startMailSink, type MailSink } from '@homiwork/mail';
-import { startLocalS3, type LocalS3 } from '@homiwork/storage';
+import { startMailSink, type MailSink } from '@homiwork/mail/sink';
+import { startLocalS3, type LocalS3 } from '@homiwork/storage/local';
 import { createTestDatabase, createTestNamespace, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
-import { devSecrets, freePort, launchService, SERVICES, type LaunchedService } from '@homiwork/system-runner';
+import { downstreamServices, freePort, generateDevSecrets, SERVICE_MANIFEST, Supervisor, type DevSecrets } from '@homiwork/system-runner';
 
 export interface TestSystem {
   /** Base URLs of the gateway instances. */
@@ -17,7 +17,9 @@ export interface TestSystem {
   database: TestDatabase;
   mail: MailSink;
   s3: LocalS3;
-  secrets: ReturnType<typeof devSecrets>;
+  secrets: DevSecrets;
+  /** The supervisor running the services (status: pids, restarts). */
+  supervisor: Supervisor;
   /** The environment the services were started with (secrets included: tests only). */
   env: NodeJS.ProcessEnv;
   /** Every line every service process wrote, for searching (personal data must never appear). */
@@ -45,9 +47,8 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
   const namespace = createTestNamespace();
   const mail = await startMailSink();
   const s3: LocalS3 = await startLocalS3();
-  const secrets = devSecrets();
+  const secrets = generateDevSecrets();
   const logs: string[] = [];
-  const processes: LaunchedService[] = [];
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     NODE_ENV: 'test',
@@ -62,43 +63,36 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
     ...secrets,
     // Clients in tests name their address in X-Forwarded-For from loopback, as behind a proxy.
     TRUST_PROXY: 'loopback',
-    DOWNSTREAM_SERVICES: SERVICES.filter((entry) => entry.name !== 'gateway')
-      .map((entry) => entry.name)
-      .join(','),
+    DOWNSTREAM_SERVICES: downstreamServices(),
     SECURITY_EVENT_PURGE_INTERVAL_MS: '200',
     // JetStream reserves a stream's bytes up front; test streams stay small.
     EVENT_STREAM_MAX_BYTES: String(64 * 1024 * 1024),
     ...options.env,
   };
-  const gateways: string[] = [];
+  const supervisor = new Supervisor({
+    manifest: SERVICE_MANIFEST,
+    env,
+    ports: async (entry) => ({ opsPort: await freePort(), ...(entry.publicPort !== undefined ? { publicPort: await freePort() } : {}) }),
+    copies: (entry) => (entry.publicPort !== undefined ? (options.gateways ?? 1) : 1),
+    onLine: (_instance, line) => logs.push(line),
+    say: (message) => logs.push(`[supervisor] ${message}`),
+  });
   try {
-    for (const entry of SERVICES) {
-      const copies = entry.name === 'gateway' ? (options.gateways ?? 1) : 1;
-      for (let copy = 0; copy < copies; copy++) {
-        const opsPort = await freePort();
-        const extra: NodeJS.ProcessEnv = { OPS_PORT: String(opsPort), SERVICE_NAME: entry.name };
-        if (entry.name === 'media') env.MEDIA_INTERNAL_URL = `http://127.0.0.1:${opsPort}`;
-        if (entry.name === 'gateway') {
-          const httpPort = await freePort();
-          extra.HTTP_PORT = String(httpPort);
-          gateways.push(`http://127.0.0.1:${httpPort}`);
-        }
-        const service = launchService(`${entry.name}${copy || ''}`, entry.main, { ...env, ...extra }, (_name, line) => logs.push(line));
-        processes.push(service);
-        await service.waitUntilReady(opsPort);
-      }
-    }
+    await supervisor.start();
   } catch (error) {
-    await Promise.all(processes.map((service) => service.stop()));
+    await supervisor.stop();
     await mail.stop();
     await s3.stop();
     throw new Error(`test system failed to start: ${String(error)}\n${logs.slice(-20).join('\n')}`);
   }
+  const gateways = supervisor.status().flatMap((instance) => (instance.publicUrl ? [instance.publicUrl] : []));
+  const processCount = supervisor.status().length;
 
   const pool = new pg.Pool({ connectionString: database.url, max: 2 });
   let nc: NatsConnection | undefined;
   return {
     gateways,
+    supervisor,
     env,
     namespace,
     database,
@@ -139,17 +133,17 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
     },
     async setClockOffset(offsetMs) {
       nc ??= await connect({ servers: TEST_NATS_URL });
-      const replies = await nc.requestMany(clockControlSubject(namespace), JSON.stringify({ offsetMs }), { strategy: 'count', maxMessages: processes.length, maxWait: 3_000 });
+      const replies = await nc.requestMany(clockControlSubject(namespace), JSON.stringify({ offsetMs }), { strategy: 'count', maxMessages: processCount, maxWait: 3_000 });
       let answered = 0;
       for await (const reply of replies) {
         const answer = reply.json<{ ok: boolean; error?: string }>();
         if (!answer.ok) throw new Error(`a service refused the clock move: ${answer.error}`);
         answered++;
       }
-      if (answered !== processes.length) throw new Error(`only ${answered} of ${processes.length} services moved their clock`);
+      if (answered !== processCount) throw new Error(`only ${answered} of ${processCount} services moved their clock`);
     },
     async stop() {
-      await Promise.all(processes.map((service) => service.stop()));
+      await supervisor.stop();
       await nc?.close();
       await pool.end();
       await mail.stop();

@@ -1,11 +1,35 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface DevSecrets {
+  JWT_PRIVATE_KEY: string;
+  JWT_PUBLIC_KEY: string;
+  IP_HASH_SALT: string;
+  INTERNAL_API_TOKEN: string;
+}
 
 /**
- * Secrets for a local run or a test run when none are configured: a fresh Ed25519 key
- * pair for access tokens, a random address-hash salt and an internal API token. Never used in production,
- * where the services refuse to start without configured secrets.
+ * Fresh secrets for a local or test run: an Ed25519 key pair for access tokens, the
+ * address-hash salt and the internal API token. Production configures its own; the
+ * services refuse to start without them.
  */
-export function devSecrets(): { JWT_PRIVATE_KEY: string; JWT_PUBLIC_KEY: string; IP_HASH_SALT: string; INTERNAL_API_TOKEN: string } {
+export function generateDevSecrets(): DevSecrets {
   const keys = generateKeyPairSync('ed25519', { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
   return { JWT_PRIVATE_KEY: keys.privateKey, JWT_PUBLIC_KEY: keys.publicKey, IP_HASH_SALT: randomBytes(32).toString('hex'), INTERNAL_API_TOKEN: randomBytes(32).toString('hex') };
+}
+
+/**
+ * The secrets of `npm start`, kept in the run directory (owner-only) and reused, so a
+ * restart neither logs every user out nor changes the address hashes (and, later, keeps
+ * encrypted data readable). New ones only when none exist or `rotate` is asked for.
+ */
+export function persistentDevSecrets(runDir: string, options: { rotate?: boolean } = {}): { secrets: DevSecrets; created: boolean } {
+  const file = join(runDir, 'secrets.json');
+  if (!options.rotate && existsSync(file)) return { secrets: JSON.parse(readFileSync(file, 'utf8')) as DevSecrets, created: false };
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  const secrets = generateDevSecrets();
+  writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { secrets, created: true };
 }

@@ -1,3 +1,13 @@
-export { launchService, freePort, type LaunchedService } from './launch.js';
-export { devSecrets } from './dev-secrets.js';
-export { SERVICES, type ServiceEntry } from './services.js';
+export { launchService, freePort, REPO_ROOT, type LaunchedService } from './launch.js';
+export { generateDevSecrets, persistentDevSecrets, type DevSecrets } from './dev-secrets.js';
+export { SERVICE_MANIFEST, compiledMain, downstreamServices, type Dependency, type ServiceManifestEntry } from './manifest.js';
+export type { ServiceDescriptor } from './service-descriptor.js';
+export { loadDescriptor } from './descriptors.js';
+export { Supervisor, type InstancePorts, type InstanceStatus, type SupervisorOptions } from './supervisor.js';
+
+// Transitional names for the benches until they start the system through the Supervisor.
+import { generateDevSecrets } from './dev-secrets.js';
+import { compiledMain, SERVICE_MANIFEST } from './manifest.js';
+export const devSecrets = generateDevSecrets;
+export const SERVICES = SERVICE_MANIFEST.map((entry) => ({ name: entry.name, main: compiledMain(entry), opsPort: entry.opsPort }));
+export { startSystemProcess, type SystemProcess } from './system-process.js';

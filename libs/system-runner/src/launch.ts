@@ -2,33 +2,41 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url).href.replace(/\/dist\/$/, '/'));
 
 export interface LaunchedService {
   readonly name: string;
   readonly child: ChildProcess;
+  /** Resolves when the process has exited (at once if it already has). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   waitUntilReady(opsPort: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 /**
- * Starts one service's main.ts on the repo's Node with the swc loader, passing every
- * output line to `onLine` (the system runner prefixes and prints them; the end-to-end
- * suite keeps them to search for personal data).
+ * Starts one compiled service (`node dist/.../main.js`, no loader), passing every output
+ * line to `onLine` (the supervisor prefixes and prints them; the end-to-end suite keeps
+ * them to search for personal data).
  */
 export function launchService(name: string, main: string, env: NodeJS.ProcessEnv, onLine: (name: string, line: string) => void): LaunchedService {
-  const child = spawn(process.execPath, ['--import', '@swc-node/register/esm-register', main], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [main], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on('line', (line) => onLine(name, line));
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  let done = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      done = true;
+      resolve({ code, signal });
+    }),
+  );
   return {
     name,
     child,
+    exited,
     async waitUntilReady(opsPort, timeoutMs = 60_000) {
       const deadline = performance.now() + timeoutMs;
       while (performance.now() < deadline) {
-        if (exited) throw new Error(`${name} exited before it was ready`);
-        const ok = await fetch(`http://127.0.0.1:${opsPort}/health/ready`).then(
+        if (done) throw new Error(`${name} exited before it was ready`);
+        const ok = await fetch(`http://127.0.0.1:${opsPort}/health/ready`, { signal: AbortSignal.timeout(2_000) }).then(
           (response) => response.ok,
           () => false,
         );
@@ -38,10 +46,10 @@ export function launchService(name: string, main: string, env: NodeJS.ProcessEnv
       throw new Error(`${name} was not ready within ${timeoutMs / 1000} s`);
     },
     async stop() {
-      if (exited) return;
+      if (done) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exit;
+      await exited;
       clearTimeout(timer);
     },
   };

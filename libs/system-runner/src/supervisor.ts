@@ -1,0 +1,144 @@
+import { compiledMain, type ServiceManifestEntry } from './manifest.js';
+import { launchService, type LaunchedService } from './launch.js';
+
+export interface InstancePorts {
+  opsPort: number;
+  publicPort?: number;
+}
+
+export interface SupervisorOptions {
+  manifest: readonly ServiceManifestEntry[];
+  /** The environment every service gets (secrets, database, NATS, namespace…). */
+  env: NodeJS.ProcessEnv;
+  /** Ports of one instance of a service. */
+  ports(entry: ServiceManifestEntry, copy: number): Promise<InstancePorts> | InstancePorts;
+  /** How many instances of a service (default 1). */
+  copies?(entry: ServiceManifestEntry): number;
+  onLine(instance: string, line: string): void;
+  /** Supervisor's own messages (starts, exits, restarts). */
+  say(message: string): void;
+  /** Restart back-off: first delay and ceiling (defaults 1 s and 30 s). */
+  restartDelayMs?: { first: number; max: number };
+}
+
+export interface InstanceStatus {
+  instance: string;
+  service: string;
+  pid: number | undefined;
+  state: 'starting' | 'ready' | 'restarting' | 'stopped';
+  restarts: number;
+  opsUrl: string;
+  publicUrl?: string;
+}
+
+interface Instance extends InstanceStatus {
+  entry: ServiceManifestEntry;
+  env: NodeJS.ProcessEnv;
+  process?: LaunchedService;
+  ports: InstancePorts;
+  delayMs: number;
+  startedAt: number;
+}
+
+/** A process that stays up this long has recovered: its next crash restarts at the first delay again. */
+const HEALTHY_AFTER_MS = 60_000;
+
+/**
+ * Runs the services of a manifest as child processes, in order, each waited for until
+ * ready. A service that exits unexpectedly is restarted with exponential back-off
+ * (logged, counted) while the others keep serving; `stop()` ends them all, last first.
+ * Used by `npm start` and the end-to-end harness alike, so both run the system the same way.
+ */
+export class Supervisor {
+  private readonly instances: Instance[] = [];
+  private stopping = false;
+
+  constructor(private readonly options: SupervisorOptions) {}
+
+  async start(): Promise<void> {
+    const provided: Record<string, string> = {};
+    for (const entry of this.options.manifest) {
+      const copies = this.options.copies?.(entry) ?? 1;
+      for (let copy = 0; copy < copies; copy++) {
+        const ports = await this.options.ports(entry, copy);
+        const opsUrl = `http://127.0.0.1:${ports.opsPort}`;
+        const instance: Instance = {
+          entry,
+          instance: `${entry.name}${copy || ''}`,
+          service: entry.name,
+          pid: undefined,
+          state: 'starting',
+          restarts: 0,
+          opsUrl,
+          ...(ports.publicPort !== undefined ? { publicUrl: `http://127.0.0.1:${ports.publicPort}` } : {}),
+          ports,
+          env: {
+            ...this.options.env,
+            ...provided,
+            SERVICE_NAME: entry.name,
+            OPS_PORT: String(ports.opsPort),
+            ...(ports.publicPort !== undefined ? { HTTP_PORT: String(ports.publicPort) } : {}),
+          },
+          delayMs: this.options.restartDelayMs?.first ?? 1_000,
+          startedAt: 0,
+        };
+        this.instances.push(instance);
+        this.launch(instance);
+        await instance.process!.waitUntilReady(ports.opsPort);
+        instance.state = 'ready';
+        if (copy === 0) Object.assign(provided, entry.provides?.(opsUrl));
+      }
+    }
+  }
+
+  status(): InstanceStatus[] {
+    return this.instances.map(({ instance, service, pid, state, restarts, opsUrl, publicUrl }) => ({ instance, service, pid, state, restarts, opsUrl, ...(publicUrl ? { publicUrl } : {}) }));
+  }
+
+  /** Prometheus text: restarts and up-ness per service instance (no other labels). */
+  metrics(): string {
+    const lines = ['# HELP supervisor_service_restarts_total Unexpected exits of a service instance that the supervisor restarted.', '# TYPE supervisor_service_restarts_total counter'];
+    for (const i of this.instances) lines.push(`supervisor_service_restarts_total{service="${i.service}",instance="${i.instance}"} ${i.restarts}`);
+    lines.push('# HELP supervisor_service_up Whether the instance is running and was ready.', '# TYPE supervisor_service_up gauge');
+    for (const i of this.instances) lines.push(`supervisor_service_up{service="${i.service}",instance="${i.instance}"} ${i.state === 'ready' ? 1 : 0}`);
+    return `${lines.join('\n')}\n`;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const instance of [...this.instances].reverse()) {
+      await instance.process?.stop();
+      instance.state = 'stopped';
+    }
+  }
+
+  private launch(instance: Instance): void {
+    const child = launchService(instance.instance, compiledMain(instance.entry), instance.env, (name, line) => this.options.onLine(name, line));
+    instance.process = child;
+    instance.pid = child.child.pid;
+    instance.startedAt = performance.now();
+    void child.exited.then(({ code, signal }) => this.exited(instance, child, signal ?? code));
+  }
+
+  private exited(instance: Instance, child: LaunchedService, how: NodeJS.Signals | number | null): void {
+    if (this.stopping || instance.process !== child) return;
+    if (performance.now() - instance.startedAt > HEALTHY_AFTER_MS) instance.delayMs = this.options.restartDelayMs?.first ?? 1_000;
+    const delay = instance.delayMs;
+    instance.delayMs = Math.min(delay * 2, this.options.restartDelayMs?.max ?? 30_000);
+    instance.state = 'restarting';
+    instance.restarts++;
+    instance.pid = undefined;
+    this.options.say(`${instance.instance} exited (${how}); restarting in ${delay / 1000} s (restart ${instance.restarts})`);
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.launch(instance);
+      instance.process!.waitUntilReady(instance.ports.opsPort).then(
+        () => {
+          instance.state = 'ready';
+          this.options.say(`${instance.instance} ready again`);
+        },
+        () => undefined, // it exited again: its exit handler schedules the next try
+      );
+    }, delay).unref();
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * `npm start`: runs the whole system on this machine and keeps it running. It prepares
+ * the database and streams (migrate, a one-shot child), starts the local S3 server and
+ * mail sink when none are configured (dev-infra, a child), then every service of the
+ * manifest under the Supervisor, which restarts a service that dies. Its own status and
+ * restart metrics are at SUPERVISOR_PORT (/status, /metrics). Ctrl-C stops everything.
+ *
+ * Flags: `--check` starts everything, waits until ready, and stops; `--rotate-secrets`
+ * replaces the development secrets kept in the run directory (every session ends).
+ * Environment: RUN_DIR (default .run), PORTS=auto (free ports instead of the manifest's),
+ * SUPERVISOR_PORT (default 9190; 0 picks one), and any service setting.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import { createInterface } from 'node:readline';
+import { downstreamServices, freePort, persistentDevSecrets, REPO_ROOT, SERVICE_MANIFEST, Supervisor } from '@homiwork/system-runner';
+
+const say = (message: string): void => void process.stdout.write(`[system] ${message}\n`);
+const runDir = process.env.RUN_DIR ?? '.run';
+const { secrets, created } = persistentDevSecrets(runDir, { rotate: process.argv.includes('--rotate-secrets') });
+say(created ? `new development secrets in ${runDir}/secrets.json` : `development secrets reused from ${runDir}/secrets.json`);
+
+const env: NodeJS.ProcessEnv = {
+  ...secrets,
+  ...process.env,
+  DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/homiwork',
+  NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+  EVENT_NAMESPACE: process.env.EVENT_NAMESPACE ?? 'hw',
+  NODE_ENV: process.env.NODE_ENV ?? 'development',
+  DOWNSTREAM_SERVICES: process.env.DOWNSTREAM_SERVICES ?? downstreamServices(),
+};
+const children: ChildProcess[] = [];
+let supervisor: Supervisor | undefined;
+let shuttingDown = false;
+
+/** Runs a compiled tool of this project as a child; resolves with the child once `until` says so (or it exits 0). */
+function runTool(file: string, extraEnv: NodeJS.ProcessEnv, until?: (line: string) => boolean): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [`dist/tools/system/src/${file}`], { cwd: REPO_ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (until?.(line)) resolve(child);
+      else process.stdout.write(`${line}\n`);
+    });
+    child.once('exit', (code) => (code === 0 && !until ? resolve(child) : reject(new Error(`${file} exited (${code})`))));
+  });
+}
+
+async function shutdown(code: number): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  await supervisor?.stop();
+  for (const child of children.reverse()) if (child.exitCode === null) child.kill('SIGTERM');
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+try {
+  await runTool('migrate.js', {});
+  if (!env.S3_URL || !env.SMTP_URL) {
+    await runTool('dev-infra.js', { RUN_DIR: runDir, WANT_S3: env.S3_URL ? '0' : '1', WANT_SMTP: env.SMTP_URL ? '0' : '1' }, (line) => {
+      if (!line.startsWith('{"ready"')) return false;
+      const { ready } = JSON.parse(line) as { ready: Record<string, string> };
+      Object.assign(env, ready);
+      if (ready.S3_URL) say(`no S3_URL configured: embedded S3-compatible server on ${new URL(ready.S3_URL).host}`);
+      if (ready.MAIL_API_URL) say(`no SMTP_URL configured: local mail sink, read mails at ${ready.MAIL_API_URL}/messages`);
+      return true;
+    });
+  }
+  const autoPorts = process.env.PORTS === 'auto';
+  supervisor = new Supervisor({
+    manifest: SERVICE_MANIFEST,
+    env,
+    ports: async (entry) => ({
+      opsPort: autoPorts ? await freePort() : entry.opsPort,
+      ...(entry.publicPort !== undefined ? { publicPort: autoPorts ? await freePort() : Number(process.env.HTTP_PORT ?? entry.publicPort) } : {}),
+    }),
+    onLine: (instance, line) => process.stdout.write(`${instance.padEnd(10)} | ${line}\n`),
+    say,
+  });
+  const status = createServer((request, response) => {
+    const body = request.url === '/metrics' ? supervisor!.metrics() : JSON.stringify({ services: supervisor!.status() });
+    response.writeHead(request.url === '/metrics' || request.url === '/status' ? 200 : 404, { 'content-type': request.url === '/metrics' ? 'text/plain; version=0.0.4' : 'application/json' });
+    response.end(body);
+  });
+  await new Promise<void>((resolve) => status.listen(Number(process.env.SUPERVISOR_PORT ?? 9190), '127.0.0.1', resolve));
+  const address = status.address();
+  say(`supervisor on http://127.0.0.1:${typeof address === 'object' && address ? address.port : '?'} (/status, /metrics)`);
+  await supervisor.start();
+  for (const service of supervisor.status()) say(`${service.instance} ready (ops ${service.opsUrl})`);
+  const gateway = supervisor.status().find((service) => service.publicUrl);
+  say(`system ready: API ${gateway?.publicUrl ?? '(no public service)'} (docs at /docs)`);
+  if (process.argv.includes('--check')) await shutdown(0);
+} catch (error) {
+  say(`failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  await shutdown(1);
+}
