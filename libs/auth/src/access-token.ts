@@ -7,10 +7,10 @@ import type { Clock } from '@homiwork/clock';
 // by the gateway with the public key alone. Verification pins the algorithm (no `none`,
 // no HS256-with-the-public-key confusion), the token type header, issuer, audience and
 // expiry; anything else is refused.
-export const ACCESS_TOKEN_ALGORITHM = 'EdDSA';
-export const ACCESS_TOKEN_TYPE = 'at+jwt';
-export const ACCESS_TOKEN_ISSUER = 'homiwork-identity';
-export const ACCESS_TOKEN_AUDIENCE = 'homiwork-api';
+const ACCESS_TOKEN_ALGORITHM = 'EdDSA';
+const ACCESS_TOKEN_TYPE = 'at+jwt';
+const ACCESS_TOKEN_ISSUER = 'homiwork-identity';
+const ACCESS_TOKEN_AUDIENCE = 'homiwork-api';
 
 export const AccessTokenClaims = z.object({
   sub: z.uuid(),

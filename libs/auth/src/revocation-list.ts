@@ -9,7 +9,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
  * bucket whose max age is just above the access-token lifetime: once every token an
  * entry could block has expired, the entry expires too.
  */
-export function revocationBucketName(namespace: string): string {
+function revocationBucketName(namespace: string): string {
   return `${namespace.toUpperCase()}_REVOCATIONS`;
 }
 

@@ -16,5 +16,3 @@ export const MediaConsumers = {
   userDeleted: defineConsumer({ service: 'media', event: UserDeletedV1 }),
   uploadExpired: defineConsumer({ service: 'media', event: UploadExpiredV1 }),
 };
-
-export const ALL_CONSUMERS = [...Object.values(IdentityConsumers), ...Object.values(MediaConsumers)];

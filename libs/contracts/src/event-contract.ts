@@ -34,7 +34,7 @@ export function defineEvent<S extends z.ZodType>(spec: { name: string; version: 
 }
 
 /** Why a payload failed its schema, by field path and rule only: never the offending value. */
-export function describeSchemaError(error: z.ZodError): string {
+function describeSchemaError(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.code}`)

@@ -4,11 +4,6 @@ import type { ServiceName } from './services.js';
 // Stream, subject and consumer names are stored identifiers: JetStream keeps state under
 // them, so a rename orphans a consumer's position. They are built here and nowhere else.
 
-/** Every subject and stream is prefixed by the namespace (`hw` in production, unique per test run). */
-export interface Namespace {
-  readonly prefix: string;
-}
-
 export const EVENTS_STREAM = 'EVENTS';
 export const DEAD_LETTER_STREAM = 'DEAD_LETTERS';
 
@@ -56,7 +51,7 @@ export interface ConsumerContract<E extends EventContract = EventContract> {
   readonly backoffMs: readonly number[];
 }
 
-export const DEFAULT_BACKOFF_MS = [1_000, 5_000, 30_000, 120_000] as const;
+const DEFAULT_BACKOFF_MS = [1_000, 5_000, 30_000, 120_000] as const;
 
 export function defineConsumer<E extends EventContract>(spec: {
   service: ServiceName;

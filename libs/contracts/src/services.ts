@@ -4,4 +4,3 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** Services that keep personal data and so must confirm every purge with PurgeCompleted. */
 export const DATA_OWNING_SERVICES = ['identity', 'media', 'generation', 'chat', 'billing', 'retention'] as const satisfies readonly ServiceName[];
-export type DataOwningService = (typeof DATA_OWNING_SERVICES)[number];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const DEFAULT_MAIL_FROM = 'no-reply@homiwork.com';
+const DEFAULT_MAIL_FROM = 'no-reply@homiwork.com';
 
 /**
  * Where outgoing mail goes. SMTP_URL carries the relay's password, so the messages here
@@ -12,4 +12,3 @@ export const mailConfig = z.object({
   MAIL_FROM: z.email({ message: 'must be an email address' }).default(DEFAULT_MAIL_FROM),
 });
 
-export type MailConfig = z.infer<typeof mailConfig>;

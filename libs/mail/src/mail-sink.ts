@@ -46,7 +46,7 @@ export interface MailSink {
 }
 
 export const MAX_SINK_MESSAGES = 1_000;
-export const MAX_SINK_MESSAGE_BYTES = 1024 * 1024;
+const MAX_SINK_MESSAGE_BYTES = 1024 * 1024;
 const DEFAULT_WAIT_MS = 10_000;
 
 interface Waiter {

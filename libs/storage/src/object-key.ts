@@ -21,13 +21,13 @@ export function assertService(service: string): void {
   }
 }
 
-export function assertOwnerId(ownerId: string): void {
+function assertOwnerId(ownerId: string): void {
   if (typeof ownerId !== 'string' || !OWNER_ID.test(ownerId)) {
     throw new TypeError('ownerId must be a lowercase UUID');
   }
 }
 
-export function assertObjectName(name: string): void {
+function assertObjectName(name: string): void {
   if (
     typeof name !== 'string' ||
     name.length === 0 ||

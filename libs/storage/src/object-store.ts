@@ -7,7 +7,7 @@ import { toStorageError, StorageError } from './storage-error.js';
 /** Presigned URLs hand data to whoever holds the link, so they stay short-lived. */
 export const MAX_SIGNED_URL_SECONDS = 15 * 60;
 /** S3's DeleteObjects refuses more keys than this in one request. */
-export const MAX_DELETE_BATCH = 1000;
+const MAX_DELETE_BATCH = 1000;
 const DEFAULT_PART_SIZE = 64 * 1024 * 1024;
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 // Erasure lists and deletes until a listing comes back empty; uploads that keep arriving

@@ -1,10 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineHttpRoute, type HttpRoute } from './http-route.js';
 import { HTTP_ROUTES } from './index.js';
 import { buildOpenApiDocument, operationId, type OpenApiDocument, type OpenApiMethod, type OpenApiOperation } from './openapi.js';
-import { parseApiTable, readApiMd, REPO_ROOT } from './test/api-md.js';
+import { API_MD_PATH, parseApiTable, readApiMd, REPO_ROOT, SHARED_API_MD_PATH } from './test/api-md.js';
 
 /** API.md sections whose routes the table already serves; add one as its routes land. */
 const CHECKED_SECTIONS = ['Health', 'Accounts', 'Uploads'] as const;
@@ -101,9 +102,10 @@ describe('buildOpenApiDocument', () => {
   });
 });
 
-describe('the route table agrees with API.md', () => {
-  it('finds API.md beside the repository', () => {
+describe('the route table agrees with docs/api.md', () => {
+  it('reads the contract from inside the repository', () => {
     expect(existsSync(new URL('nx.json', REPO_ROOT)), 'REPO_ROOT must be the repository root').toBe(true);
+    expect(API_MD_PATH.startsWith(fileURLToPath(REPO_ROOT)), `${API_MD_PATH} must lie inside the repository`).toBe(true);
     expect(() => readApiMd()).not.toThrow();
   });
 
@@ -127,6 +129,27 @@ describe('the route table agrees with API.md', () => {
       }
     });
   }
+});
+
+// docs/api.md is a copy of the shared contract; where the original sits beside the clone
+// (CI's checkout), the copy must not drift from it. A fresh clone has only the copy.
+describe('docs/api.md matches ../shared/API.md', () => {
+  const shared = existsSync(SHARED_API_MD_PATH);
+  it.skipIf(!shared)(
+    shared ? 'is byte-identical to the shared contract' : `skipped: ${SHARED_API_MD_PATH} does not exist (no shared/ folder beside this clone)`,
+    () => {
+      const copy = readFileSync(API_MD_PATH);
+      const original = readFileSync(SHARED_API_MD_PATH);
+      if (copy.equals(original)) return;
+      const copyLines = copy.toString('utf8').split('\n');
+      const originalLines = original.toString('utf8').split('\n');
+      let line = 0;
+      while (copyLines[line] === originalLines[line]) line += 1;
+      expect.fail(
+        `docs/api.md differs from ../shared/API.md from line ${line + 1} (copy: ${JSON.stringify(copyLines[line])}, shared: ${JSON.stringify(originalLines[line])}); copy the shared file over docs/api.md, then update the route table`,
+      );
+    },
+  );
 });
 
 describe('parseApiTable', () => {

@@ -3,8 +3,13 @@ import { fileURLToPath } from 'node:url';
 
 // http/test/ → http/ → src/ → contracts/ → libs/ → the repository root.
 export const REPO_ROOT = new URL('../../../../../', import.meta.url);
-/** API.md lives in shared/ beside the clone, here and in CI alike. */
-export const API_MD_PATH = fileURLToPath(new URL('../shared/API.md', REPO_ROOT));
+/** The public HTTP contract, kept in the repository so a fresh clone can test against it. */
+export const API_MD_PATH = fileURLToPath(new URL('docs/api.md', REPO_ROOT));
+/**
+ * Where the contract originates: shared/ beside the clone, present in CI's checkout only.
+ * `docs/api.md` is a byte-identical copy; a test compares the two wherever this file exists.
+ */
+export const SHARED_API_MD_PATH = fileURLToPath(new URL('../shared/API.md', REPO_ROOT));
 
 export interface ApiMdRow {
   method: string;
@@ -17,7 +22,7 @@ export interface ApiMdRow {
 
 export function readApiMd(path = API_MD_PATH): string {
   // A missing file must fail the check, not skip it: the agreement is the point.
-  if (!existsSync(path)) throw new Error(`API.md not found at ${path}: the shared/ folder must sit beside the repository clone`);
+  if (!existsSync(path)) throw new Error(`API.md not found at ${path}`);
   return readFileSync(path, 'utf8');
 }
 
