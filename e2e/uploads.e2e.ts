@@ -232,7 +232,7 @@ describe('bad input: a clear 4xx, nothing stored, the service still healthy (R3.
 });
 
 function mediaOpsPort(): string {
-  return new URL(system.env.MEDIA_INTERNAL_URL!).port;
+  return new URL(system.opsUrl('media')).port;
 }
 
 describe('ownership, deletion and expiry (R3.4)', () => {

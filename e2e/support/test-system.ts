@@ -20,6 +20,8 @@ export interface TestSystem {
   secrets: DevSecrets;
   /** The supervisor running the services (status: pids, restarts). */
   supervisor: Supervisor;
+  /** The ops listener (health, metrics, internal routes) of a service's first instance. */
+  opsUrl(service: string): string;
   /** The environment the services were started with (secrets included: tests only). */
   env: NodeJS.ProcessEnv;
   /** Every line every service process wrote, for searching (personal data must never appear). */
@@ -93,6 +95,11 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
   return {
     gateways,
     supervisor,
+    opsUrl: (service) => {
+      const instance = supervisor.status().find((candidate) => candidate.service === service);
+      if (!instance) throw new Error(`no ${service} in the test system`);
+      return instance.opsUrl;
+    },
     env,
     namespace,
     database,
