@@ -46,9 +46,26 @@ export default tseslint.config(
     rules: { 'homiwork/no-raw-client-address': 'error' },
   },
   {
+    // Use cases speak to the database through repositories and the Transactor port
+    // (@homiwork/persistence), never through the ORM, so their logic reads the same in
+    // every service and does not change when the ORM does.
+    files: ['services/*/src/usecases/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'typeorm', message: 'Use cases depend on repositories and Transactor (@homiwork/persistence), not on TypeORM.' }],
+          patterns: [{ group: ['typeorm/*'], message: 'Use cases depend on repositories and Transactor (@homiwork/persistence), not on TypeORM.' }],
+        },
+      ],
+    },
+  },
+  {
     // Tests may use loose typing where they poke at wire formats on purpose.
     files: ['**/*.spec.ts', '**/test/**/*.ts', 'e2e/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-member-access': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  // Nx loads generators with require(): the one CommonJS corner of the workspace.
+  { files: ['**/*.cjs'], ...tseslint.configs.disableTypeChecked, languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly' } }, rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' } },
 );

@@ -202,13 +202,43 @@ describe('GET and PATCH /v1/me', () => {
     const first = await registerAndLogIn();
     const second = await registerAndLogIn();
     const fresh = newAccount();
-    const me = await system.api({ token: first.tokens.accessToken }).accounts.updateMe({ email: fresh.email, username: fresh.username });
+    const me = await system.api({ token: first.tokens.accessToken }).accounts.updateMe({ email: fresh.email, username: fresh.username, currentPassword: PASSWORD });
     expect(me).toMatchObject({ email: fresh.email, username: fresh.username });
     await system.api().accounts.login({ login: fresh.username, password: PASSWORD });
-    expect((await errorOf(system.api({ token: second.tokens.accessToken }).accounts.updateMe({ email: fresh.email.toUpperCase() }))).code).toBe('email_taken');
+    expect((await errorOf(system.api({ token: second.tokens.accessToken }).accounts.updateMe({ email: fresh.email.toUpperCase(), currentPassword: PASSWORD }))).code).toBe('email_taken');
     expect((await errorOf(system.api({ token: second.tokens.accessToken }).accounts.updateMe({ username: fresh.username }))).code).toBe('username_taken');
     const empty = await rawCall(UpdateMe, {}, second.tokens.accessToken);
     expect(empty.status).toBe(400);
+  });
+
+  it('changes the email only with the current password, then ends the other sessions and reset links and tells the old address', async () => {
+    const { account, user, tokens } = await registerAndLogIn();
+    const otherDevice = await system.api().accounts.login({ login: account.username, password: PASSWORD });
+    await system.api().accounts.requestPasswordReset(account.email);
+    const resetMail = await system.mail.waitFor((message) => message.to.some((to) => to.toLowerCase() === account.email.toLowerCase()) && message.text.includes('token='));
+    const resetToken = /token=([A-Za-z0-9_-]+)/.exec(resetMail.text)![1]!;
+    const fresh = newAccount();
+    const emailOf = async () => (await system.sql<{ email: string }>('SELECT email FROM identity.users WHERE id = $1', [user.id]))[0]!.email;
+
+    const withoutPassword = await rawCall(UpdateMe, { email: fresh.email }, tokens.accessToken);
+    expect(withoutPassword.status).toBe(400);
+    expect(withoutPassword.body.error?.code).toBe('validation_failed');
+    expect(withoutPassword.body.error?.message).toContain('currentPassword');
+
+    const wrongPassword = await rawCall(UpdateMe, { email: fresh.email, currentPassword: 'not the password at all' }, tokens.accessToken);
+    expect([wrongPassword.status, wrongPassword.body.error?.code]).toEqual([401, 'invalid_credentials']);
+    expect(await emailOf()).toBe(account.email);
+    // Nothing changed: the other device's session still refreshes.
+    const otherRotated = await system.api().accounts.refresh(otherDevice.refreshToken);
+
+    const me = await system.api({ token: tokens.accessToken }).accounts.updateMe({ email: fresh.email, currentPassword: PASSWORD });
+    expect(me.email).toBe(fresh.email);
+    expect(await emailOf()).toBe(fresh.email);
+    expect((await errorOf(system.api().accounts.refresh(otherRotated.refreshToken))).code).toBe('invalid_refresh_token');
+    expect((await errorOf(system.api().accounts.confirmPasswordReset(resetToken, 'an entirely new passphrase'))).code).toBe('invalid_reset_token');
+    const notice = await system.mail.waitFor((message) => message.to.some((to) => to.toLowerCase() === account.email.toLowerCase()) && message.subject.includes('email address'));
+    expect(notice.text).not.toContain(fresh.email);
+    await system.api().accounts.login({ login: fresh.email, password: PASSWORD });
   });
 });
 

@@ -14,6 +14,7 @@ import {
   type EventPayload,
 } from '@homiwork/contracts';
 import { extractTraceContext, scrubPersonalData, withSpan, type Logger } from '@homiwork/observability';
+import { withinTransaction } from '@homiwork/persistence';
 import {
   DLQ_CONSUMER_HEADER,
   DLQ_DELIVERIES_HEADER,
@@ -258,12 +259,16 @@ export class EventConsumer<E extends EventContract> {
       `consume ${this.options.contract.event.type}`,
       { kind: SpanKind.CONSUMER, parent: extractTraceContext(carrier), attributes: { 'messaging.system': 'nats', 'messaging.consumer.group.name': this.label } },
       () =>
-        this.options.handler(decoded.payload, {
-          manager,
-          messageId: decoded.messageId,
-          occurredAt: decoded.occurredAt,
-          deliveryCount: decoded.msg.info.deliveryCount,
-        }),
+        // The batch transaction is also the ambient one, so the handler's use cases and
+        // repositories (libs/persistence) write in it without being handed the manager.
+        withinTransaction(manager, () =>
+          this.options.handler(decoded.payload, {
+            manager,
+            messageId: decoded.messageId,
+            occurredAt: decoded.occurredAt,
+            deliveryCount: decoded.msg.info.deliveryCount,
+          }),
+        ),
     );
   }
 

@@ -19,3 +19,9 @@ export const identityConfigSchema = withTestOnlyClockControl(
   }),
 );
 export type IdentityConfig = z.infer<typeof identityConfigSchema>;
+
+/**
+ * The injection token of identity's parsed configuration: `@Inject(IdentityConfig)
+ * private readonly config: IdentityConfig` — typed, no cast. IdentityModule provides it.
+ */
+export const IdentityConfig = Symbol('IdentityConfig');

@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { IdentityConsumers, IdentityRpc, type CallerContext, type EventPayload, type PrimeStatusChangedV1, type ProhibitedContentDetectedV1, type RpcRequest } from '@homiwork/contracts';
-import type { EventContext } from '@homiwork/messaging';
 import { OnEvent, OnRpc } from '@homiwork/service-kit';
-import { UsersRepository } from './persistence/users.repository.js';
 import { BlockAccount } from './usecases/block-account/block-account.usecase.js';
 import { ConfirmPasswordReset } from './usecases/confirm-password-reset/confirm-password-reset.usecase.js';
 import { DeleteAccount } from './usecases/delete-account/delete-account.usecase.js';
@@ -10,12 +8,16 @@ import { GetProfile } from './usecases/get-profile/get-profile.usecase.js';
 import { LogIn } from './usecases/log-in/log-in.usecase.js';
 import { LogOut } from './usecases/log-out/log-out.usecase.js';
 import { RecordActivity } from './usecases/record-activity/record-activity.usecase.js';
+import { RecordPrimeStatus } from './usecases/record-prime-status/record-prime-status.usecase.js';
 import { RefreshSession } from './usecases/refresh-session/refresh-session.usecase.js';
 import { RegisterUser } from './usecases/register-user/register-user.usecase.js';
 import { RequestPasswordReset } from './usecases/request-password-reset/request-password-reset.usecase.js';
 import { UpdateProfile } from './usecases/update-profile/update-profile.usecase.js';
 
-/** Identity's request/reply routes and event handlers: each hands over to one use case. */
+/**
+ * Identity's request/reply routes and event handlers: each hands over to one use case.
+ * Event handlers run inside the consumer's transaction, which the use cases join.
+ */
 @Injectable()
 export class IdentityHandlers {
   constructor(
@@ -29,7 +31,7 @@ export class IdentityHandlers {
     private readonly updateProfile: UpdateProfile,
     private readonly deleteAccount: DeleteAccount,
     private readonly recordActivity: RecordActivity,
-    private readonly users: UsersRepository,
+    private readonly recordPrimeStatus: RecordPrimeStatus,
     private readonly blockAccount: BlockAccount,
   ) {}
 
@@ -83,15 +85,15 @@ export class IdentityHandlers {
     return this.recordActivity.execute(caller);
   }
 
-  /** Prime status is shown on the profile (GET /v1/me); billing owns it and announces changes. */
+  /** Billing announces Prime changes; identity keeps the copy the profile shows. */
   @OnEvent(IdentityConsumers.primeStatusChanged)
-  async primeChanged(payload: EventPayload<typeof PrimeStatusChangedV1>, context: EventContext): Promise<void> {
-    await this.users.setPrime(context.manager, payload.userId, payload.active, payload.expiresAt ? new Date(payload.expiresAt) : null);
+  primeChanged(payload: EventPayload<typeof PrimeStatusChangedV1>): Promise<void> {
+    return this.recordPrimeStatus.execute(payload);
   }
 
   /** Moderation found prohibited content (§12.2): block the uploader at once. */
   @OnEvent(IdentityConsumers.prohibitedContentDetected)
-  async prohibitedContent(payload: EventPayload<typeof ProhibitedContentDetectedV1>, context: EventContext): Promise<void> {
-    await this.blockAccount.within(context.manager, payload.userId, 'prohibited_content');
+  async prohibitedContent(payload: EventPayload<typeof ProhibitedContentDetectedV1>): Promise<void> {
+    await this.blockAccount.execute(payload.userId, 'prohibited_content');
   }
 }

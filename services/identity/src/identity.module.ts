@@ -4,11 +4,13 @@ import { Clock } from '@homiwork/clock';
 import { MailSender, SmtpMailSender } from '@homiwork/mail';
 import type { NatsHandles } from '@homiwork/messaging';
 import type { Logger } from '@homiwork/observability';
+import { TRANSACTION_PROVIDERS } from '@homiwork/persistence';
 import { LOGGER, NATS, ServiceKitModule } from '@homiwork/service-kit';
-import type { IdentityConfig } from './config.js';
+import { IdentityConfig } from './config.js';
 import { PasswordHasher } from './crypto/password-hasher.js';
 import { IdentityHandlers } from './identity.handlers.js';
 import { IDENTITY_MIGRATIONS } from './migrations/index.js';
+import { EventsOutbox } from './persistence/events-outbox.js';
 import { ResetTokensRepository } from './persistence/reset-tokens.repository.js';
 import { SecurityEventsRepository } from './persistence/security-events.repository.js';
 import { SessionsRepository } from './persistence/sessions.repository.js';
@@ -20,7 +22,9 @@ import { GetProfile } from './usecases/get-profile/get-profile.usecase.js';
 import { LogIn } from './usecases/log-in/log-in.usecase.js';
 import { LogOut } from './usecases/log-out/log-out.usecase.js';
 import { PurgeSecurityEvents } from './usecases/purge-security-events/purge-security-events.usecase.js';
+import { SecurityEventSweeper } from './usecases/purge-security-events/security-event-sweeper.js';
 import { RecordActivity } from './usecases/record-activity/record-activity.usecase.js';
+import { RecordPrimeStatus } from './usecases/record-prime-status/record-prime-status.usecase.js';
 import { RefreshSession } from './usecases/refresh-session/refresh-session.usecase.js';
 import { RegisterUser } from './usecases/register-user/register-user.usecase.js';
 import { RequestPasswordReset } from './usecases/request-password-reset/request-password-reset.usecase.js';
@@ -38,6 +42,7 @@ export const IDENTITY_USE_CASES = [
   UpdateProfile,
   DeleteAccount,
   RecordActivity,
+  RecordPrimeStatus,
   PurgeSecurityEvents,
   BlockAccount,
 ];
@@ -49,6 +54,9 @@ export class IdentityModule {
       module: IdentityModule,
       imports: [ServiceKitModule.forRoot({ service: 'identity', config, migrations: IDENTITY_MIGRATIONS, ...overrides })],
       providers: [
+        { provide: IdentityConfig, useValue: config },
+        ...TRANSACTION_PROVIDERS,
+        EventsOutbox,
         UsersRepository,
         SessionsRepository,
         ResetTokensRepository,
@@ -56,6 +64,7 @@ export class IdentityModule {
         PasswordHasher,
         SessionTokens,
         ...IDENTITY_USE_CASES,
+        SecurityEventSweeper,
         IdentityHandlers,
         {
           provide: AccessTokenIssuer,

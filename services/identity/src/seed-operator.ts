@@ -11,9 +11,10 @@ import type { DataSource } from 'typeorm';
 import { SystemClock, type Clock } from '@homiwork/clock';
 import { Email, Password, UserRegisteredV1, Username } from '@homiwork/contracts';
 import { Outbox } from '@homiwork/messaging';
-import { createServiceDataSource, runMigrations } from '@homiwork/persistence';
+import { createServiceDataSource, Database, runMigrations, Transactor } from '@homiwork/persistence';
 import { PasswordHasher } from './crypto/password-hasher.js';
 import { IDENTITY_MIGRATIONS } from './migrations/index.js';
+import { EventsOutbox } from './persistence/events-outbox.js';
 import { UsersRepository } from './persistence/users.repository.js';
 
 export async function seedOperator(
@@ -24,18 +25,19 @@ export async function seedOperator(
   const email = Email.parse(input.email);
   const username = Username.parse(input.username);
   const password = Password.parse(input.password);
-  const users = new UsersRepository();
-  return dataSource.transaction(async (manager) => {
-    const existing = await users.findByLogin(manager, email);
+  const db = new Database(dataSource);
+  const users = new UsersRepository(db);
+  return await new Transactor(dataSource).run(async () => {
+    const existing = await users.findByLogin(email);
     if (existing) {
-      await manager.query("UPDATE users SET role = 'operator' WHERE id = $1", [existing.id]);
+      await users.promoteToOperator(existing.id);
       return { userId: existing.id, created: false };
     }
     const now = deps.clock.now();
     const passwordHash = await new PasswordHasher().hash(password);
-    const row = await users.insert(manager, { id: randomUUID(), email, username, passwordHash, role: 'operator', now });
-    await deps.outbox.append(manager, UserRegisteredV1, { userId: row.id, registeredAt: now.toISOString() });
-    return { userId: row.id, created: true };
+    const user = await users.insert({ id: randomUUID(), email, username, passwordHash, role: 'operator', now });
+    await new EventsOutbox(deps.outbox, db).append(UserRegisteredV1, { userId: user.id, registeredAt: now.toISOString() });
+    return { userId: user.id, created: true };
   });
 }
 

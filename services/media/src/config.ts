@@ -7,7 +7,7 @@ const megabytes = (fallback: number) => z.coerce.number().positive().max(2048).d
 
 export const mediaConfigSchema = withTestOnlyClockControl(
   databaseServiceConfig.extend({
-    /** http://ACCESS:SECRET@host:port — the object store for transformed files. */
+    /** http(s)://[ACCESS:SECRET@]host:port — the object store for transformed files (keys in the URL or below). */
     S3_URL: z.url().refine((value) => /^https?:$/.test(new URL(value).protocol), { message: 'must use http or https' }),
     S3_BUCKET: z.string().min(3).default('homiwork'),
     /** Credentials given apart from the URL (as the compose file does) take precedence. */
@@ -31,3 +31,9 @@ export const mediaConfigSchema = withTestOnlyClockControl(
   }),
 );
 export type MediaConfig = z.infer<typeof mediaConfigSchema>;
+
+/**
+ * The injection token of media's parsed configuration: `@Inject(MediaConfig) private
+ * readonly config: MediaConfig` — typed, no cast. MediaModule provides it.
+ */
+export const MediaConfig = Symbol('MediaConfig');

@@ -1,13 +1,17 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from '@homiwork/observability';
+import { TRANSACTION_PROVIDERS } from '@homiwork/persistence';
 import { ServiceKitModule } from '@homiwork/service-kit';
 import { parseS3Url, type StorageConfig } from '@homiwork/storage';
-import type { MediaConfig } from './config.js';
+import { MediaConfig } from './config.js';
 import { MediaHandlers } from './media.handlers.js';
 import { MEDIA_MIGRATIONS } from './migrations/index.js';
+import { EventsOutbox } from './persistence/events-outbox.js';
 import { UploadsRepository } from './persistence/uploads.repository.js';
 import { AvTransformer, ImageBlocklistCheck, ImageTransformer, Moderator, parseBlocklist, parseTextRules, TextRuleCheck } from './processing/index.js';
 import { DeleteUpload } from './usecases/delete-upload/delete-upload.usecase.js';
+import { GetUpload } from './usecases/get-upload/get-upload.usecase.js';
+import { ListUploads } from './usecases/list-uploads/list-uploads.usecase.js';
 import { PurgeUploads } from './usecases/purge-uploads/purge-uploads.usecase.js';
 import { UploadSweeper } from './usecases/purge-uploads/upload-sweeper.js';
 import { StoreUpload } from './usecases/store-upload/store-upload.usecase.js';
@@ -24,8 +28,13 @@ export class MediaModule {
       module: MediaModule,
       imports: [ServiceKitModule.forRoot({ service: 'media', config, migrations: MEDIA_MIGRATIONS, storage: storageConfig(config), ...overrides })],
       providers: [
+        { provide: MediaConfig, useValue: config },
+        ...TRANSACTION_PROVIDERS,
+        EventsOutbox,
         UploadsRepository,
         StoreUpload,
+        ListUploads,
+        GetUpload,
         DeleteUpload,
         PurgeUploads,
         UploadSweeper,

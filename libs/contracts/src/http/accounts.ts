@@ -110,14 +110,14 @@ export const GetMe = defineHttpRoute({
 export const UpdateMe = defineHttpRoute({
   method: 'PATCH',
   path: '/v1/me',
-  summary: 'Change email or username (rectification, §9.1)',
+  summary: 'Change email or username (rectification, §9.1); an email change needs currentPassword and ends every session',
   tag: 'accounts',
   auth: 'user',
   rateLimit: 'write',
   body: UpdateProfileRoute.request,
   successStatus: 200,
   response: MeResponse,
-  errors: [E.validation, E.unauthorized, [409, 'email_taken'], [409, 'username_taken'], E.rateLimited],
+  errors: [E.validation, E.unauthorized, [401, 'invalid_credentials'], [409, 'email_taken'], [409, 'username_taken'], E.rateLimited],
 });
 
 export const DeleteMe = defineHttpRoute({

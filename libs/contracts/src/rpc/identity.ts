@@ -5,7 +5,7 @@ import { Email, Login, OpaqueToken, Password, Username } from '../http/account-f
 // Request/reply routes the gateway calls on identity. The caller (user id, role,
 // address hash) travels in the CallerContext header, never in these bodies.
 
-export const PublicUser = z.strictObject({ id: z.uuid(), email: z.string(), username: z.string(), createdAt: z.iso.datetime() });
+const PublicUser = z.strictObject({ id: z.uuid(), email: z.string(), username: z.string(), createdAt: z.iso.datetime() });
 export const TokenPair = z.strictObject({ accessToken: z.string(), refreshToken: z.string(), expiresIn: z.number().int().positive() });
 export const Profile = PublicUser.extend({
   prime: z.strictObject({ active: z.boolean(), expiresAt: z.iso.datetime().nullable() }),
@@ -37,9 +37,11 @@ export const GetProfileRoute = defineRoute({ service: 'identity', method: 'me.ge
 export const UpdateProfileRoute = defineRoute({
   service: 'identity',
   method: 'me.update',
-  request: z.strictObject({ email: Email.optional(), username: Username.optional() }).refine((body) => body.email !== undefined || body.username !== undefined, {
-    message: 'give email or username',
-  }),
+  // Changing the email moves the account's recovery channel, so it needs the password.
+  request: z
+    .strictObject({ email: Email.optional(), username: Username.optional(), currentPassword: Password.optional() })
+    .refine((body) => body.email !== undefined || body.username !== undefined, { message: 'give email or username' })
+    .refine((body) => body.email === undefined || body.currentPassword !== undefined, { message: 'is required to change the email', path: ['currentPassword'] }),
   response: Profile,
 });
 export const DeleteAccountRoute = defineRoute({ service: 'identity', method: 'me.delete', request: z.strictObject({ password: Password }), response: z.strictObject({ erasureId: z.uuid() }) });

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
+import { Database } from '@homiwork/persistence';
 
 export type SecurityEventType =
   | 'registered'
@@ -11,6 +11,7 @@ export type SecurityEventType =
   | 'password_reset_requested'
   | 'password_reset'
   | 'profile_changed'
+  | 'profile_change_refused'
   | 'account_deleted'
   | 'account_blocked';
 
@@ -22,8 +23,10 @@ export interface SecurityEventOrigin {
 /** Security events (§5.6): the address hash and a coarse user agent, never the address. */
 @Injectable()
 export class SecurityEventsRepository {
-  async record(manager: EntityManager, event: { userId: string | null; type: SecurityEventType; origin: SecurityEventOrigin; now: Date }): Promise<void> {
-    await manager.query('INSERT INTO security_events (user_id, type, ip_hash, user_agent, occurred_at) VALUES ($1, $2, $3, $4, $5)', [
+  constructor(private readonly db: Database) {}
+
+  async record(event: { userId: string | null; type: SecurityEventType; origin: SecurityEventOrigin; now: Date }): Promise<void> {
+    await this.db.query('INSERT INTO security_events (user_id, type, ip_hash, user_agent, occurred_at) VALUES ($1, $2, $3, $4, $5)', [
       event.userId,
       event.type,
       event.origin.ipHash ?? null,
@@ -33,13 +36,13 @@ export class SecurityEventsRepository {
   }
 
   /** On account erasure the events stay for their 12 months, unlinked from the account. */
-  async pseudonymize(manager: EntityManager, userId: string): Promise<number> {
-    const [, count] = await manager.query<[unknown[], number]>('UPDATE security_events SET user_id = NULL WHERE user_id = $1', [userId]);
+  async pseudonymize(userId: string): Promise<number> {
+    const [, count] = await this.db.query<[unknown[], number]>('UPDATE security_events SET user_id = NULL WHERE user_id = $1', [userId]);
     return count;
   }
 
-  async deleteOlderThan(manager: EntityManager, cutoff: Date): Promise<number> {
-    const [, count] = await manager.query<[unknown[], number]>('DELETE FROM security_events WHERE occurred_at < $1', [cutoff]);
+  async deleteOlderThan(cutoff: Date): Promise<number> {
+    const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM security_events WHERE occurred_at < $1', [cutoff]);
     return count;
   }
 }

@@ -1,17 +1,48 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
+import { Database } from '@homiwork/persistence';
 
-export interface UserRow {
+export type Role = 'user' | 'operator';
+export type BlockReason = 'prohibited_content' | 'operator';
+
+/** An account as identity's use cases see it. */
+export interface User {
+  id: string;
+  email: string;
+  username: string;
+  passwordHash: string;
+  role: Role;
+  blockedAt: Date | null;
+  prime: { active: boolean; expiresAt: Date | null };
+  createdAt: Date;
+  /** UTC day (YYYY-MM-DD) of the last recorded activity. */
+  lastSeenOn: string;
+}
+
+interface UserRow {
   id: string;
   email: string;
   username: string;
   password_hash: string;
-  role: 'user' | 'operator';
+  role: Role;
   blocked_at: Date | null;
   prime_active: boolean;
   prime_expires_at: Date | null;
   created_at: Date;
   last_seen_on: string;
+}
+
+function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    username: row.username,
+    passwordHash: row.password_hash,
+    role: row.role,
+    blockedAt: row.blocked_at,
+    prime: { active: row.prime_active, expiresAt: row.prime_expires_at },
+    createdAt: row.created_at,
+    lastSeenOn: row.last_seen_on,
+  };
 }
 
 export class UniqueViolation extends Error {
@@ -32,63 +63,71 @@ function rethrowUnique(error: unknown): never {
 
 const COLUMNS = 'id, email, username, password_hash, role, blocked_at, prime_active, prime_expires_at, created_at, last_seen_on::text AS last_seen_on';
 
+/** Accounts. Every method runs in the caller's transaction when there is one (Transactor). */
 @Injectable()
 export class UsersRepository {
-  async insert(manager: EntityManager, user: { id: string; email: string; username: string; passwordHash: string; role: 'user' | 'operator'; now: Date }): Promise<UserRow> {
+  constructor(private readonly db: Database) {}
+
+  async insert(user: { id: string; email: string; username: string; passwordHash: string; role: Role; now: Date }): Promise<User> {
     try {
-      const [row] = await manager.query<UserRow[]>(
+      const [row] = await this.db.query<UserRow[]>(
         `INSERT INTO users (id, email, username, password_hash, role, created_at, last_seen_on)
          VALUES ($1, $2, $3, $4, $5, $6, $7::date) RETURNING ${COLUMNS}`,
         [user.id, user.email, user.username, user.passwordHash, user.role, user.now, user.now.toISOString().slice(0, 10)],
       );
-      return row!;
+      return toUser(row!);
     } catch (error) {
       rethrowUnique(error);
     }
   }
 
-  async findById(manager: EntityManager, id: string, options: { lock?: boolean } = {}): Promise<UserRow | undefined> {
-    const [row] = await manager.query<UserRow[]>(`SELECT ${COLUMNS} FROM users WHERE id = $1 ${options.lock ? 'FOR UPDATE' : ''}`, [id]);
-    return row;
+  /** `lock` holds the row until the transaction ends (FOR UPDATE); only useful inside one. */
+  async findById(id: string, options: { lock?: boolean } = {}): Promise<User | undefined> {
+    const [row] = await this.db.query<UserRow[]>(`SELECT ${COLUMNS} FROM users WHERE id = $1 ${options.lock ? 'FOR UPDATE' : ''}`, [id]);
+    return row && toUser(row);
   }
 
-  async findByLogin(manager: EntityManager, login: string): Promise<UserRow | undefined> {
+  async findByLogin(login: string): Promise<User | undefined> {
     const column = login.includes('@') ? 'email' : 'username';
-    const [row] = await manager.query<UserRow[]>(`SELECT ${COLUMNS} FROM users WHERE lower(${column}) = lower($1)`, [login]);
-    return row;
+    const [row] = await this.db.query<UserRow[]>(`SELECT ${COLUMNS} FROM users WHERE lower(${column}) = lower($1)`, [login]);
+    return row && toUser(row);
   }
 
-  async update(manager: EntityManager, id: string, changes: { email?: string; username?: string; passwordHash?: string }): Promise<UserRow | undefined> {
+  async update(id: string, changes: { email?: string; username?: string; passwordHash?: string }): Promise<User | undefined> {
     try {
-      const [rows] = await manager.query<[UserRow[], number]>(
+      const [rows] = await this.db.query<[UserRow[], number]>(
         `UPDATE users SET email = COALESCE($2, email), username = COALESCE($3, username), password_hash = COALESCE($4, password_hash)
          WHERE id = $1 RETURNING ${COLUMNS}`,
         [id, changes.email ?? null, changes.username ?? null, changes.passwordHash ?? null],
       );
-      return rows[0];
+      return rows[0] && toUser(rows[0]);
     } catch (error) {
       rethrowUnique(error);
     }
   }
 
-  async block(manager: EntityManager, id: string, reason: 'prohibited_content' | 'operator', now: Date): Promise<boolean> {
-    const [, count] = await manager.query<[unknown[], number]>('UPDATE users SET blocked_at = $2, blocked_reason = $3 WHERE id = $1 AND blocked_at IS NULL', [id, now, reason]);
+  async promoteToOperator(id: string): Promise<void> {
+    await this.db.query("UPDATE users SET role = 'operator' WHERE id = $1", [id]);
+  }
+
+  async block(id: string, reason: BlockReason, now: Date): Promise<boolean> {
+    const [, count] = await this.db.query<[unknown[], number]>('UPDATE users SET blocked_at = $2, blocked_reason = $3 WHERE id = $1 AND blocked_at IS NULL', [id, now, reason]);
     return count > 0;
   }
 
   /** At most one real write per user per day, however many gateways report (R1.6). */
-  async recordSeen(manager: EntityManager, id: string, day: string): Promise<boolean> {
-    const [, count] = await manager.query<[unknown[], number]>('UPDATE users SET last_seen_on = $2::date WHERE id = $1 AND last_seen_on < $2::date', [id, day]);
+  async recordSeen(id: string, day: string): Promise<boolean> {
+    const [, count] = await this.db.query<[unknown[], number]>('UPDATE users SET last_seen_on = $2::date WHERE id = $1 AND last_seen_on < $2::date', [id, day]);
     return count > 0;
   }
 
-  async setPrime(manager: EntityManager, id: string, active: boolean, expiresAt: Date | null): Promise<void> {
-    await manager.query('UPDATE users SET prime_active = $2, prime_expires_at = $3 WHERE id = $1', [id, active, expiresAt]);
+  async setPrime(id: string, prime: { active: boolean; expiresAt: Date | null }): Promise<void> {
+    await this.db.query('UPDATE users SET prime_active = $2, prime_expires_at = $3 WHERE id = $1', [id, prime.active, prime.expiresAt]);
   }
 
   /** Erases the row itself (§10.4 irreversible); sessions and tokens go by cascade. */
-  async delete(manager: EntityManager, id: string): Promise<boolean> {
-    const [, count] = await manager.query<[unknown[], number]>('DELETE FROM users WHERE id = $1', [id]);
+  async delete(id: string): Promise<boolean> {
+    const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM users WHERE id = $1', [id]);
     return count > 0;
   }
 }

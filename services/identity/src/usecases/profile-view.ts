@@ -1,9 +1,9 @@
-import type { UserRow } from '../persistence/users.repository.js';
+import type { User } from '../persistence/users.repository.js';
 
-export function toPublicUser(row: UserRow): { id: string; email: string; username: string; createdAt: string } {
-  return { id: row.id, email: row.email, username: row.username, createdAt: row.created_at.toISOString() };
+export function toPublicUser(user: User): { id: string; email: string; username: string; createdAt: string } {
+  return { id: user.id, email: user.email, username: user.username, createdAt: user.createdAt.toISOString() };
 }
 
-export function toProfile(row: UserRow): ReturnType<typeof toPublicUser> & { prime: { active: boolean; expiresAt: string | null } } {
-  return { ...toPublicUser(row), prime: { active: row.prime_active, expiresAt: row.prime_expires_at?.toISOString() ?? null } };
+export function toProfile(user: User): ReturnType<typeof toPublicUser> & { prime: { active: boolean; expiresAt: string | null } } {
+  return { ...toPublicUser(user), prime: { active: user.prime.active, expiresAt: user.prime.expiresAt?.toISOString() ?? null } };
 }

@@ -1,11 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import { AccessTokenIssuer } from '@homiwork/auth';
 import { addDays, Clock } from '@homiwork/clock';
-import { SERVICE_CONFIG, type ServiceKitOptions } from '@homiwork/service-kit';
+import { IdentityConfig } from '../config.js';
 import { newOpaqueToken } from '../crypto/opaque-token.js';
 import { SessionsRepository } from '../persistence/sessions.repository.js';
-import type { IdentityConfig } from '../config.js';
 
 export interface TokenPair {
   accessToken: string;
@@ -13,24 +11,20 @@ export interface TokenPair {
   expiresIn: number;
 }
 
-/** Issues the access token and the next refresh token of a session. */
+/** Issues the access token and the next refresh token of a session (inside the caller's transaction). */
 @Injectable()
 export class SessionTokens {
-  private readonly refreshTtlDays: number;
-
   constructor(
     private readonly issuer: AccessTokenIssuer,
     private readonly sessions: SessionsRepository,
     @Inject(Clock) private readonly clock: Clock,
-    @Inject(SERVICE_CONFIG) options: ServiceKitOptions,
-  ) {
-    this.refreshTtlDays = (options.config as IdentityConfig).REFRESH_TOKEN_TTL_DAYS;
-  }
+    @Inject(IdentityConfig) private readonly config: IdentityConfig,
+  ) {}
 
-  async issue(manager: EntityManager, subject: { userId: string; sessionId: string; role: 'user' | 'operator' }): Promise<TokenPair> {
+  async issue(subject: { userId: string; sessionId: string; role: 'user' | 'operator' }): Promise<TokenPair> {
     const now = this.clock.now();
     const refresh = newOpaqueToken();
-    await this.sessions.addRefreshToken(manager, { hash: refresh.hash, sessionId: subject.sessionId, now, expiresAt: addDays(now, this.refreshTtlDays) });
+    await this.sessions.addRefreshToken({ hash: refresh.hash, sessionId: subject.sessionId, now, expiresAt: addDays(now, this.config.REFRESH_TOKEN_TTL_DAYS) });
     return { accessToken: await this.issuer.issue(subject), refreshToken: refresh.token, expiresIn: this.issuer.expiresIn };
   }
 }

@@ -1,11 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type DataSource } from 'typeorm';
 import { CallerContext } from '@homiwork/contracts';
 import { RpcError } from '@homiwork/messaging';
 import type { Logger } from '@homiwork/observability';
 import { type ObjectStore } from '@homiwork/storage';
+import { MediaErrors } from '../media-errors.js';
 import { type UploadsRepository } from '../persistence/uploads.repository.js';
 import { UploadRejected } from '../processing/index.js';
 import type { StoreUpload } from '../usecases/store-upload/store-upload.usecase.js';
@@ -16,7 +16,8 @@ export const INTERNAL_HEADERS = { caller: 'hw-caller', declaredName: 'hw-declare
 export interface InternalRouteDeps {
   token: string;
   storeUpload: StoreUpload;
-  dataSource: DataSource;
+  /** No longer used (the repository finds its own connection); main.ts stops passing it with its next edit. */
+  dataSource?: unknown;
   uploads: UploadsRepository;
   store: ObjectStore;
   logger: Logger;
@@ -34,9 +35,9 @@ export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoute
 
   const authenticate = (request: FastifyRequest): CallerContext => {
     const presented = Buffer.from(request.headers.authorization ?? '');
-    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) throw new RpcError(401, 'unauthorized', 'internal token required');
+    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) throw MediaErrors.internalTokenRequired();
     const caller = CallerContext.safeParse(JSON.parse(String(request.headers[INTERNAL_HEADERS.caller] ?? '{}')));
-    if (!caller.success || !caller.data.userId) throw new RpcError(401, 'unauthorized', 'caller context required');
+    if (!caller.success || !caller.data.userId) throw MediaErrors.callerContextRequired();
     return caller.data;
   };
 
@@ -67,11 +68,11 @@ export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoute
   app.get<{ Params: { id: string } }>('/internal/uploads/:id/file', async (request, reply) => {
     try {
       const caller = authenticate(request);
-      if (!/^[0-9a-f-]{36}$/.test(request.params.id)) throw new RpcError(404, 'not_found', 'no such upload');
-      const row = await deps.uploads.findOwned(deps.dataSource.manager, caller.userId!, request.params.id);
-      if (!row) throw new RpcError(404, 'not_found', 'no such upload');
-      const body = await deps.store.get(row.object_key);
-      return reply.header('content-type', row.mime_type).header('content-length', row.bytes).header('cache-control', 'private, no-store').send(body);
+      if (!/^[0-9a-f-]{36}$/.test(request.params.id)) throw MediaErrors.uploadNotFound();
+      const upload = await deps.uploads.findOwned(caller.userId!, request.params.id);
+      if (!upload) throw MediaErrors.uploadNotFound();
+      const body = await deps.store.get(upload.objectKey);
+      return reply.header('content-type', upload.mimeType).header('content-length', upload.bytes).header('cache-control', 'private, no-store').send(body);
     } catch (error) {
       return fail(reply, error);
     }

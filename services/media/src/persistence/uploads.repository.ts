@@ -1,8 +1,23 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import type { MediaRpc } from '@homiwork/contracts';
+import { Database } from '@homiwork/persistence';
 
-export interface UploadRow {
+/** The facts media keeps about a stored (transformed) file; never its content or original name. */
+export interface Upload {
+  id: string;
+  userId: string;
+  kind: MediaRpc.Upload['kind'];
+  mimeType: string;
+  bytes: number;
+  width: number | null;
+  height: number | null;
+  durationMs: number | null;
+  objectKey: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+interface UploadRow {
   id: string;
   user_id: string;
   kind: MediaRpc.Upload['kind'];
@@ -16,60 +31,65 @@ export interface UploadRow {
   expires_at: Date;
 }
 
-export function toUpload(row: UploadRow): MediaRpc.Upload {
+function toUpload(row: UploadRow): Upload {
   return {
     id: row.id,
+    userId: row.user_id,
     kind: row.kind,
     mimeType: row.mime_type,
+    // bigint comes back as a string; files are at most a few hundred MB, far inside a double.
     bytes: Number(row.bytes),
-    ...(row.width ? { width: row.width } : {}),
-    ...(row.height ? { height: row.height } : {}),
-    ...(row.duration_ms !== null ? { durationMs: row.duration_ms } : {}),
-    createdAt: row.created_at.toISOString(),
-    expiresAt: row.expires_at.toISOString(),
+    width: row.width,
+    height: row.height,
+    durationMs: row.duration_ms,
+    objectKey: row.object_key,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
   };
 }
 
+/** Uploads. Every method runs in the caller's transaction when there is one (Transactor). */
 @Injectable()
 export class UploadsRepository {
-  async insert(
-    manager: EntityManager,
-    upload: { id: string; userId: string; kind: UploadRow['kind']; mimeType: string; bytes: number; width?: number; height?: number; durationMs?: number; objectKey: string; createdAt: Date; expiresAt: Date },
-  ): Promise<UploadRow> {
-    const [row] = await manager.query<UploadRow[]>(
+  constructor(private readonly db: Database) {}
+
+  async insert(upload: Omit<Upload, 'width' | 'height' | 'durationMs'> & { width?: number; height?: number; durationMs?: number }): Promise<Upload> {
+    const [row] = await this.db.query<UploadRow[]>(
       `INSERT INTO uploads (id, user_id, kind, mime_type, bytes, width, height, duration_ms, object_key, created_at, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
       [upload.id, upload.userId, upload.kind, upload.mimeType, upload.bytes, upload.width ?? null, upload.height ?? null, upload.durationMs ?? null, upload.objectKey, upload.createdAt, upload.expiresAt],
     );
-    return row!;
+    return toUpload(row!);
   }
 
   /** Scoped by owner: another user's id is simply not found (API.md: 404, never 403). */
-  async findOwned(manager: EntityManager, userId: string, id: string): Promise<UploadRow | undefined> {
-    const [row] = await manager.query<UploadRow[]>('SELECT * FROM uploads WHERE id = $1 AND user_id = $2', [id, userId]);
-    return row;
+  async findOwned(userId: string, id: string): Promise<Upload | undefined> {
+    const [row] = await this.db.query<UploadRow[]>('SELECT * FROM uploads WHERE id = $1 AND user_id = $2', [id, userId]);
+    return row && toUpload(row);
   }
 
-  async listOwned(manager: EntityManager, userId: string): Promise<UploadRow[]> {
-    return manager.query<UploadRow[]>('SELECT * FROM uploads WHERE user_id = $1 ORDER BY created_at DESC LIMIT 500', [userId]);
+  async listOwned(userId: string): Promise<Upload[]> {
+    return (await this.db.query<UploadRow[]>('SELECT * FROM uploads WHERE user_id = $1 ORDER BY created_at DESC LIMIT 500', [userId])).map(toUpload);
   }
 
-  async findById(manager: EntityManager, id: string): Promise<UploadRow | undefined> {
-    const [row] = await manager.query<UploadRow[]>('SELECT * FROM uploads WHERE id = $1 FOR UPDATE', [id]);
-    return row;
+  /** Locks the row until the transaction ends, so two purges of one upload do not both count it. */
+  async findByIdForUpdate(id: string): Promise<Upload | undefined> {
+    const [row] = await this.db.query<UploadRow[]>('SELECT * FROM uploads WHERE id = $1 FOR UPDATE', [id]);
+    return row && toUpload(row);
   }
 
-  async deleteById(manager: EntityManager, id: string): Promise<number> {
-    const [, count] = await manager.query<[unknown[], number]>('DELETE FROM uploads WHERE id = $1', [id]);
+  async deleteById(id: string): Promise<number> {
+    const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM uploads WHERE id = $1', [id]);
     return count;
   }
 
-  async deleteAllOfUser(manager: EntityManager, userId: string): Promise<number> {
-    const [, count] = await manager.query<[unknown[], number]>('DELETE FROM uploads WHERE user_id = $1', [userId]);
+  async deleteAllOfUser(userId: string): Promise<number> {
+    const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM uploads WHERE user_id = $1', [userId]);
     return count;
   }
 
-  async expiredBefore(manager: EntityManager, now: Date, limit: number): Promise<UploadRow[]> {
-    return manager.query<UploadRow[]>('SELECT * FROM uploads WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED', [now, limit]);
+  /** Locked and skipping rows another sweeper holds, so two media instances share the work. */
+  async expiredBefore(now: Date, limit: number): Promise<Upload[]> {
+    return (await this.db.query<UploadRow[]>('SELECT * FROM uploads WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED', [now, limit])).map(toUpload);
   }
 }

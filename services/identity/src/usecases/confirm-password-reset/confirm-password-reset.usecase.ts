@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { RevocationWriter } from '@homiwork/auth';
 import { Clock } from '@homiwork/clock';
 import type { CallerContext, IdentityRpc, RpcRequest } from '@homiwork/contracts';
+import { Transactor } from '@homiwork/persistence';
 import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 import { PasswordHasher } from '../../crypto/password-hasher.js';
 import { IdentityErrors } from '../../identity-errors.js';
@@ -15,7 +15,7 @@ import { UsersRepository } from '../../persistence/users.repository.js';
 @Injectable()
 export class ConfirmPasswordReset {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly transactor: Transactor,
     private readonly users: UsersRepository,
     private readonly resetTokens: ResetTokensRepository,
     private readonly sessions: SessionsRepository,
@@ -28,14 +28,14 @@ export class ConfirmPasswordReset {
   async execute(input: RpcRequest<typeof IdentityRpc.PasswordResetConfirmRoute>, caller: CallerContext): Promise<Record<string, never>> {
     if (this.hasher.isCommon(input.password)) throw IdentityErrors.weakPassword();
     const passwordHash = await this.hasher.hash(input.password);
-    const revoked = await this.dataSource.transaction(async (manager) => {
+    const revoked = await this.transactor.run(async () => {
       const now = this.clock.now();
-      const userId = await this.resetTokens.consume(manager, hashOpaqueToken(input.token), now);
+      const userId = await this.resetTokens.consume(hashOpaqueToken(input.token), now);
       if (!userId) return undefined;
-      await this.users.update(manager, userId, { passwordHash });
-      await this.resetTokens.invalidateAll(manager, userId, now);
-      await this.securityEvents.record(manager, { userId, type: 'password_reset', origin: caller, now });
-      return this.sessions.revokeAllSessions(manager, userId, 'password_reset', now);
+      await this.users.update(userId, { passwordHash });
+      await this.resetTokens.invalidateAll(userId, now);
+      await this.securityEvents.record({ userId, type: 'password_reset', origin: caller, now });
+      return this.sessions.revokeAllSessions(userId, 'password_reset', now);
     });
     if (!revoked) throw IdentityErrors.invalidResetToken();
     await this.revocations.revokeSessions(revoked);

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
 import { RevocationWriter } from '@homiwork/auth';
 import { Clock } from '@homiwork/clock';
 import { PurgeCompletedV1, UserDeletedV1, type CallerContext, type ErasureReason, type IdentityRpc, type RpcRequest } from '@homiwork/contracts';
-import { Outbox } from '@homiwork/messaging';
+import { Transactor } from '@homiwork/persistence';
 import type { z } from 'zod';
 import { PasswordHasher } from '../../crypto/password-hasher.js';
 import { IdentityErrors } from '../../identity-errors.js';
+import { EventsOutbox } from '../../persistence/events-outbox.js';
 import { ResetTokensRepository } from '../../persistence/reset-tokens.repository.js';
 import { SecurityEventsRepository } from '../../persistence/security-events.repository.js';
 import { SessionsRepository } from '../../persistence/sessions.repository.js';
@@ -22,13 +22,13 @@ import { UsersRepository } from '../../persistence/users.repository.js';
 @Injectable()
 export class DeleteAccount {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly transactor: Transactor,
     private readonly users: UsersRepository,
     private readonly sessions: SessionsRepository,
     private readonly resetTokens: ResetTokensRepository,
     private readonly securityEvents: SecurityEventsRepository,
     private readonly hasher: PasswordHasher,
-    private readonly outbox: Outbox,
+    private readonly outbox: EventsOutbox,
     private readonly revocations: RevocationWriter,
     @Inject(Clock) private readonly clock: Clock,
   ) {}
@@ -36,9 +36,9 @@ export class DeleteAccount {
   /** The user's own request, re-confirmed with the password. */
   async execute(input: RpcRequest<typeof IdentityRpc.DeleteAccountRoute>, caller: CallerContext): Promise<{ erasureId: string }> {
     if (!caller.userId) throw IdentityErrors.unauthenticated();
-    const user = await this.users.findById(this.dataSource.manager, caller.userId);
+    const user = await this.users.findById(caller.userId);
     if (!user) throw IdentityErrors.unauthenticated();
-    if (!(await this.hasher.verify(user.password_hash, input.password))) throw IdentityErrors.invalidCredentials();
+    if (!(await this.hasher.verify(user.passwordHash, input.password))) throw IdentityErrors.invalidCredentials();
     const erasureId = randomUUID();
     await this.erase(user.id, erasureId, 'user_request', caller);
     return { erasureId };
@@ -46,22 +46,22 @@ export class DeleteAccount {
 
   /** Also used for erasures started elsewhere (privacy request, inactivity, minor, operator). */
   async erase(userId: string, erasureId: string, reason: z.infer<typeof ErasureReason>, caller: Pick<CallerContext, 'ipHash' | 'userAgent'> = {}): Promise<boolean> {
-    const erased = await this.dataSource.transaction((manager) => this.eraseWithin(manager, userId, erasureId, reason, caller));
+    const erased = await this.transactor.run(() => this.eraseInTransaction(userId, erasureId, reason, caller));
     await this.revocations.revokeUser(userId);
     return erased;
   }
 
-  private async eraseWithin(manager: EntityManager, userId: string, erasureId: string, reason: z.infer<typeof ErasureReason>, caller: Pick<CallerContext, 'ipHash' | 'userAgent'>): Promise<boolean> {
-    const user = await this.users.findById(manager, userId, { lock: true });
+  private async eraseInTransaction(userId: string, erasureId: string, reason: z.infer<typeof ErasureReason>, caller: Pick<CallerContext, 'ipHash' | 'userAgent'>): Promise<boolean> {
+    const user = await this.users.findById(userId, { lock: true });
     if (!user) return false;
     const now = this.clock.now();
-    const { sessions, refreshTokens } = await this.sessions.countForUser(manager, userId);
-    const resetTokens = await this.resetTokens.countForUser(manager, userId);
-    await this.users.delete(manager, userId);
-    const unlinked = await this.securityEvents.pseudonymize(manager, userId);
-    await this.securityEvents.record(manager, { userId: null, type: 'account_deleted', origin: caller, now });
-    const messageId = await this.outbox.append(manager, UserDeletedV1, { userId, erasureId, reason, deletedAt: now.toISOString() });
-    await this.outbox.append(manager, PurgeCompletedV1, {
+    const { sessions, refreshTokens } = await this.sessions.countForUser(userId);
+    const resetTokens = await this.resetTokens.countForUser(userId);
+    await this.users.delete(userId);
+    const unlinked = await this.securityEvents.pseudonymize(userId);
+    await this.securityEvents.record({ userId: null, type: 'account_deleted', origin: caller, now });
+    const messageId = await this.outbox.append(UserDeletedV1, { userId, erasureId, reason, deletedAt: now.toISOString() });
+    await this.outbox.append(PurgeCompletedV1, {
       service: 'identity',
       userId,
       erasureId,

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import type { CallerContext } from '@homiwork/contracts';
 import { IdentityErrors } from '../../identity-errors.js';
 import { UsersRepository } from '../../persistence/users.repository.js';
@@ -7,14 +6,11 @@ import { toProfile } from '../profile-view.js';
 
 @Injectable()
 export class GetProfile {
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly users: UsersRepository,
-  ) {}
+  constructor(private readonly users: UsersRepository) {}
 
   async execute(caller: CallerContext): Promise<ReturnType<typeof toProfile>> {
     if (!caller.userId) throw IdentityErrors.unauthenticated();
-    const user = await this.users.findById(this.dataSource.manager, caller.userId);
+    const user = await this.users.findById(caller.userId);
     // A token outliving its account (deleted a moment ago) is simply not authenticated.
     if (!user) throw IdentityErrors.unauthenticated();
     return toProfile(user);

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { Clock } from '@homiwork/clock';
 import type { CallerContext, IdentityRpc, RpcRequest } from '@homiwork/contracts';
+import { Transactor } from '@homiwork/persistence';
 import { PasswordHasher } from '../../crypto/password-hasher.js';
 import { IdentityErrors } from '../../identity-errors.js';
 import { SecurityEventsRepository } from '../../persistence/security-events.repository.js';
@@ -15,7 +15,7 @@ import { SessionTokens, type TokenPair } from '../session-tokens.js';
 @Injectable()
 export class LogIn {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly transactor: Transactor,
     private readonly users: UsersRepository,
     private readonly sessions: SessionsRepository,
     private readonly securityEvents: SecurityEventsRepository,
@@ -26,27 +26,27 @@ export class LogIn {
   ) {}
 
   async execute(input: RpcRequest<typeof IdentityRpc.LoginRoute>, caller: CallerContext): Promise<TokenPair> {
-    const user = await this.users.findByLogin(this.dataSource.manager, input.login);
+    const user = await this.users.findByLogin(input.login);
     if (!user) {
       await this.hasher.burnTimeLikeAVerify(input.password);
-      await this.securityEvents.record(this.dataSource.manager, { userId: null, type: 'login_failed', origin: caller, now: this.clock.now() });
+      await this.securityEvents.record({ userId: null, type: 'login_failed', origin: caller, now: this.clock.now() });
       throw IdentityErrors.invalidCredentials();
     }
-    if (!(await this.hasher.verify(user.password_hash, input.password))) {
-      await this.securityEvents.record(this.dataSource.manager, { userId: user.id, type: 'login_failed', origin: caller, now: this.clock.now() });
+    if (!(await this.hasher.verify(user.passwordHash, input.password))) {
+      await this.securityEvents.record({ userId: user.id, type: 'login_failed', origin: caller, now: this.clock.now() });
       throw IdentityErrors.invalidCredentials();
     }
-    if (user.blocked_at) {
-      await this.securityEvents.record(this.dataSource.manager, { userId: user.id, type: 'login_blocked', origin: caller, now: this.clock.now() });
+    if (user.blockedAt) {
+      await this.securityEvents.record({ userId: user.id, type: 'login_blocked', origin: caller, now: this.clock.now() });
       throw IdentityErrors.accountBlocked();
     }
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactor.run(async () => {
       const now = this.clock.now();
       const sessionId = randomUUID();
-      await this.sessions.createSession(manager, { id: sessionId, userId: user.id, now });
-      await this.securityEvents.record(manager, { userId: user.id, type: 'login_succeeded', origin: caller, now });
-      await this.activity.within(manager, user.id);
-      return this.tokens.issue(manager, { userId: user.id, sessionId, role: user.role });
+      await this.sessions.createSession({ id: sessionId, userId: user.id, now });
+      await this.securityEvents.record({ userId: user.id, type: 'login_succeeded', origin: caller, now });
+      await this.activity.recordFor(user.id);
+      return this.tokens.issue({ userId: user.id, sessionId, role: user.role });
     });
   }
 }

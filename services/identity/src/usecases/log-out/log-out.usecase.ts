@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { RevocationWriter } from '@homiwork/auth';
 import { Clock } from '@homiwork/clock';
 import type { CallerContext, IdentityRpc, RpcRequest } from '@homiwork/contracts';
+import { Transactor } from '@homiwork/persistence';
 import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 import { SecurityEventsRepository } from '../../persistence/security-events.repository.js';
 import { SessionsRepository } from '../../persistence/sessions.repository.js';
@@ -11,7 +11,7 @@ import { SessionsRepository } from '../../persistence/sessions.repository.js';
 @Injectable()
 export class LogOut {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly transactor: Transactor,
     private readonly sessions: SessionsRepository,
     private readonly securityEvents: SecurityEventsRepository,
     private readonly revocations: RevocationWriter,
@@ -19,13 +19,13 @@ export class LogOut {
   ) {}
 
   async execute(input: RpcRequest<typeof IdentityRpc.LogoutRoute>, caller: CallerContext): Promise<Record<string, never>> {
-    const sessionId = await this.dataSource.transaction(async (manager) => {
-      const token = await this.sessions.findRefreshToken(manager, hashOpaqueToken(input.refreshToken));
+    const sessionId = await this.transactor.run(async () => {
+      const token = await this.sessions.findRefreshToken(hashOpaqueToken(input.refreshToken));
       if (!token) return undefined;
       const now = this.clock.now();
-      await this.sessions.revokeSession(manager, token.session_id, 'logout', now);
-      await this.securityEvents.record(manager, { userId: token.user_id, type: 'logout', origin: caller, now });
-      return token.session_id;
+      await this.sessions.revokeSession(token.sessionId, 'logout', now);
+      await this.securityEvents.record({ userId: token.userId, type: 'logout', origin: caller, now });
+      return token.sessionId;
     });
     if (sessionId) await this.revocations.revokeSessions([sessionId]);
     return {};

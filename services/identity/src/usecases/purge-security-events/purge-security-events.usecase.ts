@@ -1,9 +1,5 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '@homiwork/clock';
-import type { Logger } from '@homiwork/observability';
-import { LOGGER, SERVICE_CONFIG, type ServiceKitOptions } from '@homiwork/service-kit';
-import type { IdentityConfig } from '../../config.js';
 import { SecurityEventsRepository } from '../../persistence/security-events.repository.js';
 
 /** §5.6: technical logs and address hashes are kept for 12 months, then deleted. */
@@ -15,36 +11,16 @@ export function securityEventCutoff(now: Date): Date {
   return cutoff;
 }
 
-/** A scheduled purge: every interval, delete what the clock says is older than 12 months. */
+/** One purge pass: delete what the service clock says is older than 12 months. `SecurityEventSweeper` schedules it. */
 @Injectable()
-export class PurgeSecurityEvents implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer: NodeJS.Timeout | undefined;
-  private readonly intervalMs: number;
-
+export class PurgeSecurityEvents {
   constructor(
-    private readonly dataSource: DataSource,
     private readonly securityEvents: SecurityEventsRepository,
     @Inject(Clock) private readonly clock: Clock,
-    @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(SERVICE_CONFIG) options: ServiceKitOptions,
-  ) {
-    this.intervalMs = (options.config as IdentityConfig).SECURITY_EVENT_PURGE_INTERVAL_MS;
-  }
+  ) {}
 
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.execute().catch((error: unknown) => this.logger.error({ err: error }, 'security event purge failed'));
-    }, this.intervalMs);
-    this.timer.unref();
-  }
-
-  onApplicationShutdown(): void {
-    clearInterval(this.timer);
-  }
-
-  async execute(): Promise<number> {
-    const deleted = await this.securityEvents.deleteOlderThan(this.dataSource.manager, securityEventCutoff(this.clock.now()));
-    if (deleted > 0) this.logger.info({ deleted }, 'security events past 12 months deleted');
-    return deleted;
+  /** Returns how many events were deleted. One statement, so no transaction of its own. */
+  execute(): Promise<number> {
+    return this.securityEvents.deleteOlderThan(securityEventCutoff(this.clock.now()));
   }
 }

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
 import { Clock } from '@homiwork/clock';
 import { UserSeenV1, type CallerContext } from '@homiwork/contracts';
-import { Outbox } from '@homiwork/messaging';
+import { Transactor } from '@homiwork/persistence';
 import { IdentityErrors } from '../../identity-errors.js';
+import { EventsOutbox } from '../../persistence/events-outbox.js';
 import { UsersRepository } from '../../persistence/users.repository.js';
 
 /**
@@ -13,22 +13,26 @@ import { UsersRepository } from '../../persistence/users.repository.js';
 @Injectable()
 export class RecordActivity {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly transactor: Transactor,
     private readonly users: UsersRepository,
-    private readonly outbox: Outbox,
+    private readonly outbox: EventsOutbox,
     @Inject(Clock) private readonly clock: Clock,
   ) {}
 
   async execute(caller: CallerContext): Promise<Record<string, never>> {
     if (!caller.userId) throw IdentityErrors.unauthenticated();
-    const userId = caller.userId;
-    await this.dataSource.transaction((manager) => this.within(manager, userId));
+    await this.recordFor(caller.userId);
     return {};
   }
 
-  /** The day is the service clock's UTC date, never the caller's claim, so it cannot be pushed ahead. */
-  async within(manager: EntityManager, userId: string): Promise<void> {
-    const day = this.clock.now().toISOString().slice(0, 10);
-    if (await this.users.recordSeen(manager, userId, day)) await this.outbox.append(manager, UserSeenV1, { userId, seenOn: day });
+  /**
+   * Also part of a login (which joins its own transaction). The day is the service
+   * clock's UTC date, never the caller's claim, so it cannot be pushed ahead.
+   */
+  recordFor(userId: string): Promise<void> {
+    return this.transactor.run(async () => {
+      const day = this.clock.now().toISOString().slice(0, 10);
+      if (await this.users.recordSeen(userId, day)) await this.outbox.append(UserSeenV1, { userId, seenOn: day });
+    });
   }
 }

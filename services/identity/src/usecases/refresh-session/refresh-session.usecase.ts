@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { RevocationWriter } from '@homiwork/auth';
-import { DataSource } from 'typeorm';
 import { Clock } from '@homiwork/clock';
 import type { CallerContext, IdentityRpc, RpcRequest } from '@homiwork/contracts';
+import { Transactor } from '@homiwork/persistence';
 import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 import { IdentityErrors } from '../../identity-errors.js';
 import { SecurityEventsRepository } from '../../persistence/security-events.repository.js';
@@ -19,7 +19,7 @@ type Outcome = { ok: true; pair: TokenPair } | { ok: false; revokedSession?: str
 @Injectable()
 export class RefreshSession {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly transactor: Transactor,
     private readonly sessions: SessionsRepository,
     private readonly users: UsersRepository,
     private readonly securityEvents: SecurityEventsRepository,
@@ -32,20 +32,20 @@ export class RefreshSession {
     const hash = hashOpaqueToken(input.refreshToken);
     // The reuse verdict must be committed even though the caller gets an error, so the
     // transaction returns an outcome instead of throwing.
-    const outcome = await this.dataSource.transaction(async (manager): Promise<Outcome> => {
+    const outcome = await this.transactor.run(async (): Promise<Outcome> => {
       const now = this.clock.now();
-      const token = await this.sessions.findRefreshToken(manager, hash);
+      const token = await this.sessions.findRefreshToken(hash);
       if (!token) return { ok: false };
-      if (token.rotated_at) {
-        await this.sessions.revokeSession(manager, token.session_id, 'refresh_reuse', now);
-        await this.securityEvents.record(manager, { userId: token.user_id, type: 'refresh_reuse_detected', origin: caller, now });
-        return { ok: false, revokedSession: token.session_id };
+      if (token.rotatedAt) {
+        await this.sessions.revokeSession(token.sessionId, 'refresh_reuse', now);
+        await this.securityEvents.record({ userId: token.userId, type: 'refresh_reuse_detected', origin: caller, now });
+        return { ok: false, revokedSession: token.sessionId };
       }
-      if (token.session_revoked_at || token.expires_at <= now) return { ok: false };
-      const user = await this.users.findById(manager, token.user_id);
-      if (!user || user.blocked_at) return { ok: false };
-      await this.sessions.markRotated(manager, hash, now);
-      return { ok: true, pair: await this.tokens.issue(manager, { userId: user.id, sessionId: token.session_id, role: user.role }) };
+      if (token.sessionRevokedAt || token.expiresAt <= now) return { ok: false };
+      const user = await this.users.findById(token.userId);
+      if (!user || user.blockedAt) return { ok: false };
+      await this.sessions.markRotated(hash, now);
+      return { ok: true, pair: await this.tokens.issue({ userId: user.id, sessionId: token.sessionId, role: user.role }) };
     });
     if (outcome.ok) return outcome.pair;
     if (outcome.revokedSession) await this.revocations.revokeSessions([outcome.revokedSession]);

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { Clock } from '@homiwork/clock';
 import { IdentityRpc, UserRegisteredV1, type CallerContext, type RpcRequest, type RpcResponse } from '@homiwork/contracts';
-import { Outbox } from '@homiwork/messaging';
+import { Transactor } from '@homiwork/persistence';
 import { PasswordHasher } from '../../crypto/password-hasher.js';
 import { IdentityErrors } from '../../identity-errors.js';
+import { EventsOutbox } from '../../persistence/events-outbox.js';
 import { SecurityEventsRepository } from '../../persistence/security-events.repository.js';
 import { UniqueViolation, UsersRepository } from '../../persistence/users.repository.js';
 import { toPublicUser } from '../profile-view.js';
@@ -16,11 +16,11 @@ type Input = RpcRequest<typeof IdentityRpc.RegisterRoute>;
 @Injectable()
 export class RegisterUser {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly transactor: Transactor,
     private readonly users: UsersRepository,
     private readonly securityEvents: SecurityEventsRepository,
     private readonly hasher: PasswordHasher,
-    private readonly outbox: Outbox,
+    private readonly outbox: EventsOutbox,
     @Inject(Clock) private readonly clock: Clock,
   ) {}
 
@@ -29,11 +29,11 @@ export class RegisterUser {
     const passwordHash = await this.hasher.hash(input.password);
     const now = this.clock.now();
     try {
-      const user = await this.dataSource.transaction(async (manager) => {
-        const row = await this.users.insert(manager, { id: randomUUID(), email: input.email, username: input.username, passwordHash, role, now });
-        await this.securityEvents.record(manager, { userId: row.id, type: 'registered', origin: caller, now });
-        await this.outbox.append(manager, UserRegisteredV1, { userId: row.id, registeredAt: now.toISOString() });
-        return row;
+      const user = await this.transactor.run(async () => {
+        const created = await this.users.insert({ id: randomUUID(), email: input.email, username: input.username, passwordHash, role, now });
+        await this.securityEvents.record({ userId: created.id, type: 'registered', origin: caller, now });
+        await this.outbox.append(UserRegisteredV1, { userId: created.id, registeredAt: now.toISOString() });
+        return created;
       });
       return { user: toPublicUser(user) };
     } catch (error) {

@@ -1,27 +1,27 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import type { CallerContext } from '@homiwork/contracts';
-import { RpcError } from '@homiwork/messaging';
+import { Transactor } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
+import { MediaErrors } from '../../media-errors.js';
 import { UploadsRepository } from '../../persistence/uploads.repository.js';
 
 /** R3.4: the user deletes an upload now; the object goes first, then the row. */
 @Injectable()
 export class DeleteUpload {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly transactor: Transactor,
     private readonly uploads: UploadsRepository,
     private readonly store: ObjectStore,
   ) {}
 
   async execute(id: string, caller: CallerContext): Promise<Record<string, never>> {
     const userId = caller.userId;
-    if (!userId) throw new RpcError(401, 'unauthorized', 'authentication required');
-    await this.dataSource.transaction(async (manager) => {
-      const row = await this.uploads.findOwned(manager, userId, id);
-      if (!row) throw new RpcError(404, 'not_found', 'no such upload');
-      await this.store.remove([row.object_key]);
-      await this.uploads.deleteById(manager, id);
+    if (!userId) throw MediaErrors.unauthenticated();
+    await this.transactor.run(async () => {
+      const upload = await this.uploads.findOwned(userId, id);
+      if (!upload) throw MediaErrors.uploadNotFound();
+      await this.store.remove([upload.objectKey]);
+      await this.uploads.deleteById(id);
     });
     return {};
   }

@@ -1,29 +1,28 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import type { Logger } from '@homiwork/observability';
-import { LOGGER, SERVICE_CONFIG, type ServiceKitOptions } from '@homiwork/service-kit';
-import type { MediaConfig } from '../../config.js';
+import { LOGGER } from '@homiwork/service-kit';
+import { MediaConfig } from '../../config.js';
 import { PurgeUploads } from './purge-uploads.usecase.js';
 
 /**
  * Retention sends UploadExpired when an upload's 7 days are over; media also sweeps on
- * its own, so the promise of §5.3 holds even while retention is down.
+ * its own every UPLOAD_SWEEP_INTERVAL_MS, so the promise of §5.3 holds even while
+ * retention is down.
  */
 @Injectable()
 export class UploadSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly dataSource: DataSource,
     private readonly purge: PurgeUploads,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(SERVICE_CONFIG) private readonly options: ServiceKitOptions,
+    @Inject(MediaConfig) private readonly config: MediaConfig,
   ) {}
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => {
       this.sweep().catch((error: unknown) => this.logger.error({ err: error }, 'upload sweep failed'));
-    }, (this.options.config as MediaConfig).UPLOAD_SWEEP_INTERVAL_MS);
+    }, this.config.UPLOAD_SWEEP_INTERVAL_MS);
     this.timer.unref();
   }
 
@@ -32,7 +31,7 @@ export class UploadSweeper implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async sweep(): Promise<number> {
-    const purged = await this.dataSource.transaction((manager) => this.purge.expired(manager));
+    const purged = await this.purge.expired();
     if (purged > 0) this.logger.info({ purged }, 'expired uploads deleted');
     return purged;
   }

@@ -4,15 +4,16 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { addDays, Clock } from '@homiwork/clock';
 import { ProhibitedContentDetectedV1, UploadStoredV1, type CallerContext, type MediaRpc } from '@homiwork/contracts';
-import { Outbox } from '@homiwork/messaging';
-import { SERVICE_CONFIG, type ServiceKitOptions } from '@homiwork/service-kit';
+import { Transactor } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
-import type { MediaConfig } from '../../config.js';
-import { toUpload, UploadsRepository } from '../../persistence/uploads.repository.js';
-import { AvTransformer, ImageTransformer, Moderator, normalizeText, sniffUpload, UploadRejected, type ModerationVerdict, type UploadKind } from '../../processing/index.js';
+import { MediaConfig } from '../../config.js';
+import { MediaErrors } from '../../media-errors.js';
+import { EventsOutbox } from '../../persistence/events-outbox.js';
+import { UploadsRepository } from '../../persistence/uploads.repository.js';
+import { AvTransformer, ImageTransformer, Moderator, normalizeText, sniffUpload, type ModerationVerdict, type UploadKind } from '../../processing/index.js';
+import { toUploadView } from '../upload-view.js';
 import { writeLimited } from './write-limited.js';
 
 /** §5.3: uploads are kept 7 calendar days. */
@@ -35,43 +36,41 @@ interface Transformed {
  */
 @Injectable()
 export class StoreUpload {
-  private readonly config: MediaConfig;
   private readonly limits: Record<UploadKind, number>;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly transactor: Transactor,
     private readonly uploads: UploadsRepository,
     private readonly store: ObjectStore,
-    private readonly outbox: Outbox,
+    private readonly outbox: EventsOutbox,
     private readonly images: ImageTransformer,
     private readonly av: AvTransformer,
     private readonly moderator: Moderator,
     @Inject(Clock) private readonly clock: Clock,
-    @Inject(SERVICE_CONFIG) options: ServiceKitOptions,
+    @Inject(MediaConfig) private readonly config: MediaConfig,
   ) {
-    this.config = options.config as MediaConfig;
     this.limits = { image: this.config.MEDIA_MAX_IMAGE_MB, audio: this.config.MEDIA_MAX_AUDIO_MB, video: this.config.MEDIA_MAX_VIDEO_MB, text: this.config.MEDIA_MAX_TEXT_MB };
   }
 
   async execute(body: Readable, declared: { filename?: string; contentType?: string }, caller: CallerContext): Promise<MediaRpc.Upload> {
     const userId = caller.userId;
-    if (!userId) throw new UploadRejected(401, 'unauthorized', 'authentication required');
+    if (!userId) throw MediaErrors.unauthenticated();
     await mkdir(this.config.MEDIA_TMP_DIR, { recursive: true, mode: 0o700 });
     const workDir = await mkdtemp(join(this.config.MEDIA_TMP_DIR, 'upload-'));
     const original = join(workDir, 'original');
     const output = join(workDir, 'transformed');
     try {
       const size = await writeLimited(body, original, Math.max(...Object.values(this.limits)));
-      if (size === 0) throw new UploadRejected(400, 'empty_file', 'the file is empty');
+      if (size === 0) throw MediaErrors.emptyFile();
       const sniffed = await sniffUpload(original, declared);
       // MP4/MOV/WebM containers holding only sound are audio (a voice memo), not video.
       const kind = sniffed.kind === 'video' && !(await this.av.probe(original)).hasVideo ? 'audio' : sniffed.kind;
-      if (size > this.limits[kind]) throw new UploadRejected(413, 'file_too_large', `${kind} files may be at most ${Math.round(this.limits[kind] / 1024 / 1024)} MB`);
+      if (size > this.limits[kind]) throw MediaErrors.fileTooLarge(kind, this.limits[kind]);
       const transformed = await this.transform(kind, original, output);
       await rm(original, { force: true });
       if (!transformed.verdict.allowed) {
         await this.reportProhibited(userId, transformed.verdict.rule);
-        throw new UploadRejected(422, 'content_rejected', 'this file cannot be accepted under the service rules');
+        throw MediaErrors.contentRejected();
       }
       return await this.persist(userId, kind, output, transformed);
     } finally {
@@ -104,9 +103,7 @@ export class StoreUpload {
 
   /** No upload row is written; the event names the rule only — never the content (§12.2). */
   private async reportProhibited(userId: string, rule: string): Promise<void> {
-    await this.dataSource.transaction((manager) =>
-      this.outbox.append(manager, ProhibitedContentDetectedV1, { userId, subjectKind: 'upload', rule, detectedAt: this.clock.now().toISOString() }),
-    );
+    await this.transactor.run(() => this.outbox.append(ProhibitedContentDetectedV1, { userId, subjectKind: 'upload', rule, detectedAt: this.clock.now().toISOString() }));
   }
 
   private async persist(userId: string, kind: UploadKind, file: string, transformed: Transformed): Promise<MediaRpc.Upload> {
@@ -115,8 +112,8 @@ export class StoreUpload {
     try {
       const createdAt = this.clock.now();
       const expiresAt = addDays(createdAt, UPLOAD_RETENTION_DAYS);
-      const row = await this.dataSource.transaction(async (manager) => {
-        const inserted = await this.uploads.insert(manager, {
+      const upload = await this.transactor.run(async () => {
+        const inserted = await this.uploads.insert({
           id,
           userId,
           kind,
@@ -129,10 +126,10 @@ export class StoreUpload {
           createdAt,
           expiresAt,
         });
-        await this.outbox.append(manager, UploadStoredV1, { userId, uploadId: id, kind, storedAt: createdAt.toISOString(), expiresAt: expiresAt.toISOString() });
+        await this.outbox.append(UploadStoredV1, { userId, uploadId: id, kind, storedAt: createdAt.toISOString(), expiresAt: expiresAt.toISOString() });
         return inserted;
       });
-      return toUpload(row);
+      return toUploadView(upload);
     } catch (error) {
       // No row, no object: an object nobody can list would outlive every purge.
       await this.store.remove([stored.key]).catch(() => undefined);
