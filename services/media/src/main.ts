@@ -1,13 +1,11 @@
 import 'reflect-metadata';
-import { DataSource } from 'typeorm';
 import { loadConfigOrExit } from '@homiwork/config';
 import type { Logger } from '@homiwork/observability';
 import { LOGGER, startService } from '@homiwork/service-kit';
-import { ObjectStore } from '@homiwork/storage';
 import { mediaConfigSchema } from './config.js';
 import { registerInternalRoutes } from './http/internal-routes.js';
 import { MediaModule } from './media.module.js';
-import { UploadsRepository } from './persistence/uploads.repository.js';
+import { GetUploadFile } from './usecases/get-upload-file/get-upload-file.usecase.js';
 import { StoreUpload } from './usecases/store-upload/store-upload.usecase.js';
 
 const config = loadConfigOrExit(mediaConfigSchema);
@@ -17,9 +15,7 @@ await startService(MediaModule.forRoot(config), config, {
     registerInternalRoutes(app.getHttpAdapter().getInstance(), {
       token: config.INTERNAL_API_TOKEN,
       storeUpload: app.get(StoreUpload),
-      dataSource: app.get(DataSource),
-      uploads: app.get(UploadsRepository),
-      store: app.get(ObjectStore),
+      getUploadFile: app.get(GetUploadFile),
       logger: app.get<Logger>(LOGGER),
     }),
 });

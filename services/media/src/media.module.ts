@@ -11,6 +11,7 @@ import { UploadsRepository } from './persistence/uploads.repository.js';
 import { AvTransformer, ImageBlocklistCheck, ImageTransformer, Moderator, parseBlocklist, parseTextRules, TextRuleCheck } from './processing/index.js';
 import { DeleteUpload } from './usecases/delete-upload/delete-upload.usecase.js';
 import { GetUpload } from './usecases/get-upload/get-upload.usecase.js';
+import { GetUploadFile } from './usecases/get-upload-file/get-upload-file.usecase.js';
 import { ListUploads } from './usecases/list-uploads/list-uploads.usecase.js';
 import { PurgeUploads } from './usecases/purge-uploads/purge-uploads.usecase.js';
 import { UploadSweeper } from './usecases/purge-uploads/upload-sweeper.js';
@@ -35,6 +36,7 @@ export class MediaModule {
         StoreUpload,
         ListUploads,
         GetUpload,
+        GetUploadFile,
         DeleteUpload,
         PurgeUploads,
         UploadSweeper,

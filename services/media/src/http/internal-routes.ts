@@ -4,10 +4,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CallerContext } from '@homiwork/contracts';
 import { RpcError } from '@homiwork/messaging';
 import type { Logger } from '@homiwork/observability';
-import { type ObjectStore } from '@homiwork/storage';
 import { MediaErrors } from '../media-errors.js';
-import { type UploadsRepository } from '../persistence/uploads.repository.js';
 import { UploadRejected } from '../processing/index.js';
+import type { GetUploadFile } from '../usecases/get-upload-file/get-upload-file.usecase.js';
 import type { StoreUpload } from '../usecases/store-upload/store-upload.usecase.js';
 
 /** Headers of the internal byte API, shared with the gateway. */
@@ -16,10 +15,7 @@ export const INTERNAL_HEADERS = { caller: 'hw-caller', declaredName: 'hw-declare
 export interface InternalRouteDeps {
   token: string;
   storeUpload: StoreUpload;
-  /** No longer used (the repository finds its own connection); main.ts stops passing it with its next edit. */
-  dataSource?: unknown;
-  uploads: UploadsRepository;
-  store: ObjectStore;
+  getUploadFile: GetUploadFile;
   logger: Logger;
 }
 
@@ -67,12 +63,8 @@ export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoute
 
   app.get<{ Params: { id: string } }>('/internal/uploads/:id/file', async (request, reply) => {
     try {
-      const caller = authenticate(request);
-      if (!/^[0-9a-f-]{36}$/.test(request.params.id)) throw MediaErrors.uploadNotFound();
-      const upload = await deps.uploads.findOwned(caller.userId!, request.params.id);
-      if (!upload) throw MediaErrors.uploadNotFound();
-      const body = await deps.store.get(upload.objectKey);
-      return reply.header('content-type', upload.mimeType).header('content-length', upload.bytes).header('cache-control', 'private, no-store').send(body);
+      const file = await deps.getUploadFile.execute(request.params.id, authenticate(request));
+      return reply.header('content-type', file.mimeType).header('content-length', file.bytes).header('cache-control', 'private, no-store').send(file.body);
     } catch (error) {
       return fail(reply, error);
     }

@@ -1,0 +1,29 @@
+import type { Readable } from 'node:stream';
+import { Injectable } from '@nestjs/common';
+import type { CallerContext } from '@homiwork/contracts';
+import { ObjectStore } from '@homiwork/storage';
+import { MediaErrors } from '../../media-errors.js';
+import { UploadsRepository } from '../../persistence/uploads.repository.js';
+
+export interface UploadFile {
+  mimeType: string;
+  bytes: number;
+  body: Readable;
+}
+
+/** The transformed bytes of one of the caller's own uploads, streamed; anyone else's is not found. */
+@Injectable()
+export class GetUploadFile {
+  constructor(
+    private readonly uploads: UploadsRepository,
+    private readonly store: ObjectStore,
+  ) {}
+
+  async execute(id: string, caller: CallerContext): Promise<UploadFile> {
+    if (!caller.userId) throw MediaErrors.unauthenticated();
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw MediaErrors.uploadNotFound();
+    const upload = await this.uploads.findOwned(caller.userId, id);
+    if (!upload) throw MediaErrors.uploadNotFound();
+    return { mimeType: upload.mimeType, bytes: upload.bytes, body: await this.store.get(upload.objectKey) };
+  }
+}
