@@ -2,11 +2,21 @@
  * Validates the production-like deployment as files (no Docker engine is needed):
  * docker-compose.yml, deploy/Dockerfile, the NATS and Prometheus configuration, Grafana
  * provisioning and dashboards. R9.1 (metrics, dashboards) and R9.3 (compose stack).
+ *
+ * The application services are those of the service manifest (SERVICE_MANIFEST): each one
+ * must be a compose service running its compiled entry, whose environment (after Compose's
+ * variable substitution) passes the service's own config schema, and a Prometheus target.
+ * What a new service lacks in these files, the tests below name.
  */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadConfig } from '@homiwork/config';
+import { parseS3Url } from '@homiwork/storage';
+import { compiledMain, downstreamServices, loadDescriptor, SERVICE_MANIFEST, type ServiceManifestEntry } from '@homiwork/system-runner';
+import { interpolate, interpolateDocument, MissingVariableError, references, strings } from './support/compose-interpolation.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -16,14 +26,45 @@ const loadYaml = (path: string): unknown => parse(read(path), { merge: true });
 // ------------------------------------------------------------------ what the stack must hold
 
 const INFRASTRUCTURE = ['postgres', 'nats', 'minio', 'prometheus', 'grafana'] as const;
-const APP_SERVICES = ['gateway', 'identity', 'media', 'generation', 'chat', 'billing', 'retention'] as const;
-const S3_SERVICES: readonly string[] = ['media', 'generation', 'retention'];
+const APP_SERVICES = SERVICE_MANIFEST.map((entry) => entry.name);
+const manifestEntry = (name: string): ServiceManifestEntry => SERVICE_MANIFEST.find((entry) => entry.name === name)!;
+const needing = (dependency: ServiceManifestEntry['needs'][number]): string[] =>
+  SERVICE_MANIFEST.filter((entry) => entry.needs.includes(dependency)).map((entry) => entry.name);
+const S3_SERVICES: readonly string[] = needing('s3');
 const DATA_STORES = ['postgres', 'nats', 'minio'] as const;
+/** The compose service behind each `needs` of the manifest (smtp is an outside relay: the egress network). */
+const NEEDED_STORE: Record<ServiceManifestEntry['needs'][number], string | undefined> = { postgres: 'postgres', nats: 'nats', s3: 'minio', smtp: undefined };
 const PUBLISHING = ['gateway', 'grafana'];
 const OPS_PORT = '9100';
 const READY_URL = `http://127.0.0.1:${OPS_PORT}/health/ready`;
+const MIGRATE_COMMAND = 'dist/tools/system/src/migrate.js';
 const SECRET_NAME = /PASSWORD|SECRET|KEY|SALT|TOKEN/i;
 const REQUIRED_REFERENCE = /^\$\{[A-Z][A-Z0-9_]*:\?[^}]*\}$/;
+/** A setting of a service behind a profile: empty unless set, so `up` does not need it (the service refuses to start without it). */
+const OPTIONAL_REFERENCE = /^\$\{[A-Z][A-Z0-9_]*:-\}$/;
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/**
+ * What an operator's `.env` would hold, for Compose's substitution: a plausible value for
+ * each required `${VAR:?…}` (a new one must be added here, in the form its service checks).
+ * Variables with a default are left unset, so their defaults are what gets checked.
+ */
+const ed25519 = generateKeyPairSync('ed25519', { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+const OPERATOR_ENV: Readonly<Record<string, string>> = {
+  POSTGRES_PASSWORD: randomBytes(16).toString('hex'),
+  MINIO_ROOT_USER: 'homiwork-minio',
+  MINIO_ROOT_PASSWORD: randomBytes(16).toString('hex'),
+  GRAFANA_ADMIN_PASSWORD: randomBytes(16).toString('hex'),
+  JWT_PRIVATE_KEY: ed25519.privateKey,
+  JWT_PUBLIC_KEY: ed25519.publicKey,
+  IP_HASH_SALT: randomBytes(32).toString('hex'),
+  INTERNAL_API_TOKEN: randomBytes(32).toString('hex'),
+  TRUST_PROXY: '10.0.0.2',
+  CORS_ORIGINS: 'https://app.example.com',
+  SMTP_URL: 'smtps://relay-user:relay-password@smtp.example.com:465',
+  MAIL_FROM: 'no-reply@example.com',
+  PUBLIC_WEB_URL: 'https://app.example.com',
+};
 
 /** Metric names the dashboards may use. A rename in code or in a dashboard fails this test. */
 const histogram = (name: string): string[] => [`${name}_bucket`, `${name}_sum`, `${name}_count`];
@@ -103,6 +144,7 @@ const DASHBOARDS: Record<string, readonly string[]> = {
 type EnvValue = string | number | boolean | null;
 interface ComposeService {
   image?: string;
+  profiles?: string[];
   build?: string | { context?: string; dockerfile?: string; target?: string; args?: Record<string, string> };
   command?: string | string[];
   restart?: string;
@@ -204,10 +246,13 @@ function namedVolumes(service: ComposeService): { source: string; target: string
   });
 }
 
-/** Secret-looking variables whose value is not a required `${VAR:?message}` reference. */
-function literalSecrets(env: Record<string, string>): string[] {
+/**
+ * Secret-looking variables whose value is not a required `${VAR:?message}` reference (or,
+ * for a service behind a profile, an empty `${VAR:-}`).
+ */
+function literalSecrets(env: Record<string, string>, inProfile = false): string[] {
   return Object.entries(env)
-    .filter(([name, value]) => SECRET_NAME.test(name) && !REQUIRED_REFERENCE.test(value))
+    .filter(([name, value]) => SECRET_NAME.test(name) && !REQUIRED_REFERENCE.test(value) && !(inProfile && OPTIONAL_REFERENCE.test(value)))
     .map(([name]) => name);
 }
 
@@ -221,11 +266,25 @@ function literalUrlPasswords(env: Record<string, string>): string[] {
   });
 }
 
-/** `${NAME…}` references in the raw file whose NAME looks secret but which carry a default or none. */
+/** `${NAME…}` references in the raw file whose NAME looks secret but which carry a default value or none. */
 function optionalSecretReferences(text: string): string[] {
   return [...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}/g)]
-    .filter(([, name = '', rest = '']) => SECRET_NAME.test(name) && !rest.startsWith(':?'))
+    .filter(([, name = '', rest = '']) => SECRET_NAME.test(name) && !rest.startsWith(':?') && rest !== ':-')
     .map(([reference]) => reference);
+}
+
+const requiredVariables = (node: unknown): Set<string> =>
+  new Set(strings(node).flatMap((value) => references(value).filter((reference) => reference.required).map((reference) => reference.name)));
+
+/**
+ * Required variables (`${VAR:?…}`) that no service of the default stack uses. Compose
+ * resolves the whole file before it looks at profiles, so each of these would stop
+ * `docker compose up` for a service that is not even started.
+ */
+function requiredOutsideDefaultStack(file: ComposeFile): string[] {
+  const always = Object.values(file.services).filter((svc) => (svc.profiles ?? []).length === 0);
+  const needed = requiredVariables(always);
+  return [...requiredVariables(file)].filter((name) => !needed.has(name)).sort();
 }
 
 /** key/value pairs of one `block { … }` of a NATS server configuration file. */
@@ -294,6 +353,20 @@ const service = (name: string): ComposeService => {
   if (!found) throw new Error(`docker-compose.yml has no service "${name}"`);
   return found;
 };
+/** The file as Compose runs it with OPERATOR_ENV as the operator's `.env`. */
+const substituted = (): ComposeFile => interpolateDocument(compose, OPERATOR_ENV);
+/** A service's environment after substitution: what its process receives. */
+const runtimeEnv = (name: string): Record<string, string> => {
+  const found = substituted().services[name];
+  if (!found) throw new Error(`docker-compose.yml has no service "${name}"`);
+  return environment(found);
+};
+/** Services built from the application image, other than the one-shot migration. */
+const appServices = (): string[] =>
+  Object.entries(services)
+    .filter(([name, svc]) => name !== 'migrate' && (svc.build !== undefined || command(svc).startsWith('dist/')))
+    .map(([name]) => name)
+    .sort();
 
 // ------------------------------------------------------------------ the helpers can fail
 
@@ -324,6 +397,37 @@ describe('validation helpers', () => {
     expect(metricNames('rate(http_request_total[5m])').every((name) => ALLOWED_METRICS.has(name))).toBe(false);
   });
 
+  it('substitute variables as Compose does', () => {
+    const env = { SET: 'value', EMPTY: '' };
+    expect(interpolate('a ${SET} $SET $$SET $${SET}', env)).toBe('a value value $SET ${SET}');
+    expect(interpolate('${UNSET:-fallback} ${EMPTY:-fallback} ${EMPTY-fallback} ${SET:-fallback}', env)).toBe('fallback fallback  value');
+    expect(interpolate('${SET:+alt}|${EMPTY:+alt}|${EMPTY+alt}|${UNSET+alt}|${UNSET}', env)).toBe('alt||alt||');
+    expect(interpolate('${SET:?set SET (a, b)}', env)).toBe('value');
+    expect(() => interpolate('x ${UNSET:?set UNSET}', env)).toThrow(MissingVariableError);
+    expect(() => interpolate('${EMPTY:?set it}', env)).toThrow(MissingVariableError);
+    expect(interpolate('${EMPTY?set it}', env)).toBe('');
+    expect(() => interpolate('${UNTERMINATED', env)).toThrow(SyntaxError);
+    expect(references('postgres://${U:-app}:${PW:?set PW}@db/$DB $${NOT}')).toEqual([
+      { name: 'U', required: false },
+      { name: 'PW', required: true },
+      { name: 'DB', required: false },
+    ]);
+  });
+
+  it('find required variables that only services behind a profile use', () => {
+    const file = (extra: Record<string, string>): ComposeFile => ({
+      services: {
+        api: { environment: { A: '${A:?set A}', B: '${B:-}' } },
+        later: { profiles: ['later'], environment: { A: '${A:?set A}', ...extra } },
+      },
+    });
+    expect(requiredOutsideDefaultStack(file({ C: '${C:-}' }))).toEqual([]);
+    expect(requiredOutsideDefaultStack(file({ C: '${C:?set C}' }))).toEqual(['C']);
+    expect(literalSecrets({ LATER_SECRET: '${LATER_SECRET:-}' }, true)).toEqual([]);
+    expect(literalSecrets({ LATER_SECRET: '${LATER_SECRET:-}' })).toEqual(['LATER_SECRET']);
+    expect(optionalSecretReferences('a: ${LATER_SECRET:-}')).toEqual([]);
+  });
+
   it('read a NATS configuration block', () => {
     expect(natsBlock('port: 4222\njetstream {\n  store_dir: "/x" # comment\n  sync_interval: always\n}\n', 'jetstream')).toEqual({
       store_dir: '/x',
@@ -338,6 +442,14 @@ describe('docker-compose.yml', () => {
   it('parses and declares the whole stack', () => {
     expect(compose).toBeTypeOf('object');
     expect(Object.keys(services).sort()).toEqual(expect.arrayContaining([...INFRASTRUCTURE, ...APP_SERVICES, 'migrate']));
+  });
+
+  it('runs exactly the services of the manifest: nothing else claims to be an application service', () => {
+    expect(appServices()).toEqual([...APP_SERVICES].sort());
+    for (const [name, svc] of Object.entries(services)) {
+      if (!command(svc).startsWith('dist/services/')) continue;
+      expect(APP_SERVICES, `${name} runs ${command(svc)}`).toContain(name);
+    }
   });
 
   it('pins the infrastructure images', () => {
@@ -380,7 +492,7 @@ describe('docker-compose.yml', () => {
   it('holds no literal secret: every secret-like variable is a required ${VAR:?…} reference', () => {
     for (const [name, svc] of Object.entries(services)) {
       const env = environment(svc);
-      expect(literalSecrets(env), `${name}: literal secrets`).toEqual([]);
+      expect(literalSecrets(env, (svc.profiles ?? []).length > 0), `${name}: literal secrets`).toEqual([]);
       expect(literalUrlPasswords(env), `${name}: passwords in URLs`).toEqual([]);
     }
     expect(optionalSecretReferences(composeText), 'secrets with defaults').toEqual([]);
@@ -397,7 +509,20 @@ describe('docker-compose.yml', () => {
     expect(holders('IP_HASH_SALT')).toEqual(['gateway']);
     expect(holders('JWT_PRIVATE_KEY')).toEqual(['identity']);
     expect(holders('SMTP_URL')).toEqual(['identity']);
-    expect(holders('S3_SECRET_KEY')).toEqual([...S3_SERVICES, 'migrate'].sort());
+    expect(holders('S3_SECRET_KEY')).toEqual([...S3_SERVICES].sort());
+    expect(holders('DATABASE_URL')).toEqual([...needing('postgres'), 'migrate'].sort());
+    expect(holders('INTERNAL_API_TOKEN')).toEqual(['gateway', 'media']);
+  });
+
+  it('starts with only the default stack\'s variables: none required for services behind a profile', () => {
+    expect(requiredOutsideDefaultStack(compose)).toEqual([]);
+    // Everything the default stack requires is in the operator's .env of these tests.
+    expect(() => substituted()).not.toThrow();
+    expect([...requiredVariables(compose)].filter((name) => !(name in OPERATOR_ENV))).toEqual([]);
+    for (const [name, svc] of Object.entries(services)) {
+      if ((svc.profiles ?? []).length === 0) continue;
+      expect([...requiredVariables(svc)], `${name} (profiles ${String(svc.profiles)}) requires`).toEqual([]);
+    }
   });
 
   it('publishes ports only for the gateway and for grafana (on loopback)', () => {
@@ -422,45 +547,18 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it.each(APP_SERVICES)('runs %s from deploy/Dockerfile with its configuration, healthcheck and dependencies', (name) => {
-    const svc = service(name);
-    const env = environment(svc);
-    expect(typeof svc.build === 'object' ? svc.build.dockerfile : svc.build).toBe('deploy/Dockerfile');
-    expect(command(svc)).toBe(`services/${name}/src/main.ts`);
-
-    expect(env.SERVICE_NAME).toBe(name);
-    expect(env.DATABASE_URL).toMatch(/^postgres(?:ql)?:\/\/[^@]+@postgres:5432\//);
-    expect(env.NATS_URL).toBe('nats://nats:4222');
-    expect(env.OPS_PORT).toBe(OPS_PORT);
-    if (S3_SERVICES.includes(name)) {
-      expect(env.S3_URL).toBe('http://minio:9000');
-      expect(env.S3_BUCKET).toBeTruthy();
-    } else {
-      expect(Object.keys(env).filter((key) => key.startsWith('S3_'))).toEqual([]);
-    }
-
-    expect(healthcheck(svc)).toContain(READY_URL);
-
-    const deps = dependencies(svc);
-    expect(deps.migrate).toBe('service_completed_successfully');
-    expect(deps.postgres).toBe('service_healthy');
-    expect(deps.nats).toBe('service_healthy');
-    if (S3_SERVICES.includes(name)) expect(deps.minio).toBe('service_healthy');
-  });
-
-  it('gives the gateway its edge configuration', () => {
-    const env = environment(service('gateway'));
-    expect(env.TRUST_PROXY).toMatch(REQUIRED_REFERENCE);
-    expect(env.IP_HASH_SALT).toMatch(REQUIRED_REFERENCE);
-  });
-
-  it('migrates once, after the data stores are healthy', () => {
+  it('migrates once, after the data stores are healthy, with the compiled migration of every manifest service', () => {
     const migrate = service('migrate');
     expect(typeof migrate.build === 'object' ? migrate.build.dockerfile : migrate.build).toBe('deploy/Dockerfile');
-    expect(command(migrate)).toBe('tools/migrate.ts');
+    expect(command(migrate)).toBe(MIGRATE_COMMAND);
+    expect(existsSync(join(ROOT, MIGRATE_COMMAND.replace(/^dist\//, '').replace(/\.js$/, '.ts'))), 'the migration source').toBe(true);
     expect(migrate.restart).toBe('no');
     const deps = dependencies(migrate);
-    for (const store of DATA_STORES) expect(deps[store], `migrate waits for ${store}`).toBe('service_healthy');
+    // It migrates PostgreSQL schemas and provisions JetStream streams; it never touches S3.
+    for (const store of ['postgres', 'nats']) expect(deps[store], `migrate waits for ${store}`).toBe('service_healthy');
+    const env = runtimeEnv('migrate');
+    expect(env.DATABASE_URL).toMatch(/^postgres(?:ql)?:\/\/[^@]+@postgres:5432\//);
+    expect(env.NATS_URL).toBe('nats://nats:4222');
   });
 
   it('has a healthcheck wherever something waits for service_healthy', () => {
@@ -481,18 +579,214 @@ describe('docker-compose.yml', () => {
   });
 });
 
+// ------------------------------------------------------------------ the service manifest in compose
+
+describe.each(SERVICE_MANIFEST.map((entry) => [entry.name, entry] as const))('manifest service %s in docker-compose.yml', (name, entry) => {
+  const runsIn = (): ComposeService => service(name);
+
+  it('runs its compiled entry from the application image in the default stack, with a readiness healthcheck', () => {
+    const svc = runsIn();
+    expect(typeof svc.build === 'object' ? svc.build.dockerfile : svc.build).toBe('deploy/Dockerfile');
+    expect(command(svc)).toBe(compiledMain(entry));
+    expect(svc.profiles ?? [], 'a manifest service starts with `up`').toEqual([]);
+    expect(healthcheck(svc)).toContain(READY_URL);
+  });
+
+  it('waits for the migration and for what it needs, and reaches the internet only for a relay it needs', () => {
+    const svc = runsIn();
+    const deps = dependencies(svc);
+    expect(deps.migrate).toBe('service_completed_successfully');
+    for (const need of ['postgres', 'nats', 's3'] as const) {
+      const store = NEEDED_STORE[need]!;
+      expect(deps[store], `${name} waits for ${store}`).toBe(entry.needs.includes(need) ? 'service_healthy' : undefined);
+    }
+    expect(networks(svc)).toContain('backend');
+    expect(networks(svc).includes('egress'), `${name} on the egress network`).toBe(entry.needs.includes('smtp'));
+  });
+
+  it('gets the settings of what it needs, and no others', () => {
+    const env = runtimeEnv(name);
+    expect(env.SERVICE_NAME).toBe(name);
+    expect(env.NODE_ENV).toBe('production');
+    expect(env.OPS_PORT).toBe(OPS_PORT);
+    expect(env.NATS_URL).toBe(entry.needs.includes('nats') ? 'nats://nats:4222' : undefined);
+    if (entry.needs.includes('postgres')) expect(env.DATABASE_URL).toMatch(/^postgres(?:ql)?:\/\/[^@]+@postgres:5432\//);
+    else expect(env.DATABASE_URL, 'no database login for a service without one').toBeUndefined();
+    if (entry.needs.includes('s3')) {
+      expect(env.S3_URL).toBe('http://minio:9000');
+      expect(env.S3_BUCKET).toBeTruthy();
+    } else {
+      expect(Object.keys(env).filter((key) => key.startsWith('S3_'))).toEqual([]);
+    }
+    expect('SMTP_URL' in env).toBe(entry.needs.includes('smtp'));
+    expect(env.HTTP_PORT).toBe(entry.publicPort === undefined ? undefined : String(entry.publicPort));
+    // The run-time settings of the manifest entry (memory settings of Node and the allocator) hold in compose too.
+    for (const [key, value] of Object.entries(entry.env ?? {})) expect(env[key], key).toBe(value);
+  });
+
+  it('loads its configuration from its compose environment with its own schema, listening where others reach it', async () => {
+    const { configSchema } = await loadDescriptor(entry);
+    const env = runtimeEnv(name);
+    const config = loadConfig(configSchema, env) as Record<string, unknown>;
+    expect(config.NODE_ENV).toBe('production');
+    expect(LOOPBACK.has(String(config.OPS_HOST)), `OPS_HOST=${String(config.OPS_HOST)}: Prometheus and other services must reach the ops port`).toBe(false);
+    if (entry.publicPort !== undefined) expect(LOOPBACK.has(String(config.HTTP_HOST)), 'the public listener must be reachable through the published port').toBe(false);
+    if (entry.needs.includes('s3')) {
+      // As media.module.ts builds its store: the keys compose gives apart from S3_URL.
+      expect(parseS3Url(env.S3_URL ?? '', env.S3_BUCKET ?? '', { accessKey: env.S3_ACCESS_KEY, secretKey: env.S3_SECRET_KEY })).toMatchObject({
+        endPoint: 'minio',
+        accessKey: OPERATOR_ENV.MINIO_ROOT_USER,
+        secretKey: OPERATOR_ENV.MINIO_ROOT_PASSWORD,
+      });
+    }
+    // The same check refuses an environment that lacks what the service needs.
+    expect(() => loadConfig(configSchema, { NODE_ENV: 'production' })).toThrow(/config error/);
+  });
+});
+
+describe('settings one manifest service provides to those after it', () => {
+  it("hands the gateway media's internal URL as media's manifest entry provides it", () => {
+    const provided = manifestEntry('media').provides?.(`http://media:${OPS_PORT}`) ?? {};
+    expect(provided.MEDIA_INTERNAL_URL).toBeDefined();
+    expect(runtimeEnv('gateway').MEDIA_INTERNAL_URL).toBe(provided.MEDIA_INTERNAL_URL);
+  });
+
+  it('gives every provided setting, with the compose address, to later services only', () => {
+    SERVICE_MANIFEST.forEach((entry, index) => {
+      const later = SERVICE_MANIFEST.slice(index + 1).map((next) => next.name);
+      for (const [key, value] of Object.entries(entry.provides?.(`http://${entry.name}:${OPS_PORT}`) ?? {})) {
+        const holders = APP_SERVICES.filter((name) => key in runtimeEnv(name));
+        expect(holders.length, `${key} (from ${entry.name}) reaches a service`).toBeGreaterThan(0);
+        for (const holder of holders) {
+          expect(later, `${holder} gets ${key} but starts before ${entry.name}`).toContain(holder);
+          expect(runtimeEnv(holder)[key], `${holder}: ${key}`).toBe(value);
+        }
+      }
+    });
+  });
+
+  it("tells the public service which services its readiness includes", () => {
+    for (const entry of SERVICE_MANIFEST.filter((candidate) => candidate.publicPort !== undefined)) {
+      expect(runtimeEnv(entry.name).DOWNSTREAM_SERVICES, entry.name).toBe(downstreamServices());
+    }
+  });
+});
+
 // ------------------------------------------------------------------ deploy/Dockerfile
+
+/** One build stage of a Dockerfile: its name and its instructions (continuations joined, comments dropped). */
+interface DockerStage {
+  name: string;
+  instructions: { keyword: string; args: string }[];
+}
+
+function dockerStages(text: string): DockerStage[] {
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  const stages: DockerStage[] = [];
+  for (const line of lines) {
+    const [, keyword = '', args = ''] = /^(\w+)\s+(.*)$/.exec(line) ?? [];
+    if (keyword.toUpperCase() === 'FROM') stages.push({ name: /\sAS\s+(\S+)$/i.exec(args)?.[1] ?? String(stages.length), instructions: [] });
+    else stages.at(-1)?.instructions.push({ keyword: keyword.toUpperCase(), args });
+  }
+  return stages;
+}
+
+const runs = (stage: DockerStage): string[] => stage.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+const copies = (stage: DockerStage): { from?: string; sources: string[]; target: string }[] =>
+  stage.instructions
+    .filter((i) => i.keyword === 'COPY')
+    .map((i) => {
+      const words = i.args.split(/\s+/);
+      const from = words.find((word) => word.startsWith('--from='))?.slice('--from='.length);
+      const paths = words.filter((word) => !word.startsWith('--'));
+      return { ...(from ? { from } : {}), sources: paths.slice(0, -1), target: paths.at(-1) ?? '' };
+    });
 
 describe('deploy/Dockerfile', () => {
   const dockerfile = read('deploy/Dockerfile');
+  const stages = dockerStages(dockerfile);
+  const runtime = stages.at(-1)!;
+  const stage = (name: string | undefined): DockerStage | undefined => stages.find((candidate) => candidate.name === name);
+  const installsAll = (candidate: DockerStage): boolean => runs(candidate).some((run) => /\bnpm ci\b/.test(run) && !/--omit=dev\b/.test(run));
+  const installsProduction = (candidate: DockerStage): boolean => runs(candidate).some((run) => /\bnpm ci\b.*--omit=dev\b/.test(run));
 
-  it('builds from node:24-slim with npm ci and runs TypeScript through swc-node', () => {
+  it('reads build stages', () => {
+    const parsed = dockerStages('ARG X=1\nFROM a AS one\nRUN x \\\n  && y\n# RUN hidden\nFROM one AS two\nCOPY --from=one /app/dist ./dist\nENTRYPOINT ["node"]\n');
+    expect(parsed.map((candidate) => candidate.name)).toEqual(['one', 'two']);
+    expect(runs(parsed[0]!)).toEqual(['x    && y']);
+    expect(copies(parsed[1]!)).toEqual([{ from: 'one', sources: ['/app/dist'], target: './dist' }]);
+  });
+
+  it('builds from node:24-slim and runs compiled JavaScript with plain node, unprivileged', () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-slim$/m);
     expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\} AS \w+$/m);
-    expect((dockerfile.match(/^FROM /gm) ?? []).length).toBeGreaterThanOrEqual(2);
-    expect(dockerfile).toMatch(/\bnpm ci\b/);
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "--import", "@swc-node\/register\/esm-register"\]$/m);
-    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    const entrypoint = runtime.instructions.filter((i) => i.keyword === 'ENTRYPOINT').map((i) => i.args);
+    expect(entrypoint).toEqual(['["node"]']);
+    expect(runtime.instructions.some((i) => i.keyword === 'USER' && i.args === 'node')).toBe(true);
+    // No TypeScript loader anywhere: not as an entrypoint, not through NODE_OPTIONS.
+    const instructions = stages.flatMap((candidate) => candidate.instructions.map((i) => `${i.keyword} ${i.args}`)).join('\n');
+    expect(instructions).not.toMatch(/swc-node|ts-node|tsx\b|--import|--loader|--experimental-strip-types/);
+  });
+
+  it('compiles with the Nx build of npm start, on the full install', () => {
+    const builder = stages.find((candidate) => runs(candidate).some((run) => /\bnx run-many\b/.test(run)));
+    expect(builder, 'a stage runs the Nx build').toBeDefined();
+    expect(runs(builder!).some((run) => /\bnx run-many -t build --projects=tag:type:service,system\b/.test(run))).toBe(true);
+    expect(installsAll(builder!), 'the build stage installs devDependencies (swc, nx)').toBe(true);
+    expect(copies(runtime).some((copy) => copy.from === builder!.name && copy.sources.includes('/app/dist'))).toBe(true);
+  });
+
+  it('ships dist/, package.json and production dependencies only: no sources, no devDependencies', () => {
+    expect(installsAll(runtime) || installsProduction(runtime), 'the runtime stage installs nothing itself').toBe(false);
+    for (const copy of copies(runtime)) {
+      if (copy.from === undefined) {
+        // From the build context: only the manifest that makes dist/**/*.js ES modules.
+        expect(copy.sources, 'copied from the context into the runtime').toEqual(['package.json']);
+      } else if (copy.sources.some((source) => source.includes('node_modules'))) {
+        const from = stage(copy.from);
+        expect(from && installsProduction(from), `node_modules from ${copy.from} is a production install`).toBe(true);
+        expect(from && installsAll(from), `${copy.from} installs devDependencies too`).toBe(false);
+      } else {
+        expect(copy.sources, `copied from ${copy.from}`).toEqual(['/app/dist']);
+      }
+    }
+    expect(runs(stages.find(installsProduction) ?? runtime).join(' ')).toMatch(/--ignore-scripts/);
+  });
+
+  it('builds every project that compose runs', () => {
+    const project = (root: string): { name?: string; tags?: string[]; targets?: Record<string, { command?: string }> } =>
+      JSON.parse(read(`${root}/project.json`)) as { name?: string; tags?: string[]; targets?: Record<string, { command?: string }> };
+    for (const entry of SERVICE_MANIFEST) {
+      // `--projects=tag:type:service` builds it; its build target compiles to dist/<root>.
+      expect(project(entry.root).tags, `${entry.root}/project.json`).toContain('type:service');
+      expect(project(entry.root).targets?.build?.command, `${entry.root}: build`).toMatch(/tools\/build\/compile\.mjs/);
+      expect(existsSync(join(ROOT, entry.root, 'src', 'main.ts')), `${entry.root}/src/main.ts`).toBe(true);
+    }
+    expect(project('tools/system').name).toBe('system');
+    expect(project('tools/system').targets?.build?.command).toMatch(/tools\/build\/compile\.mjs/);
+  });
+
+  it('sends the builder what it copies, and never dependencies, builds or .env files', () => {
+    const ignore = read('deploy/Dockerfile.dockerignore')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'));
+    expect(ignore[0], 'an allow-list: everything is excluded first').toBe('**');
+    for (const candidate of stages) {
+      for (const copy of copies(candidate)) {
+        if (copy.from !== undefined) continue;
+        for (const source of copy.sources) {
+          const path = source.replace(/^\.\//, '').replace(/\/$/, '');
+          expect([`!${path}`, `!${path}/**`].some((rule) => ignore.includes(rule)), `${candidate.name} copies ${path}`).toBe(true);
+        }
+      }
+    }
+    for (const rule of ['**/node_modules', '**/dist', '**/.env*']) expect(ignore, rule).toContain(rule);
   });
 
   it('installs ffmpeg from apt for the media service only', () => {

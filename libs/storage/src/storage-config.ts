@@ -20,11 +20,20 @@ export function assertBucketName(bucket: string): void {
   }
 }
 
+/** Credentials given apart from the URL (e.g. `S3_ACCESS_KEY` / `S3_SECRET_KEY`). */
+export interface S3Credentials {
+  accessKey?: string | undefined;
+  secretKey?: string | undefined;
+}
+
 /**
- * Reads `http(s)://ACCESS:SECRET@host:port[?region=...]`. Error messages never repeat
- * the URL, because it carries the secret key.
+ * Reads `http(s)://[ACCESS:SECRET@]host:port[?region=...]`. Credentials given apart take
+ * precedence over those in the URL (a deployment keeps the secret out of the URL it
+ * composes, as docker-compose.yml does); empty ones count as not given. Either way both
+ * keys must end up set. Error messages never repeat the URL, because it may carry the
+ * secret key.
  */
-export function parseS3Url(url: string, bucket: string): StorageConfig {
+export function parseS3Url(url: string, bucket: string, credentials: S3Credentials = {}): StorageConfig {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -37,10 +46,10 @@ export function parseS3Url(url: string, bucket: string): StorageConfig {
   if (parsed.pathname !== '/' && parsed.pathname !== '') {
     throw new TypeError('S3 URL must not have a path; the bucket is configured separately');
   }
-  const accessKey = decodeURIComponent(parsed.username);
-  const secretKey = decodeURIComponent(parsed.password);
+  const accessKey = nonEmpty(credentials.accessKey) ?? decodeURIComponent(parsed.username);
+  const secretKey = nonEmpty(credentials.secretKey) ?? decodeURIComponent(parsed.password);
   if (accessKey === '' || secretKey === '') {
-    throw new TypeError('S3 URL must carry ACCESS:SECRET credentials');
+    throw new TypeError('S3 credentials are missing: put ACCESS:SECRET in the URL or give the access and secret keys apart');
   }
   assertBucketName(bucket);
   const useSSL = parsed.protocol === 'https:';
@@ -59,3 +68,5 @@ export function parseS3Url(url: string, bucket: string): StorageConfig {
     ...(region === undefined ? {} : { region }),
   };
 }
+
+const nonEmpty = (value: string | undefined): string | undefined => (value === undefined || value === '' ? undefined : value);

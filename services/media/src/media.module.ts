@@ -18,8 +18,8 @@ import { UploadSweeper } from './usecases/purge-uploads/upload-sweeper.js';
 import { StoreUpload } from './usecases/store-upload/store-upload.usecase.js';
 
 function storageConfig(config: MediaConfig): StorageConfig {
-  const fromUrl = parseS3Url(config.S3_URL, config.S3_BUCKET);
-  return { ...fromUrl, accessKey: config.S3_ACCESS_KEY ?? fromUrl.accessKey, secretKey: config.S3_SECRET_KEY ?? fromUrl.secretKey };
+  // Compose gives the keys apart from the URL; either way works.
+  return parseS3Url(config.S3_URL, config.S3_BUCKET, { accessKey: config.S3_ACCESS_KEY, secretKey: config.S3_SECRET_KEY });
 }
 
 @Module({})
