@@ -2,9 +2,11 @@ import Fastify from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { LoggerService } from '@nestjs/common';
+import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { BaseServiceConfig } from '@homiwork/config';
 import { initTracing, registerHttpMetrics, ServiceMetrics, type Logger } from '@homiwork/observability';
 import { registerOpsRoutes } from './ops-routes.js';
+import type { NatsJetStreamServerOptions } from './nats-jetstream.server.js';
 import { ServiceRuntime } from './service-runtime.js';
 import { LOGGER } from './tokens.js';
 
@@ -52,6 +54,8 @@ export async function startService(
     public?: PublicHttpOptions;
     /** For an internal service: routes or parsers to add to its (ops-port) listener. */
     configure?: (app: NestFastifyApplication) => Promise<void> | void;
+    /** Consumer tuning for tests (short ack wait, fast pending-gauge refresh); production keeps the defaults. */
+    transport?: Pick<NatsJetStreamServerOptions, 'consumer' | 'pendingRefreshMs'>;
   },
 ): Promise<StartedService> {
   const tracing = initTracing({ service: options.service, ...(config.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT } : {}) });
@@ -63,6 +67,10 @@ export async function startService(
   const runtime = app.get(ServiceRuntime);
   const nestFastify = app.getHttpAdapter().getInstance();
   registerHttpMetrics(nestFastify, metrics);
+  // Handlers are served by the NATS/JetStream transport connected to this (hybrid) app.
+  // On close Nest stops it before the runtime's shutdown hook stops the relay, drains
+  // NATS and closes the database, so nothing is served on a closing connection.
+  app.connectMicroservice<MicroserviceOptions>({ strategy: runtime.createTransport(options.transport) });
   app.enableShutdownHooks();
 
   let ops = nestFastify;
@@ -75,6 +83,10 @@ export async function startService(
   }
   registerOpsRoutes(ops, runtime, metrics);
 
+  // Migrations, streams and the relay first (bootstrap hooks), then the handlers, then the
+  // listeners: readiness is not answered before requests and events can be.
+  await app.init();
+  await app.startAllMicroservices();
   let url: string;
   let opsUrl: string;
   if (publicHttp) {

@@ -1,6 +1,8 @@
 export { ServiceKitModule } from './service-kit.module.js';
 export type { ServiceKitOptions } from './service-kit.options.js';
 export { ServiceRuntime, type ReadinessReport } from './service-runtime.js';
-export { OnEvent, OnRpc } from './decorators.js';
+export { OnEvent, OnRpc, NATS_JETSTREAM_TRANSPORT, rpcPattern, eventPattern } from './decorators.js';
+export { NatsJetStreamServer, type NatsJetStreamServerOptions } from './nats-jetstream.server.js';
+export { NatsRpcClientProxy, type NatsRpcClientProxyOptions, type RpcCall } from './nats-rpc-client.proxy.js';
 export { startService, type StartedService } from './bootstrap.js';
 export { LOGGER, NATS, SERVICE_CONFIG } from './tokens.js';

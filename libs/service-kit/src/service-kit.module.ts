@@ -4,16 +4,18 @@ import { DataSource } from 'typeorm';
 import { Clock, ShiftableClock, SystemClock } from '@homiwork/clock';
 import { connectToNats, MessagingMetrics, Outbox, RpcClient, type NatsHandles } from '@homiwork/messaging';
 import { createLogger, ServiceMetrics, type Logger } from '@homiwork/observability';
-import { createServiceDataSource, schemaOf } from '@homiwork/persistence';
+import { createServiceDataSource, Database, schemaOf, Transactor } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
+import { NatsRpcClientProxy } from './nats-rpc-client.proxy.js';
 import type { ServiceKitOptions } from './service-kit.options.js';
 import { ServiceRuntime } from './service-runtime.js';
 import { LOGGER, NATS, SERVICE_CONFIG } from './tokens.js';
 
 /**
  * Everything a service stands on, as injectable providers: config, clock, logger,
- * metrics, its own DataSource, NATS, outbox, RPC client, object store — plus the runtime that starts consumers and request handlers found on
- * @OnEvent / @OnRpc methods.
+ * metrics, its own DataSource, NATS, outbox, RPC client (plain and as a Nest
+ * ClientProxy), object store — plus the runtime that migrates, provisions and relays,
+ * and builds the transport that serves the @OnEvent / @OnRpc handlers.
  */
 @Module({})
 export class ServiceKitModule {
@@ -28,9 +30,22 @@ export class ServiceKitModule {
       { provide: MessagingMetrics, inject: [ServiceMetrics], useFactory: (metrics: ServiceMetrics) => new MessagingMetrics(metrics) },
       { provide: NATS, useFactory: () => connectToNats(config.NATS_URL, service) },
       { provide: RpcClient, inject: [NATS], useFactory: (nats: NatsHandles) => new RpcClient(nats.nc, config.EVENT_NAMESPACE) },
+      {
+        // The framework-shaped client: send() is RpcClient's request/reply, emit() appends to the outbox in the ambient transaction.
+        provide: NatsRpcClientProxy,
+        inject: [NATS, { token: Outbox, optional: true }, { token: DataSource, optional: true }],
+        useFactory: (nats: NatsHandles, outbox?: Outbox, dataSource?: DataSource) => {
+          const ambient = dataSource && { transactor: new Transactor(dataSource), database: new Database(dataSource) };
+          return new NatsRpcClientProxy({
+            nc: nats.nc,
+            namespace: config.EVENT_NAMESPACE,
+            ...(outbox && ambient ? { outbox: { outbox, currentTransaction: () => (ambient.transactor.active ? ambient.database.manager : undefined) } } : {}),
+          });
+        },
+      },
       ServiceRuntime,
     ];
-    const exported: Array<string | symbol | Provider | (abstract new (...args: never[]) => unknown)> = [SERVICE_CONFIG, LOGGER, Clock, ServiceMetrics, MessagingMetrics, NATS, RpcClient];
+    const exported: Array<string | symbol | Provider | (abstract new (...args: never[]) => unknown)> = [SERVICE_CONFIG, LOGGER, Clock, ServiceMetrics, MessagingMetrics, NATS, RpcClient, NatsRpcClientProxy];
     if (options.migrations) {
       const databaseUrl = config.DATABASE_URL;
       if (!databaseUrl) throw new Error(`${service} has migrations but no DATABASE_URL`);

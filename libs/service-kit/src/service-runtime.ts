@@ -1,15 +1,18 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { PATTERN_EXTRAS_METADATA, PATTERN_HANDLER_METADATA, PATTERN_METADATA, TRANSPORT_METADATA } from '@nestjs/microservices/constants.js';
+import { PatternHandler } from '@nestjs/microservices/enums/pattern-handler.enum.js';
+import type { MessageHandler } from '@nestjs/microservices';
 import type { Subscription } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
 import { Clock, ShiftableClock } from '@homiwork/clock';
-import { systemReadyRoute, type ConsumerContract, type RpcRoute } from '@homiwork/contracts';
-import { DEFAULT_STREAM_LIMITS, EventConsumer, MessagingMetrics, OutboxRelay, provisionStreams, RpcServer, type EventHandler, type NatsHandles, type RpcHandler } from '@homiwork/messaging';
+import { DEFAULT_STREAM_LIMITS, MessagingMetrics, OutboxRelay, provisionStreams, type NatsHandles } from '@homiwork/messaging';
 import type { Logger } from '@homiwork/observability';
 import { runMigrations, schemaOf } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
 import { listenForClockMoves } from './clock-control.js';
-import { EVENT_HANDLER_METADATA, RPC_HANDLER_METADATA } from './decorators.js';
+import { NATS_JETSTREAM_TRANSPORT } from './decorators.js';
+import { NatsJetStreamServer, type NatsJetStreamServerOptions } from './nats-jetstream.server.js';
 import type { ServiceKitOptions } from './service-kit.options.js';
 import { LOGGER, NATS, SERVICE_CONFIG } from './tokens.js';
 
@@ -19,13 +22,13 @@ export interface ReadinessReport {
 }
 
 /**
- * Brings a service's messaging up in order — migrations, streams, request handlers,
- * consumers, outbox relay — after Nest has built the providers, and down in reverse.
+ * Brings what a service stands on up in order — migrations, bucket, streams, outbox
+ * relay, clock control — after Nest has built the providers, and down in reverse after
+ * the transport (NatsJetStreamServer, which serves the handlers) has stopped: Nest closes
+ * connected microservices before it calls shutdown hooks.
  */
 @Injectable()
 export class ServiceRuntime implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly consumers: Array<EventConsumer<never>> = [];
-  private rpcServer: RpcServer | undefined;
   private relay: OutboxRelay | undefined;
   private clockSubscription: Subscription | undefined;
 
@@ -42,7 +45,7 @@ export class ServiceRuntime implements OnApplicationBootstrap, OnApplicationShut
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const { config, service } = this.options;
+    const { config } = this.options;
     const namespace = config.EVENT_NAMESPACE;
     if (this.dataSource) {
       const applied = await runMigrations(this.dataSource);
@@ -50,29 +53,6 @@ export class ServiceRuntime implements OnApplicationBootstrap, OnApplicationShut
     }
     await this.objectStore?.ensureBucket();
     await provisionStreams(this.nats.jsm, namespace, { ...DEFAULT_STREAM_LIMITS, maxBytes: config.EVENT_STREAM_MAX_BYTES });
-
-    this.rpcServer = new RpcServer(this.nats.nc, namespace, service, this.logger, this.metrics);
-    this.rpcServer.serve(systemReadyRoute(service), () => this.readiness());
-    for (const { route, handler } of this.discover<RpcRoute>(RPC_HANDLER_METADATA)) this.rpcServer.serve(route, handler as RpcHandler<RpcRoute>);
-
-    const eventHandlers = this.discover<ConsumerContract>(EVENT_HANDLER_METADATA);
-    if (eventHandlers.length > 0 && !this.dataSource) throw new Error(`${service} handles events but has no database for its inbox`);
-    for (const { route: contract, handler } of eventHandlers) {
-      const consumer = new EventConsumer({
-        contract,
-        handler: handler as EventHandler<never>,
-        namespace,
-        dataSource: this.dataSource!,
-        schema: schemaOf(this.dataSource!),
-        js: this.nats.js,
-        jsm: this.nats.jsm,
-        logger: this.logger,
-        metrics: this.metrics,
-      });
-      await consumer.start();
-      this.consumers.push(consumer as EventConsumer<never>);
-    }
-
     if (this.dataSource) {
       this.relay = new OutboxRelay({ dataSource: this.dataSource, schema: schemaOf(this.dataSource), js: this.nats.js, logger: this.logger, metrics: this.metrics });
       await this.relay.start();
@@ -80,16 +60,35 @@ export class ServiceRuntime implements OnApplicationBootstrap, OnApplicationShut
     if (config.CLOCK_CONTROL === 'enabled' && this.clock instanceof ShiftableClock) {
       this.clockSubscription = listenForClockMoves(this.nats.nc, namespace, this.clock);
     }
-    this.logger.info({ consumers: this.consumers.length }, 'service started');
+    this.logger.debug('migrations, streams and relay ready');
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.clockSubscription?.unsubscribe();
-    await this.rpcServer?.stop();
-    await Promise.all(this.consumers.map((consumer) => consumer.stop()));
     await this.relay?.stop();
     await this.nats.nc.drain().catch(() => undefined);
     if (this.dataSource?.isInitialized) await this.dataSource.destroy();
+  }
+
+  /**
+   * The transport that serves this service's handlers, for `app.connectMicroservice({ strategy })`.
+   * Nest binds pattern handlers declared on controllers itself (with guards, pipes,
+   * interceptors and filters); handlers declared on providers — where @OnRpc/@OnEvent
+   * classes have lived so far — are added here, called directly, so both keep working.
+   */
+  createTransport(overrides: Pick<NatsJetStreamServerOptions, 'consumer' | 'pendingRefreshMs'> = {}): NatsJetStreamServer {
+    const server = new NatsJetStreamServer({
+      service: this.options.service,
+      namespace: this.options.config.EVENT_NAMESPACE,
+      nats: this.nats,
+      logger: this.logger,
+      metrics: this.metrics,
+      dataSource: this.dataSource,
+      readiness: () => this.readiness(),
+      ...overrides,
+    });
+    for (const { pattern, handler, isEvent, extras } of this.providerPatternHandlers()) server.addHandler(pattern, handler as MessageHandler, isEvent, extras);
+    return server;
   }
 
   async readiness(): Promise<ReadinessReport> {
@@ -106,9 +105,9 @@ export class ServiceRuntime implements OnApplicationBootstrap, OnApplicationShut
     return { ready: results.every(([, result]) => result === 'ok'), checks: Object.fromEntries(results) };
   }
 
-  /** Every provider method carrying the given metadata, bound to its instance. */
-  private discover<T>(metadataKey: string): Array<{ route: T; handler: (...args: never[]) => Promise<unknown> }> {
-    const found: Array<{ route: T; handler: (...args: never[]) => Promise<unknown> }> = [];
+  /** Methods of providers (not controllers, which Nest binds) marked with a pattern for this transport, bound to their instance. */
+  private providerPatternHandlers(): Array<{ pattern: string; handler: (...args: never[]) => Promise<unknown>; isEvent: boolean; extras: Record<string, unknown> }> {
+    const found: Array<{ pattern: string; handler: (...args: never[]) => Promise<unknown>; isEvent: boolean; extras: Record<string, unknown> }> = [];
     for (const wrapper of this.discovery.getProviders()) {
       const instance = wrapper.instance as Record<string, unknown> | undefined;
       if (!instance || typeof instance !== 'object') continue;
@@ -116,8 +115,11 @@ export class ServiceRuntime implements OnApplicationBootstrap, OnApplicationShut
       for (const name of this.scanner.getAllMethodNames(prototype)) {
         const method = instance[name];
         if (typeof method !== 'function') continue;
-        const route = Reflect.getMetadata(metadataKey, method) as T | undefined;
-        if (route) found.push({ route, handler: (method as (...args: never[]) => Promise<unknown>).bind(instance) });
+        const kind = Reflect.getMetadata(PATTERN_HANDLER_METADATA, method) as PatternHandler | undefined;
+        if (kind === undefined || Reflect.getMetadata(TRANSPORT_METADATA, method) !== NATS_JETSTREAM_TRANSPORT) continue;
+        const handler = (method as (...args: never[]) => Promise<unknown>).bind(instance);
+        const extras = (Reflect.getMetadata(PATTERN_EXTRAS_METADATA, method) as Record<string, unknown> | undefined) ?? {};
+        for (const pattern of Reflect.getMetadata(PATTERN_METADATA, method) as string[]) found.push({ pattern, handler, isEvent: kind === PatternHandler.EVENT, extras });
       }
     }
     return found;
