@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -316,4 +317,31 @@ describe('moderation (R3.5, §12.2)', () => {
     const answer = await upload(token, Buffer.from('this contains a Forbidden   Phrase inside\n'), { name: 'a.txt' });
     expect(answer.status).toBe(422);
   });
+});
+
+// Last in this file: it kills and restarts the media process.
+describe('originals left by a crash are cleared when media starts (R3.2)', () => {
+  it('a media process killed mid-upload leaves its work directory; the restarted media removes it before serving', async () => {
+    const { token } = await newUser();
+    // A slow client: half a text file sent, the rest never comes.
+    const boundary = `----held${randomUUID().replaceAll('-', '')}`;
+    const url = new URL(`${system.gateways[0]}/v1/uploads`);
+    const held = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' } });
+    held.on('error', () => undefined);
+    held.write(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="diary.txt"\r\ncontent-type: text/plain\r\n\r\n${'a private diary line\n'.repeat(500)}`);
+    const workDirs = async () => (await readdir(mediaTmp).catch(() => [])).filter((entry) => entry.startsWith('upload-'));
+    await eventually(async () => (await workDirs()).length === 1, { what: 'the upload in progress at media' });
+
+    const media = system.supervisor.status().find((instance) => instance.service === 'media')!;
+    process.kill(media.pid!, 'SIGKILL');
+    await eventually(() => system.supervisor.status().find((instance) => instance.service === 'media')!.state !== 'ready', { what: 'media down' });
+    // Nothing removed the crashed process's directory, with the original in it.
+    expect(await workDirs()).toHaveLength(1);
+    await eventually(() => {
+      const now = system.supervisor.status().find((instance) => instance.service === 'media')!;
+      return now.state === 'ready' && now.restarts === media.restarts + 1;
+    }, { what: 'media restarted and ready', timeoutMs: 30_000 });
+    expect(await workDirs()).toEqual([]);
+    held.destroy();
+  }, 60_000);
 });

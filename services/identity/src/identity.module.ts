@@ -4,7 +4,7 @@ import { Clock } from '@homiwork/clock';
 import { MailSender, SmtpMailSender } from '@homiwork/mail';
 import type { NatsHandles } from '@homiwork/messaging';
 import type { Logger } from '@homiwork/observability';
-import { TRANSACTION_PROVIDERS } from '@homiwork/persistence';
+import { TRANSACTION_PROVIDERS, USER_TOMBSTONES_PROVIDER } from '@homiwork/persistence';
 import { LOGGER, NATS, ServiceKitModule } from '@homiwork/service-kit';
 import { IdentityConfig } from './config.js';
 import { PasswordHasher } from './crypto/password-hasher.js';
@@ -56,6 +56,7 @@ export class IdentityModule {
       providers: [
         { provide: IdentityConfig, useValue: config },
         ...TRANSACTION_PROVIDERS,
+        USER_TOMBSTONES_PROVIDER,
         EventsOutbox,
         UsersRepository,
         SessionsRepository,

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { hash, verify } from '@node-rs/argon2';
 import { dictionary } from '@zxcvbn-ts/language-common';
+import { Password } from '@homiwork/contracts';
 
 // Above OWASP's minimum for Argon2id (R1.2: 19 MiB, t=2, p=1): 64 MiB and 3 passes,
 // measured at ~85 ms per hash on this 2-core machine, inside the 50–150 ms target (the
@@ -35,5 +36,14 @@ export class PasswordHasher {
   /** Among the ~50,000 most common passwords (a list shipped with zxcvbn-ts), case-insensitively. */
   isCommon(password: string): boolean {
     return COMMON_PASSWORDS.has(password.toLowerCase());
+  }
+
+  /**
+   * The rules every password an account gets must meet — at registration and at a reset
+   * alike (R1.2): 8 to 1,024 characters (the route schemas check it too; this holds for any
+   * caller), not among the common ones, not containing the username.
+   */
+  isAcceptable(password: string, username: string): boolean {
+    return Password.safeParse(password).success && !this.isCommon(password) && !password.toLowerCase().includes(username.toLowerCase());
   }
 }

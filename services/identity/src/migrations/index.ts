@@ -1,4 +1,5 @@
 import { CreateMessagingTables1764200000000 } from '@homiwork/messaging';
+import { CreateTombstones1765000000000 } from '@homiwork/persistence';
 import { CreateIdentityTables1764300000000 } from './1764300000000-create-identity-tables.js';
 
-export const IDENTITY_MIGRATIONS = [CreateMessagingTables1764200000000, CreateIdentityTables1764300000000];
+export const IDENTITY_MIGRATIONS = [CreateMessagingTables1764200000000, CreateIdentityTables1764300000000, CreateTombstones1765000000000];

@@ -9,6 +9,12 @@ export class ResetTokensRepository {
     await this.db.query('INSERT INTO password_reset_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', [token.hash, token.userId, token.now, token.expiresAt]);
   }
 
+  /** The owner of a live (unused, unexpired) token, without using it up. */
+  async findLive(hash: Buffer, now: Date): Promise<string | undefined> {
+    const [row] = await this.db.query<Array<{ user_id: string }>>('SELECT user_id FROM password_reset_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2', [hash, now]);
+    return row?.user_id;
+  }
+
   /** Marks the token used if it is live, in one statement, so it can be used only once. */
   async consume(hash: Buffer, now: Date): Promise<string | undefined> {
     const [rows] = await this.db.query<[Array<{ user_id: string }>, number]>(

@@ -25,8 +25,18 @@ export interface SecurityEventOrigin {
 export class SecurityEventsRepository {
   constructor(private readonly db: Database) {}
 
+  /**
+   * Linked to the account only while its row exists. Identity's other user-keyed rows
+   * reference the row (sessions, reset tokens: a foreign key refuses them once it is
+   * gone); security events have no foreign key, since they outlive the account, so an
+   * event written by a request racing the erasure (a failed login checked just before)
+   * would stay linked after the erasure unlinked the others. The locking sub-select
+   * (FOR KEY SHARE) waits for an erasure in progress and then finds no row — the event
+   * is written unlinked, as the erasure would have left it; an event whose statement
+   * locked the row first is committed before the erasure's unlink runs, which unlinks it.
+   */
   async record(event: { userId: string | null; type: SecurityEventType; origin: SecurityEventOrigin; now: Date }): Promise<void> {
-    await this.db.query('INSERT INTO security_events (user_id, type, ip_hash, user_agent, occurred_at) VALUES ($1, $2, $3, $4, $5)', [
+    await this.db.query('INSERT INTO security_events (user_id, type, ip_hash, user_agent, occurred_at) VALUES ((SELECT id FROM users WHERE id = $1 FOR KEY SHARE), $2, $3, $4, $5)', [
       event.userId,
       event.type,
       event.origin.ipHash ?? null,

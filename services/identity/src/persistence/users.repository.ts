@@ -106,10 +106,6 @@ export class UsersRepository {
     }
   }
 
-  async promoteToOperator(id: string): Promise<void> {
-    await this.db.query("UPDATE users SET role = 'operator' WHERE id = $1", [id]);
-  }
-
   async block(id: string, reason: BlockReason, now: Date): Promise<boolean> {
     const [, count] = await this.db.query<[unknown[], number]>('UPDATE users SET blocked_at = $2, blocked_reason = $3 WHERE id = $1 AND blocked_at IS NULL', [id, now, reason]);
     return count > 0;

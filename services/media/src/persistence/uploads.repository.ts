@@ -62,14 +62,23 @@ export class UploadsRepository {
     return toUpload(row!);
   }
 
-  /** Scoped by owner: another user's id is simply not found (API.md: 404, never 403). */
+  /** Scoped by owner: another user's id is simply not found (API.md: 404, never 403). Expired or not: for deleting it. */
   async findOwned(userId: string, id: string): Promise<Upload | undefined> {
     const [row] = await this.db.query<UploadRow[]>('SELECT * FROM uploads WHERE id = $1 AND user_id = $2', [id, userId]);
     return row && toUpload(row);
   }
 
-  async listOwned(userId: string): Promise<Upload[]> {
-    return (await this.db.query<UploadRow[]>('SELECT * FROM uploads WHERE user_id = $1 ORDER BY created_at DESC LIMIT 500', [userId])).map(toUpload);
+  /**
+   * For showing: an upload past its 7 days is gone for its owner at that moment (§5.3),
+   * whether or not a sweep has deleted it yet, so reads filter on `expires_at` by `now`.
+   */
+  async findOwnedLive(userId: string, id: string, now: Date): Promise<Upload | undefined> {
+    const [row] = await this.db.query<UploadRow[]>('SELECT * FROM uploads WHERE id = $1 AND user_id = $2 AND expires_at > $3', [id, userId, now]);
+    return row && toUpload(row);
+  }
+
+  async listOwnedLive(userId: string, now: Date): Promise<Upload[]> {
+    return (await this.db.query<UploadRow[]>('SELECT * FROM uploads WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC LIMIT 500', [userId, now])).map(toUpload);
   }
 
   /** Locks the row until the transaction ends, so two purges of one upload do not both count it. */
@@ -80,6 +89,11 @@ export class UploadsRepository {
 
   async deleteById(id: string): Promise<number> {
     const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM uploads WHERE id = $1', [id]);
+    return count;
+  }
+
+  async deleteByIds(ids: string[]): Promise<number> {
+    const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM uploads WHERE id = ANY($1::uuid[])', [ids]);
     return count;
   }
 

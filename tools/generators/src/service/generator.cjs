@@ -2,13 +2,15 @@
 // entry in the service manifest. This writes both, with a skeleton that already follows
 // every rule of the existing services (own schema by migration, handlers that hand over to
 // one use case each, repositories returning plain records, config validated at boot,
-// health/readiness/metrics from the service kit) and a test, so the new service builds,
+// health/readiness/metrics from the service kit, a purge on UserDeleted that keeps a
+// tombstone so nothing is written for that user again) and a test, so the new service builds,
 // starts and answers before its first real feature. CommonJS: Nx loads generators with require().
 const { generateFiles, joinPathFragments, names } = require('@nx/devkit');
 
 const MANIFEST = 'libs/system-runner/src/manifest.ts';
 const SERVICE_NAMES = 'libs/contracts/src/services.ts';
 const CONTRACTS_INDEX = 'libs/contracts/src/index.ts';
+const CONSUMERS = 'libs/contracts/src/consumers.ts';
 
 function read(tree, path) {
   const text = tree.read(path, 'utf-8');
@@ -24,6 +26,23 @@ function addToNameList(tree, path, listName, name) {
   if (!match) throw new Error(`${path}: no ${listName} list found`);
   if (match[2].split(',').some((item) => item.trim() === `'${name}'`)) return;
   tree.write(path, text.replace(pattern, `$1$2, '${name}'$3`));
+}
+
+/**
+ * Every service keeping user data purges it on UserDeleted and keeps a tombstone (the
+ * skeleton's PurgeUser): its durable consumer is declared with the others, once.
+ */
+function addUserDeletedConsumer(tree, name, className) {
+  const text = read(tree, CONSUMERS);
+  const declaration = `export const ${className}Consumers = {`;
+  if (text.includes(declaration)) return;
+  const imports = [
+    ["from './events/user-deleted.v1.js'", "import { UserDeletedV1 } from './events/user-deleted.v1.js';"],
+    ["from './names.js'", "import { defineConsumer } from './names.js';"],
+  ];
+  const missing = imports.filter(([source]) => !text.includes(source)).map(([, line]) => line);
+  const body = `${declaration}\n  userDeleted: defineConsumer({ service: '${name}', event: UserDeletedV1 }),\n};\n`;
+  tree.write(CONSUMERS, `${missing.length > 0 ? `${missing.join('\n')}\n` : ''}${text.trimEnd()}\n\n${body}`);
 }
 
 function nextOpsPort(manifest) {
@@ -49,6 +68,7 @@ async function serviceGenerator(tree, options) {
   const index = read(tree, CONTRACTS_INDEX);
   const exportLine = `export * as ${className}Rpc from './rpc/${name}.js';`;
   if (!index.includes(exportLine)) tree.write(CONTRACTS_INDEX, `${index.trimEnd()}\n${exportLine}\n`);
+  addUserDeletedConsumer(tree, name, className);
 
   const entry = `  { name: '${name}', root: '${root}', opsPort: ${opsPort}, needs: ['postgres', 'nats'] },\n`;
   const gatewayMarker = '  // The gateway is last';

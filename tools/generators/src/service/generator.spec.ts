@@ -4,9 +4,10 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { defineRoute } from '@homiwork/contracts';
-import { RpcClient } from '@homiwork/messaging';
+import { jetstream } from '@nats-io/jetstream';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { defineRoute, eventSubject, UserDeletedV1 } from '@homiwork/contracts';
+import { EVENT_TYPE_HEADER, OCCURRED_AT_HEADER, RpcClient } from '@homiwork/messaging';
 import { freePort } from '@homiwork/system-runner';
 import { createTestDatabase, createTestNamespace, eventually, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
 import pg from 'pg';
@@ -50,7 +51,8 @@ describe('nx g @homiwork/generators:service', () => {
     expect(manifest).toMatch(new RegExp(`\\{ name: '${NAME}', root: 'services/${NAME}', opsPort: \\d+, needs: \\['postgres', 'nats'\\] \\},\\n  // The gateway is last`));
     expect(readFileSync(join(workspace, 'libs/contracts/src/services.ts'), 'utf8')).toMatch(new RegExp(`SERVICE_NAMES = \\[[^\\]]*'${NAME}'`));
     expect(readFileSync(join(workspace, 'libs/contracts/src/index.ts'), 'utf8')).toContain(`export * as SampleRpc from './rpc/${NAME}.js';`);
-    for (const file of ['project.json', 'src/main.ts', 'src/config.ts', 'src/service.ts', `src/${NAME}.module.ts`, `src/${NAME}.handlers.ts`, 'src/usecases/get-status/get-status.usecase.spec.ts']) {
+    expect(readFileSync(join(workspace, 'libs/contracts/src/consumers.ts'), 'utf8')).toContain(`export const SampleConsumers = {\n  userDeleted: defineConsumer({ service: '${NAME}', event: UserDeletedV1 }),\n};`);
+    for (const file of ['project.json', 'src/main.ts', 'src/config.ts', 'src/service.ts', `src/${NAME}.module.ts`, `src/${NAME}.handlers.ts`, 'src/usecases/get-status/get-status.usecase.spec.ts', 'src/usecases/purge-user/purge-user.usecase.ts']) {
       expect(readFileSync(join(workspace, 'services', NAME, file), 'utf8').length, file).toBeGreaterThan(0);
     }
   });
@@ -92,5 +94,21 @@ describe('nx g @homiwork/generators:service', () => {
     const route = defineRoute({ service: 'media', method: 'status.get', request: z.strictObject({}), response: z.strictObject({ records: z.number() }) });
     const status = await new RpcClient(nc, namespace).call({ ...route, service: NAME as 'media' }, {}, { requestId: 'generator-test', userId });
     expect(status).toEqual({ records: 2 });
+
+    // The skeleton purges on UserDeleted and keeps the tombstone that refuses later writes.
+    const h = headers();
+    h.set(EVENT_TYPE_HEADER, UserDeletedV1.type);
+    h.set(OCCURRED_AT_HEADER, new Date().toISOString());
+    const payload = { userId, erasureId: randomUUID(), reason: 'user_request', deletedAt: new Date().toISOString() };
+    await jetstream(nc).publish(eventSubject(namespace, UserDeletedV1), JSON.stringify(payload), { msgID: randomUUID(), headers: h });
+    const check = new pg.Client({ connectionString: database.url });
+    await check.connect();
+    try {
+      await eventually(async () => (await check.query(`SELECT 1 FROM ${NAME}.tombstones WHERE user_id = $1`, [userId])).rowCount === 1, { timeoutMs: 20_000, what: 'the tombstone' });
+      expect((await check.query(`SELECT 1 FROM ${NAME}.records WHERE user_id = $1`, [userId])).rowCount).toBe(0);
+      expect((await check.query(`SELECT count(*)::int AS n FROM ${NAME}.records`)).rows).toEqual([{ n: 1 }]);
+    } finally {
+      await check.end();
+    }
   }, 90_000);
 });

@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { RevocationWriter } from '@homiwork/auth';
 import { Clock } from '@homiwork/clock';
 import { PurgeCompletedV1, UserDeletedV1, type CallerContext, type ErasureReason, type IdentityRpc, type RpcRequest } from '@homiwork/contracts';
-import { Transactor } from '@homiwork/persistence';
+import { Transactor, UserTombstones } from '@homiwork/persistence';
 import type { z } from 'zod';
 import { PasswordHasher } from '../../crypto/password-hasher.js';
 import { IdentityErrors } from '../../identity-errors.js';
@@ -14,10 +14,17 @@ import { SessionsRepository } from '../../persistence/sessions.repository.js';
 import { UsersRepository } from '../../persistence/users.repository.js';
 
 /**
- * R1.5 / §10: irreversible erasure. In one transaction identity deletes the account row
- * (sessions, refresh and reset tokens go by cascade), unlinks its security events, and
+ * R1.5 / §10: irreversible erasure. In one transaction identity records the user's
+ * tombstone, makes every access token of the account stop working, deletes the account
+ * row (sessions, refresh and reset tokens go by cascade), unlinks its security events, and
  * writes UserDeleted — which every other service purges on — together with its own
- * PurgeCompleted receipt. Then every access token of the account stops working.
+ * PurgeCompleted receipt.
+ *
+ * The revocation is written before the row goes, inside the transaction: revoked after
+ * the commit, a deleted account's tokens kept working until that write (and forever, had
+ * the process died in between), starting uploads and the like for a user every service
+ * was about to purge. If the commit fails after it, the user is only signed out for one
+ * access-token lifetime.
  */
 @Injectable()
 export class DeleteAccount {
@@ -30,6 +37,7 @@ export class DeleteAccount {
     private readonly hasher: PasswordHasher,
     private readonly outbox: EventsOutbox,
     private readonly revocations: RevocationWriter,
+    private readonly tombstones: UserTombstones,
     @Inject(Clock) private readonly clock: Clock,
   ) {}
 
@@ -46,17 +54,17 @@ export class DeleteAccount {
 
   /** Also used for erasures started elsewhere (privacy request, inactivity, minor, operator). */
   async erase(userId: string, erasureId: string, reason: z.infer<typeof ErasureReason>, caller: Pick<CallerContext, 'ipHash' | 'userAgent'> = {}): Promise<boolean> {
-    const erased = await this.transactor.run(() => this.eraseInTransaction(userId, erasureId, reason, caller));
-    await this.revocations.revokeUser(userId);
-    return erased;
+    return this.transactor.run(() => this.eraseInTransaction(userId, erasureId, reason, caller));
   }
 
   private async eraseInTransaction(userId: string, erasureId: string, reason: z.infer<typeof ErasureReason>, caller: Pick<CallerContext, 'ipHash' | 'userAgent'>): Promise<boolean> {
     const user = await this.users.findById(userId, { lock: true });
     if (!user) return false;
     const now = this.clock.now();
+    await this.tombstones.record(userId, now);
     const { sessions, refreshTokens } = await this.sessions.countForUser(userId);
     const resetTokens = await this.resetTokens.countForUser(userId);
+    await this.revocations.revokeUser(userId);
     await this.users.delete(userId);
     const unlinked = await this.securityEvents.pseudonymize(userId);
     await this.securityEvents.record({ userId: null, type: 'account_deleted', origin: caller, now });

@@ -25,7 +25,7 @@ export class RegisterUser {
   ) {}
 
   async execute(input: Input, caller: CallerContext, role: 'user' | 'operator' = 'user'): Promise<RpcResponse<typeof IdentityRpc.RegisterRoute>> {
-    if (this.hasher.isCommon(input.password) || input.password.toLowerCase().includes(input.username.toLowerCase())) throw IdentityErrors.weakPassword();
+    if (!this.hasher.isAcceptable(input.password, input.username)) throw IdentityErrors.weakPassword();
     const passwordHash = await this.hasher.hash(input.password);
     const now = this.clock.now();
     try {

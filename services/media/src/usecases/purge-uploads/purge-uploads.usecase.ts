@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '@homiwork/clock';
 import { PurgeCompletedV1, type EventPayload } from '@homiwork/contracts';
-import { Transactor } from '@homiwork/persistence';
+import { Transactor, UserTombstones } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
 import { EventsOutbox } from '../../persistence/events-outbox.js';
 import { UploadsRepository } from '../../persistence/uploads.repository.js';
@@ -9,10 +9,18 @@ import { UploadsRepository } from '../../persistence/uploads.repository.js';
 type Trigger = EventPayload<typeof PurgeCompletedV1>['trigger'];
 
 /**
+ * Uploads per sweep transaction: one S3 DeleteObjects request (at most 1,000 keys), one
+ * DELETE, and row locks held for a second or so rather than for the whole backlog.
+ */
+export const SWEEP_BATCH_SIZE = 500;
+
+/**
  * Media's purges, each confirmed with PurgeCompleted (R8.3): every upload of an erased
  * user (R1.5), one expired upload (§5.3), and one pass over whatever is past its 7 days.
  * Objects are deleted before rows, inside the transaction (the event handler's, which
  * these join), so a failure retries the whole purge and deletion is idempotent.
+ * The erasure records the user's tombstone first, so no upload still in flight can be
+ * stored for the user afterwards (StoreUpload guards its write with it).
  */
 @Injectable()
 export class PurgeUploads {
@@ -21,11 +29,15 @@ export class PurgeUploads {
     private readonly uploads: UploadsRepository,
     private readonly store: ObjectStore,
     private readonly outbox: EventsOutbox,
+    private readonly tombstones: UserTombstones,
     @Inject(Clock) private readonly clock: Clock,
   ) {}
 
   allOfUser(userId: string, erasureId: string, trigger: Trigger): Promise<void> {
     return this.transactor.run(async () => {
+      // Waits for every upload of the user already past its guard to commit, so the
+      // listing and the DELETE below see them; every later upload is refused.
+      await this.tombstones.record(userId, this.clock.now());
       const objects = await this.store.removeAllForOwner(userId);
       const uploads = await this.uploads.deleteAllOfUser(userId);
       await this.confirm({ userId, erasureId, scope: 'user', scopeId: userId, trigger, counts: { uploads, objects } });
@@ -41,12 +53,33 @@ export class PurgeUploads {
     });
   }
 
-  /** The safety net for §5.3 (one pass, `UploadSweeper` schedules it): whatever is past its 7 days goes, even if no event asked. */
-  expired(limit = 100): Promise<number> {
+  /**
+   * The safety net for §5.3 (`UploadSweeper` schedules it): everything past its 7 days
+   * goes, even if no event asked — in batches, each its own transaction, until nothing
+   * due is left, so one run drains any backlog. Returns how many uploads it deleted.
+   */
+  async expired(batchSize = SWEEP_BATCH_SIZE): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const purged = await this.expiredBatch(batchSize);
+      total += purged;
+      // A short batch means nothing due is left (or another instance holds the rest).
+      if (purged < batchSize) return total;
+    }
+  }
+
+  /** One batch: one DeleteObjects request, one DELETE, and a receipt per upload. */
+  private expiredBatch(limit: number): Promise<number> {
     return this.transactor.run(async () => {
-      const expired = await this.uploads.expiredBefore(this.clock.now(), limit);
-      for (const upload of expired) await this.one(upload.id, upload.userId, null);
-      return expired.length;
+      const due = await this.uploads.expiredBefore(this.clock.now(), limit);
+      if (due.length === 0) return 0;
+      // remove() throws unless every key is confirmed gone, so each receipt's 1 object is true.
+      await this.store.remove(due.map((upload) => upload.objectKey));
+      await this.uploads.deleteByIds(due.map((upload) => upload.id));
+      for (const upload of due) {
+        await this.confirm({ userId: upload.userId, erasureId: null, scope: 'upload', scopeId: upload.id, trigger: null, counts: { uploads: 1, objects: 1 } });
+      }
+      return due.length;
     });
   }
 

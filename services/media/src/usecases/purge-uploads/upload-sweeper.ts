@@ -7,11 +7,13 @@ import { PurgeUploads } from './purge-uploads.usecase.js';
 /**
  * Retention sends UploadExpired when an upload's 7 days are over; media also sweeps on
  * its own every UPLOAD_SWEEP_INTERVAL_MS, so the promise of §5.3 holds even while
- * retention is down.
+ * retention is down. Each run drains everything due (in batches); a run still going when
+ * the next tick comes is not doubled.
  */
 @Injectable()
 export class UploadSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
 
   constructor(
     private readonly purge: PurgeUploads,
@@ -30,7 +32,13 @@ export class UploadSweeper implements OnApplicationBootstrap, OnApplicationShutd
     clearInterval(this.timer);
   }
 
-  async sweep(): Promise<number> {
+  /** One run; a call while a run is going joins it instead of starting a second. */
+  sweep(): Promise<number> {
+    this.running ??= this.run().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async run(): Promise<number> {
     const purged = await this.purge.expired();
     if (purged > 0) this.logger.info({ purged }, 'expired uploads deleted');
     return purged;

@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { addDays, Clock } from '@homiwork/clock';
 import { ProhibitedContentDetectedV1, UploadStoredV1, type CallerContext, type MediaRpc } from '@homiwork/contracts';
-import { Transactor } from '@homiwork/persistence';
+import { Transactor, UserErased, UserTombstones } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
 import { MediaConfig } from '../../config.js';
 import { MediaErrors } from '../../media-errors.js';
 import { EventsOutbox } from '../../persistence/events-outbox.js';
+import { UploadWorkDirs } from '../../persistence/upload-work-dirs.js';
 import { UploadsRepository } from '../../persistence/uploads.repository.js';
 import { AvTransformer, ImageTransformer, Moderator, normalizeText, sniffUpload, type ModerationVerdict, type UploadKind } from '../../processing/index.js';
 import { toUploadView } from '../upload-view.js';
@@ -33,6 +34,11 @@ interface Transformed {
  * decided from its bytes, transformed (re-encoded, metadata stripped, bounded), checked by
  * moderation, and only the transformed file is stored. The temporary directory — and with
  * it the original — is removed whatever happens.
+ *
+ * An upload can take minutes, and its account can be deleted meanwhile: the row is written
+ * only under the user's tombstone guard, so an upload that finishes after media purged
+ * the account is refused (401, as every later request of the account) and its object
+ * deleted — nothing is left that the purge would not have found.
  */
 @Injectable()
 export class StoreUpload {
@@ -43,6 +49,8 @@ export class StoreUpload {
     private readonly uploads: UploadsRepository,
     private readonly store: ObjectStore,
     private readonly outbox: EventsOutbox,
+    private readonly tombstones: UserTombstones,
+    private readonly workDirs: UploadWorkDirs,
     private readonly images: ImageTransformer,
     private readonly av: AvTransformer,
     private readonly moderator: Moderator,
@@ -55,8 +63,9 @@ export class StoreUpload {
   async execute(body: Readable, declared: { filename?: string; contentType?: string }, caller: CallerContext): Promise<MediaRpc.Upload> {
     const userId = caller.userId;
     if (!userId) throw MediaErrors.unauthenticated();
-    await mkdir(this.config.MEDIA_TMP_DIR, { recursive: true, mode: 0o700 });
-    const workDir = await mkdtemp(join(this.config.MEDIA_TMP_DIR, 'upload-'));
+    // Early and cheap; the guard at the write below is what makes it certain.
+    if (await this.tombstones.isErased(userId)) throw MediaErrors.accountDeleted();
+    const workDir = await this.workDirs.create();
     const original = join(workDir, 'original');
     const output = join(workDir, 'transformed');
     try {
@@ -74,7 +83,7 @@ export class StoreUpload {
       }
       return await this.persist(userId, kind, output, transformed);
     } finally {
-      await rm(workDir, { recursive: true, force: true });
+      await this.workDirs.remove(workDir);
     }
   }
 
@@ -103,7 +112,19 @@ export class StoreUpload {
 
   /** No upload row is written; the event names the rule only — never the content (§12.2). */
   private async reportProhibited(userId: string, rule: string): Promise<void> {
-    await this.transactor.run(() => this.outbox.append(ProhibitedContentDetectedV1, { userId, subjectKind: 'upload', rule, detectedAt: this.clock.now().toISOString() }));
+    await this.guarded(userId, () => this.outbox.append(ProhibitedContentDetectedV1, { userId, subjectKind: 'upload', rule, detectedAt: this.clock.now().toISOString() }));
+  }
+
+  /** A write for the user in one transaction, refused (MediaErrors.accountDeleted) once media has purged the user. */
+  private async guarded<T>(userId: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await this.transactor.run(async () => {
+        await this.tombstones.guard(userId);
+        return write();
+      });
+    } catch (error) {
+      throw error instanceof UserErased ? MediaErrors.accountDeleted() : error;
+    }
   }
 
   private async persist(userId: string, kind: UploadKind, file: string, transformed: Transformed): Promise<MediaRpc.Upload> {
@@ -112,7 +133,7 @@ export class StoreUpload {
     try {
       const createdAt = this.clock.now();
       const expiresAt = addDays(createdAt, UPLOAD_RETENTION_DAYS);
-      const upload = await this.transactor.run(async () => {
+      const upload = await this.guarded(userId, async () => {
         const inserted = await this.uploads.insert({
           id,
           userId,
@@ -131,7 +152,8 @@ export class StoreUpload {
       });
       return toUploadView(upload);
     } catch (error) {
-      // No row, no object: an object nobody can list would outlive every purge.
+      // No row, no object: an object nobody can list would outlive every purge (and an
+      // account purged while this upload streamed must not get it back).
       await this.store.remove([stored.key]).catch(() => undefined);
       throw error;
     }
