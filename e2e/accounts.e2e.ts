@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '@homiwork/api-client';
-import { DeleteMe, GetMe, LogIn, Register, UpdateMe, type HttpRoute } from '@homiwork/contracts';
+import { DeleteMe, GetMe, LogIn, Register, UpdateMe, UserDeletedV1, type HttpRoute } from '@homiwork/contracts';
 import { eventually } from '@homiwork/testing';
 import { startTestSystem, type TestSystem } from './support/test-system.js';
 
@@ -263,6 +263,14 @@ describe('DELETE /v1/me', () => {
     expect(await system.sql('SELECT 1 FROM identity.security_events WHERE user_id = $1', [user.id])).toHaveLength(0);
     // The outbox was relayed: nothing of this erasure is left waiting.
     await eventually(async () => (await system.sql("SELECT 1 FROM identity.outbox WHERE type IN ('UserDeleted.v1', 'PurgeCompleted.v1')")).length === 0, { what: 'events relayed' });
+  });
+
+  it('erases once when the request is sent several times at once: one 202, the others 401, one UserDeleted', async () => {
+    const { user, tokens } = await registerAndLogIn();
+    const answers = await Promise.all([1, 2, 3].map(() => system.api({ token: tokens.accessToken }).raw(DeleteMe, { body: { password: PASSWORD } })));
+    expect(answers.map((answer) => answer.status).sort()).toEqual([202, 401, 401]);
+    await eventually(async () => (await system.events(UserDeletedV1)).some((event) => event.userId === user.id), { what: 'UserDeleted announced' });
+    expect((await system.events(UserDeletedV1)).filter((event) => event.userId === user.id)).toHaveLength(1);
   });
 });
 

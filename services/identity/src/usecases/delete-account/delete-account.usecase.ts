@@ -48,7 +48,9 @@ export class DeleteAccount {
     if (!user) throw IdentityErrors.unauthenticated();
     if (!(await this.hasher.verify(user.passwordHash, input.password))) throw IdentityErrors.invalidCredentials();
     const erasureId = randomUUID();
-    await this.erase(user.id, erasureId, 'user_request', caller);
+    // The same request sent twice at once: the second finds the account gone once the
+    // first commits, and gets what any request of a deleted account gets.
+    if (!(await this.erase(user.id, erasureId, 'user_request', caller))) throw IdentityErrors.unauthenticated();
     return { erasureId };
   }
 
