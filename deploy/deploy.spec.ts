@@ -15,7 +15,20 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '@homiwork/config';
 import { parseS3Url } from '@homiwork/storage';
-import { compiledMain, downstreamServices, loadDescriptor, SERVICE_MANIFEST, type ServiceManifestEntry } from '@homiwork/system-runner';
+import {
+  compiledMain,
+  downstreamServices,
+  generatedHeader,
+  loadDescriptor,
+  natsPasswordVariable,
+  natsPermissions,
+  natsUserNames,
+  PROVISIONING_USER,
+  DEAD_LETTER_OPERATOR_USER,
+  renderNatsAuthorization,
+  SERVICE_MANIFEST,
+  type ServiceManifestEntry,
+} from '@homiwork/system-runner';
 import { interpolate, interpolateDocument, MissingVariableError, references, strings } from './support/compose-interpolation.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -64,6 +77,8 @@ const OPERATOR_ENV: Readonly<Record<string, string>> = {
   SMTP_URL: 'smtps://relay-user:relay-password@smtp.example.com:465',
   MAIL_FROM: 'no-reply@example.com',
   PUBLIC_WEB_URL: 'https://app.example.com',
+  // One NATS password per user of deploy/nats/authorization.conf (each service, migrate).
+  ...Object.fromEntries(natsUserNames().map((user) => [natsPasswordVariable(user), randomBytes(24).toString('hex')])),
 };
 
 /** Metric names the dashboards may use. A rename in code or in a dashboard fails this test. */
@@ -478,6 +493,34 @@ describe('docker-compose.yml', () => {
 
     const data = namedVolumes(nats).find((v) => v.target === '/data');
     expect(data, 'JetStream store_dir is a named volume').toBeDefined();
+  });
+
+  it('authenticates every NATS connection: the generated users, each service and migrate with its own password only', () => {
+    const nats = service('nats');
+    const conf = read('deploy/nats/nats-server.conf');
+    expect(conf).toMatch(/^include \.\/authorization\.conf$/m);
+    expect(conf, 'no anonymous fallback user').not.toMatch(/no_auth_user/);
+    const confMount = bindMounts(nats).find((m) => m.source === './deploy/nats/nats-server.conf');
+    const authMount = bindMounts(nats).find((m) => m.source === './deploy/nats/authorization.conf');
+    expect(authMount?.target, 'authorization.conf mounted next to nats-server.conf').toBe(confMount?.target.replace(/nats-server\.conf$/, 'authorization.conf'));
+    // The checked-in file is what the generator renders from the contracts and the manifest.
+    expect(read('deploy/nats/authorization.conf')).toBe(generatedHeader('hw') + renderNatsAuthorization(natsPermissions('hw')));
+    const raw = (name: string): Record<string, string> => environment(service(name));
+    // Each service and migrate connect as their own user; the dead-letter operator's password is the operator's alone.
+    const composeUsers = [...APP_SERVICES, PROVISIONING_USER];
+    expect(natsUserNames()).toEqual([...composeUsers, DEAD_LETTER_OPERATOR_USER]);
+    for (const user of natsUserNames()) {
+      const variable = natsPasswordVariable(user);
+      expect(raw('nats')[variable], `nats gets ${variable}`).toMatch(new RegExp(`^\\$\\{${variable}:\\?`));
+      const holders = Object.keys(services).filter((name) => JSON.stringify(raw(name)).includes(`\${${variable}`));
+      if (!composeUsers.includes(user)) {
+        expect(holders, `who gets ${variable}`).toEqual(['nats']);
+        continue;
+      }
+      expect(runtimeEnv(user).NATS_USER, `${user}: NATS_USER`).toBe(user);
+      expect(raw(user).NATS_PASSWORD, `${user}: NATS_PASSWORD`).toMatch(new RegExp(`^\\$\\{${variable}:\\?`));
+      expect(holders.sort(), `who gets ${variable}`).toEqual(['nats', user].sort());
+    }
   });
 
   it('keeps its data in named volumes', () => {

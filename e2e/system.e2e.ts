@@ -3,14 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
 import { ApiClient } from '@homiwork/api-client';
-import { createTestDatabase, createTestNamespace, eventually, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
+import { createTestDatabase, createTestNamespace, eventually, type TestDatabase } from '@homiwork/testing';
 import { startSystemProcess, type SystemProcess } from '@homiwork/system-runner';
 
 /**
  * The system as `npm start` runs it (compiled supervisor, migrate, dev infrastructure,
  * every service of the manifest), looked at from outside: it survives a killed service,
- * and a restart keeps the development secrets, so sessions outlive it.
+ * and a restart keeps the development secrets, so sessions outlive it. No NATS_URL is
+ * given, so it runs its own nats-server with the generated users and permissions: every
+ * test here passing, with no permission violation logged, shows that each service works
+ * with only its own permissions.
  */
 let database: TestDatabase;
 let runDir: string;
@@ -25,7 +29,6 @@ beforeAll(async () => {
     NODE_ENV: 'test',
     LOG_LEVEL: 'warn',
     DATABASE_URL: database.url,
-    NATS_URL: TEST_NATS_URL,
     EVENT_NAMESPACE: createTestNamespace(),
     EVENT_STREAM_MAX_BYTES: String(64 * 1024 * 1024),
     RUN_DIR: runDir,
@@ -47,6 +50,24 @@ async function signUp(api: ApiClient) {
   await api.accounts.register(account);
   return api.accounts.login({ login: account.username, password: PASSWORD });
 }
+
+/** The address of the nats-server the system started, from its own line. */
+const natsUrlOf = (output: readonly string[]): string | undefined =>
+  output.map((line) => /\[system\] no NATS_URL configured: nats-server on (\S+),/.exec(line)?.[1]).find(Boolean);
+const permissionViolations = (output: readonly string[]): string[] => output.filter((line) => /(Publish|Subscription) Violation|authentication error/.test(line));
+
+describe('npm start runs its own NATS with one user per service', () => {
+  it('refuses anonymous connections, while every service works through its own user', async () => {
+    const host = natsUrlOf(system!.output);
+    expect(host, 'the system says where its nats-server listens').toBeDefined();
+    await expect(connect({ servers: `nats://${host}`, reconnect: false })).rejects.toThrow(/Authorization/i);
+    const tokens = await signUp(new ApiClient({ baseUrl: system!.apiUrl }));
+    expect((await new ApiClient({ baseUrl: system!.apiUrl, accessToken: tokens.accessToken }).accounts.me()).username).toMatch(/^system_/);
+    expect(statSync(join(runDir, 'nats-passwords.json')).mode & 0o777).toBe(0o600);
+    // The refused anonymous attempt above is the only authentication error; no service was refused anything.
+    expect(permissionViolations(system!.output).filter((line) => !line.includes('User ""'))).toEqual([]);
+  });
+});
 
 describe('npm start supervises the services', () => {
   it('serves again within 30 s after a service is killed with SIGKILL, while the others keep serving', async () => {
@@ -96,5 +117,6 @@ describe('npm start supervises the services', () => {
     expect((await again.accounts.me()).username).toMatch(/^system_/);
     const refreshed = await new ApiClient({ baseUrl: system.apiUrl }).accounts.refresh(tokens.refreshToken);
     expect(refreshed.accessToken).toBeTruthy();
+    expect(permissionViolations(system.output), 'a service did something its NATS user may not').toEqual([]);
   }, 120_000);
 });

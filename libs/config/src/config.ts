@@ -41,6 +41,13 @@ export const baseServiceConfig = z.object({
   NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NATS_URL: urlWithProtocols(['nats', 'tls']).default('nats://127.0.0.1:4222'),
+  /**
+   * This service's own NATS user and password (deploy/nats/authorization.conf): the server
+   * lets each user publish and subscribe only to what its service needs. Unset only against
+   * a server without authentication (the test suite's); a server with users refuses it.
+   */
+  NATS_USER: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a service name (lower-case letters, digits, dashes)').optional(),
+  NATS_PASSWORD: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Prefix of every subject and stream: lets test runs and environments share one NATS. */
   EVENT_NAMESPACE: z
     .string()

@@ -28,7 +28,7 @@ export class ServiceKitModule {
       { provide: Clock, useValue: config.CLOCK_CONTROL === 'enabled' ? new ShiftableClock() : new SystemClock() },
       { provide: ServiceMetrics, useValue: new ServiceMetrics(service) },
       { provide: MessagingMetrics, inject: [ServiceMetrics], useFactory: (metrics: ServiceMetrics) => new MessagingMetrics(metrics) },
-      { provide: NATS, useFactory: () => connectToNats(config.NATS_URL, service) },
+      { provide: NATS, useFactory: () => connectToNats(config.NATS_URL, service, { user: config.NATS_USER, password: config.NATS_PASSWORD }) },
       { provide: RpcClient, inject: [NATS], useFactory: (nats: NatsHandles) => new RpcClient(nats.nc, config.EVENT_NAMESPACE) },
       {
         // The framework-shaped client: send() is RpcClient's request/reply, emit() appends to the outbox in the ambient transaction.

@@ -33,3 +33,21 @@ export function persistentDevSecrets(runDir: string, options: { rotate?: boolean
   chmodSync(file, 0o600);
   return { secrets, created: true };
 }
+
+/**
+ * One NATS password per user (each service, the provisioning user) for the nats-server
+ * `npm start` runs, kept in `<runDir>/nats-passwords.json` (owner-only) apart from
+ * secrets.json: every service gets the shared secrets, but only its own NATS password.
+ * Users added to the manifest since get a password; `rotate` replaces them all.
+ */
+export function persistentNatsPasswords(runDir: string, users: readonly string[], options: { rotate?: boolean } = {}): Record<string, string> {
+  const file = join(runDir, 'nats-passwords.json');
+  const kept = !options.rotate && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
+  const passwords = Object.fromEntries(users.map((user) => [user, kept[user] ?? randomBytes(24).toString('base64url')]));
+  if (users.some((user) => kept[user] === undefined)) {
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, JSON.stringify(passwords), { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
+  return passwords;
+}

@@ -1,5 +1,18 @@
 export { launchService, freePort, REPO_ROOT, type LaunchedService } from './launch.js';
-export { generateDevSecrets, persistentDevSecrets, type DevSecrets } from './dev-secrets.js';
+export { generateDevSecrets, persistentDevSecrets, persistentNatsPasswords, type DevSecrets } from './dev-secrets.js';
+export {
+  natsInboxPrefix,
+  natsPasswordVariable,
+  natsPermissions,
+  natsUserNames,
+  PROVISIONING_USER,
+  DEAD_LETTER_OPERATOR_USER,
+  renderDevNatsServerConfig,
+  renderNatsAuthorization,
+  generatedHeader,
+  type NatsUserPermissions,
+} from './nats-permissions.js';
+export { natsServerBinary, startNatsServer, type NatsServerProcess } from './nats-server.js';
 export { SERVICE_MANIFEST, compiledMain, downstreamServices, type Dependency, type ServiceManifestEntry } from './manifest.js';
 export type { ServiceDescriptor } from './service-descriptor.js';
 export { loadDescriptor } from './descriptors.js';

@@ -10,6 +10,8 @@ export interface SupervisorOptions {
   manifest: readonly ServiceManifestEntry[];
   /** The environment every service gets (secrets, database, NATS, namespace…). */
   env: NodeJS.ProcessEnv;
+  /** Settings for one service only, over `env` (its own NATS user and password). */
+  serviceEnv?(entry: ServiceManifestEntry): NodeJS.ProcessEnv;
   /** Ports of one instance of a service. */
   ports(entry: ServiceManifestEntry, copy: number): Promise<InstancePorts> | InstancePorts;
   /** How many instances of a service (default 1). */
@@ -38,6 +40,17 @@ interface Instance extends InstanceStatus {
   ports: InstancePorts;
   delayMs: number;
   startedAt: number;
+}
+
+/**
+ * The entry's run-time settings (manifest `env`) under the environment the system runs
+ * with, which overrides a name, except that NODE_OPTIONS of both apply: the entry's first,
+ * so a flag given to the whole system (e.g. --inspect) wins without dropping the entry's.
+ */
+export function runtimeEnv(entry: ServiceManifestEntry, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const merged: NodeJS.ProcessEnv = { ...entry.env, ...env };
+  if (entry.env?.NODE_OPTIONS && env.NODE_OPTIONS) merged.NODE_OPTIONS = `${entry.env.NODE_OPTIONS} ${env.NODE_OPTIONS}`;
+  return merged;
 }
 
 /** A process that stays up this long has recovered: its next crash restarts at the first delay again. */
@@ -73,8 +86,9 @@ export class Supervisor {
           ...(ports.publicPort !== undefined ? { publicUrl: `http://127.0.0.1:${ports.publicPort}` } : {}),
           ports,
           env: {
-            ...this.options.env,
+            ...runtimeEnv(entry, this.options.env),
             ...provided,
+            ...this.options.serviceEnv?.(entry),
             SERVICE_NAME: entry.name,
             OPS_PORT: String(ports.opsPort),
             ...(ports.publicPort !== undefined ? { HTTP_PORT: String(ports.publicPort) } : {}),

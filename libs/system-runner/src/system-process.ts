@@ -24,7 +24,7 @@ export interface SystemProcess {
 export async function startSystemProcess(env: NodeJS.ProcessEnv, options: { timeoutMs?: number; args?: string[]; onLine?: (line: string) => void } = {}): Promise<SystemProcess> {
   const child = spawn(process.execPath, ['dist/tools/system/src/run-system.js', ...(options.args ?? [])], {
     cwd: REPO_ROOT,
-    env: { PORTS: 'auto', SUPERVISOR_PORT: '0', LOCAL_S3_PORT: '0', LOCAL_SMTP_PORT: '0', LOCAL_MAIL_API_PORT: '0', ...env },
+    env: { PORTS: 'auto', SUPERVISOR_PORT: '0', LOCAL_S3_PORT: '0', LOCAL_SMTP_PORT: '0', LOCAL_MAIL_API_PORT: '0', LOCAL_NATS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

@@ -44,7 +44,8 @@ for (const entry of SERVICE_MANIFEST) {
   say(`${entry.name}: ${applied.length} migration(s) applied`);
   await dataSource.destroy();
 }
-const nats = await connectToNats(NATS_URL, 'migrate');
+// As the provisioning user when the server has users (NATS_USER/NATS_PASSWORD; see deploy/nats/).
+const nats = await connectToNats(NATS_URL, 'migrate', { user: process.env.NATS_USER, password: process.env.NATS_PASSWORD });
 const maxBytes = Number(process.env.EVENT_STREAM_MAX_BYTES ?? DEFAULT_STREAM_LIMITS.maxBytes);
 const streams = await provisionStreams(nats.jsm, EVENT_NAMESPACE, { ...DEFAULT_STREAM_LIMITS, maxBytes });
 say(`streams ready: ${streams.join(', ')}`);

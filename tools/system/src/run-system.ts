@@ -5,32 +5,57 @@
  * manifest under the Supervisor, which restarts a service that dies. Its own status and
  * restart metrics are at SUPERVISOR_PORT (/status, /metrics). Ctrl-C stops everything.
  *
+ * Without NATS_URL it first starts its own nats-server (the Debian package's binary, or
+ * NATS_SERVER_BIN) with the configuration generated from the contracts and the manifest
+ * (libs/system-runner/src/nats-permissions.ts): JetStream stored in <RUN_DIR>/nats, no
+ * anonymous access, one user per service with only the subjects its service needs; each
+ * service and migrate get their own user and password (kept in <RUN_DIR>/nats-passwords.json).
+ * With NATS_URL, that server is used, with NATS_USER/NATS_PASSWORD if given.
+ *
  * Flags: `--check` starts everything, waits until ready, and stops; `--rotate-secrets`
  * replaces the development secrets kept in the run directory (every session ends).
  * Environment: RUN_DIR (default .run), PORTS=auto (free ports instead of the manifest's),
- * SUPERVISOR_PORT (default 9190; 0 picks one), and any service setting.
+ * SUPERVISOR_PORT (default 9190; 0 picks one), LOCAL_NATS_PORT (default 4223; 0 picks
+ * one), and any service setting.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { downstreamServices, freePort, persistentDevSecrets, REPO_ROOT, SERVICE_MANIFEST, Supervisor } from '@homiwork/system-runner';
+import {
+  downstreamServices,
+  freePort,
+  natsUserNames,
+  persistentDevSecrets,
+  persistentNatsPasswords,
+  PROVISIONING_USER,
+  REPO_ROOT,
+  SERVICE_MANIFEST,
+  startNatsServer,
+  Supervisor,
+  type NatsServerProcess,
+} from '@homiwork/system-runner';
 
 const say = (message: string): void => void process.stdout.write(`[system] ${message}\n`);
 const runDir = process.env.RUN_DIR ?? '.run';
-const { secrets, created } = persistentDevSecrets(runDir, { rotate: process.argv.includes('--rotate-secrets') });
+const rotate = process.argv.includes('--rotate-secrets');
+const { secrets, created } = persistentDevSecrets(runDir, { rotate });
 say(created ? `new development secrets in ${runDir}/secrets.json` : `development secrets reused from ${runDir}/secrets.json`);
 
 const env: NodeJS.ProcessEnv = {
   ...secrets,
   ...process.env,
   DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/homiwork',
-  NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+  NATS_URL: process.env.NATS_URL,
   EVENT_NAMESPACE: process.env.EVENT_NAMESPACE ?? 'hw',
   NODE_ENV: process.env.NODE_ENV ?? 'development',
   DOWNSTREAM_SERVICES: process.env.DOWNSTREAM_SERVICES ?? downstreamServices(),
 };
 const children: ChildProcess[] = [];
 let supervisor: Supervisor | undefined;
+let nats: NatsServerProcess | undefined;
+/** The NATS user and password of one process (a service, migrate) when this run owns the server. */
+let natsCredentials: (user: string) => NodeJS.ProcessEnv = () => ({});
 let shuttingDown = false;
 
 /** Runs a compiled tool of this project as a child; resolves with the child once `until` says so (or it exits 0). */
@@ -51,13 +76,40 @@ async function shutdown(code: number): Promise<void> {
   shuttingDown = true;
   await supervisor?.stop();
   for (const child of children.reverse()) if (child.exitCode === null) child.kill('SIGTERM');
+  await nats?.stop();
   process.exit(code);
 }
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
+/** The project's own nats-server, with the generated users and permissions; the services stand on it, so it goes first and last. */
+async function startOwnNats(): Promise<void> {
+  const passwords = persistentNatsPasswords(runDir, natsUserNames(), { rotate });
+  const wanted = process.env.LOCAL_NATS_PORT === undefined ? 4223 : Number(process.env.LOCAL_NATS_PORT);
+  const dir = resolve(runDir, 'nats');
+  nats = await startNatsServer({
+    ns: env.EVENT_NAMESPACE!,
+    port: wanted === 0 ? await freePort() : wanted,
+    dir,
+    passwords,
+    // Errors only: refused logins and permission violations name the user and the subject.
+    onLine: (line) => {
+      if (/\[(ERR|FTL)\]/.test(line)) process.stdout.write(`${'nats'.padEnd(10)} | ${line}\n`);
+    },
+  });
+  env.NATS_URL = nats.url;
+  natsCredentials = (user) => ({ NATS_USER: user, NATS_PASSWORD: passwords[user] });
+  nats.child.once('exit', (code, signal) => {
+    if (shuttingDown) return;
+    say(`nats-server exited (${signal ?? code}); stopping`);
+    void shutdown(1);
+  });
+  say(`no NATS_URL configured: nats-server on ${new URL(nats.url).host}, one user per service (${dir}/nats.conf)`);
+}
+
 try {
-  await runTool('migrate.js', {});
+  if (!env.NATS_URL) await startOwnNats();
+  await runTool('migrate.js', natsCredentials(PROVISIONING_USER));
   if (!env.S3_URL || !env.SMTP_URL) {
     await runTool('dev-infra.js', { RUN_DIR: runDir, WANT_S3: env.S3_URL ? '0' : '1', WANT_SMTP: env.SMTP_URL ? '0' : '1' }, (line) => {
       if (!line.startsWith('{"ready"')) return false;
@@ -72,6 +124,7 @@ try {
   supervisor = new Supervisor({
     manifest: SERVICE_MANIFEST,
     env,
+    serviceEnv: (entry) => natsCredentials(entry.name),
     ports: async (entry) => ({
       opsPort: autoPorts ? await freePort() : entry.opsPort,
       ...(entry.publicPort !== undefined ? { publicPort: autoPorts ? await freePort() : Number(process.env.HTTP_PORT ?? entry.publicPort) } : {}),

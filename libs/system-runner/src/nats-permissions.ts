@@ -1,0 +1,252 @@
+import * as contracts from '@homiwork/contracts';
+import {
+  clockControlSubject,
+  DATA_OWNING_SERVICES,
+  DEAD_LETTER_STREAM,
+  deadLetterSubject,
+  EVENT_CATALOGUE,
+  eventSubject,
+  EVENTS_STREAM,
+  rpcSubject,
+  streamName,
+  systemReadyRoute,
+  type ConsumerContract,
+  type RpcRoute,
+  type ServiceName,
+} from '@homiwork/contracts';
+import { SERVICE_MANIFEST, type ServiceManifestEntry } from './manifest.js';
+
+/**
+ * What one NATS user may do: the subjects it may publish to and subscribe to (everything
+ * else is denied), and whether it may answer the requests it receives.
+ */
+export interface NatsUserPermissions {
+  readonly user: string;
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+  /** Lets an RPC server reply to a request's inbox without publish rights on any inbox. */
+  readonly allowResponses: boolean;
+}
+
+/** The user that provisions the event streams (tools/system/src/migrate.ts). */
+export const PROVISIONING_USER = 'migrate';
+
+/** The operator's dead-letter tool (tools/system/src/dead-letters.ts): lists and replays dead letters. */
+export const DEAD_LETTER_OPERATOR_USER = 'dead-letters';
+
+/** The environment variable holding a user's password, for nats-server and for the process itself. */
+export const natsPasswordVariable = (user: string): string => `NATS_PASSWORD_${user.toUpperCase().replace(/-/g, '_')}`;
+
+/**
+ * Where a user's replies arrive. connectToNats (libs/messaging/src/nats.ts) sets the same
+ * prefix; a user may subscribe only below its own, so none reads another's replies.
+ */
+export const natsInboxPrefix = (user: string): string => `_INBOX.${user}`;
+
+/** KV buckets, by what each service does with them (the names libs/auth and the gateway open). */
+type KvAccess = 'write' | 'watch';
+const KV_BUCKETS: ReadonlyArray<{ name: (ns: string) => string; access: Partial<Record<ServiceName, KvAccess>> }> = [
+  // Identity announces revocations; every gateway keeps a mirror by watching the bucket.
+  { name: (ns) => `${ns.toUpperCase()}_REVOCATIONS`, access: { identity: 'write', gateway: 'watch' } },
+  // The gateway's shared rate-limit counters (services/gateway/src/rate-limit/nats-kv-rate-limiter.ts).
+  { name: (ns) => `${ns.toUpperCase()}_RATE_LIMITS`, access: { gateway: 'write' } },
+];
+
+const isRoute = (value: unknown): value is RpcRoute =>
+  typeof value === 'object' && value !== null && 'service' in value && 'method' in value && 'request' in value && 'response' in value;
+const isConsumer = (value: unknown): value is ConsumerContract => typeof value === 'object' && value !== null && 'durableName' in value && 'event' in value;
+
+/**
+ * Every RPC route and durable consumer the contracts export (directly, or grouped in an
+ * object such as IdentityRpc or MediaConsumers): a route or consumer added there gets its
+ * permissions without a change here.
+ */
+function declared(): { routes: RpcRoute[]; consumers: ConsumerContract[] } {
+  const routes = new Map<string, RpcRoute>();
+  const consumers = new Map<string, ConsumerContract>();
+  const visit = (value: unknown): void => {
+    if (isRoute(value)) routes.set(`${value.service}.${value.method}`, value);
+    else if (isConsumer(value)) consumers.set(value.durableName, value);
+  };
+  for (const value of Object.values(contracts)) {
+    visit(value);
+    if (typeof value === 'object' && value !== null && !isRoute(value) && !isConsumer(value) && !Array.isArray(value)) {
+      for (const inner of Object.values(value as Record<string, unknown>)) visit(inner);
+    }
+  }
+  // Sorted: module namespaces list exports in an order that differs between loaders, and the file must not churn.
+  const byKey = <T>(map: Map<string, T>): T[] => [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, value]) => value);
+  return { routes: byKey(routes), consumers: byKey(consumers) };
+}
+
+/** JetStream API requests a process makes whatever it does (connecting checks the account). */
+const jetStreamAccountInfo = '$JS.API.INFO';
+
+function streamAdministration(streams: readonly string[]): string[] {
+  return streams.flatMap((stream) => [`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`]);
+}
+
+/** A durable pull consumer of the events stream, owned by its service: create/update, info, pull, acknowledge. */
+function durableConsumer(ns: string, consumer: ConsumerContract): string[] {
+  const stream = streamName(ns, EVENTS_STREAM);
+  const durable = consumer.durableName;
+  return [
+    `$JS.API.CONSUMER.CREATE.${stream}.${durable}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.${durable}.>`,
+    `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
+    `$JS.API.CONSUMER.INFO.${stream}.${durable}`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
+    `$JS.ACK.${stream}.${durable}.>`,
+    deadLetterSubject(ns, consumer),
+  ];
+}
+
+function kvBucket(bucket: string, access: KvAccess): string[] {
+  const stream = `KV_${bucket}`;
+  // Opening a bucket (Kvm.create) reads its stream's info and creates it if missing.
+  const open = [`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`];
+  if (access === 'write') return [...open, `$KV.${bucket}.>`, `$JS.API.DIRECT.GET.${stream}`, `$JS.API.DIRECT.GET.${stream}.>`];
+  // A watch is an ordered consumer: created (and re-created after a gap), flow-controlled, never acknowledged.
+  return [...open, `$JS.API.CONSUMER.CREATE.${stream}`, `$JS.API.CONSUMER.CREATE.${stream}.>`, `$JS.API.CONSUMER.DELETE.${stream}.>`, `$JS.FC.${stream}.>`];
+}
+
+/**
+ * The NATS users of a namespace, generated from the contracts and the manifest (nothing
+ * else says who may do what): one per manifest service and the provisioning user.
+ *
+ * A service may
+ * - serve its own RPC routes (subscribe, in its queue group) and answer them (allow_responses);
+ * - call the routes of other services only if it is the public service (the gateway calls
+ *   every service; the others call none);
+ * - publish the events it produces (their contract's producer; PurgeCompleted for data
+ *   owners) and no other;
+ * - create, read, pull and acknowledge its own durable consumers, and dead-letter to
+ *   their dead-letter subjects;
+ * - use the KV buckets its code opens, writing only those it writes;
+ * - receive replies in its own inbox only.
+ * Streams: services still provision the event streams at boot (ServiceRuntime), so they
+ * keep STREAM.INFO/CREATE/UPDATE on those two streams; the migrate user does it first.
+ */
+export function natsPermissions(ns: string, manifest: readonly ServiceManifestEntry[] = SERVICE_MANIFEST): NatsUserPermissions[] {
+  const { routes, consumers } = declared();
+  const eventStreams = [streamName(ns, EVENTS_STREAM), streamName(ns, DEAD_LETTER_STREAM)];
+  const users: NatsUserPermissions[] = manifest.map((entry) => {
+    const service = entry.name;
+    const served = [...routes.filter((route) => route.service === service), systemReadyRoute(service)];
+    const called =
+      entry.publicPort === undefined
+        ? []
+        : [
+            ...routes.filter((route) => route.service !== service),
+            ...manifest.filter((other) => other.name !== service).map((other) => systemReadyRoute(other.name)),
+          ];
+    const produced = EVENT_CATALOGUE.filter(
+      (event) => event.producer === service || (event.producer === 'any' && (DATA_OWNING_SERVICES as readonly string[]).includes(service)),
+    );
+    const kv = KV_BUCKETS.flatMap((bucket) => {
+      const access = bucket.access[service];
+      return access ? kvBucket(bucket.name(ns), access) : [];
+    });
+    return {
+      user: service,
+      publish: unique([
+        jetStreamAccountInfo,
+        ...streamAdministration(eventStreams),
+        ...called.map((route) => rpcSubject(ns, route.service, route.method)),
+        ...produced.map((event) => eventSubject(ns, event)),
+        ...consumers.filter((consumer) => consumer.service === service).flatMap((consumer) => durableConsumer(ns, consumer)),
+        ...kv,
+      ]),
+      subscribe: unique([
+        `${natsInboxPrefix(service)}.>`,
+        ...served.map((route) => `${rpcSubject(ns, route.service, route.method)} ${service}`),
+        // Only in test mode does a service subscribe (CLOCK_CONTROL); no user may publish it here.
+        clockControlSubject(ns),
+      ]),
+      allowResponses: true,
+    };
+  });
+  users.push({
+    user: PROVISIONING_USER,
+    publish: [jetStreamAccountInfo, ...streamAdministration(eventStreams)],
+    subscribe: [`${natsInboxPrefix(PROVISIONING_USER)}.>`],
+    allowResponses: false,
+  });
+  // Reads the dead-letter stream (a throw-away ordered consumer, single messages), deletes a
+  // replayed letter, and republishes it to its original subject: any event, so it is an
+  // operator's credential, given to no service.
+  const deadLetters = streamName(ns, DEAD_LETTER_STREAM);
+  users.push({
+    user: DEAD_LETTER_OPERATOR_USER,
+    publish: [
+      jetStreamAccountInfo,
+      `$JS.API.STREAM.INFO.${deadLetters}`,
+      `$JS.API.CONSUMER.CREATE.${deadLetters}`,
+      `$JS.API.CONSUMER.CREATE.${deadLetters}.>`,
+      `$JS.API.CONSUMER.INFO.${deadLetters}.>`,
+      `$JS.API.CONSUMER.DELETE.${deadLetters}.>`,
+      `$JS.API.CONSUMER.MSG.NEXT.${deadLetters}.>`,
+      `$JS.API.STREAM.MSG.GET.${deadLetters}`,
+      `$JS.API.DIRECT.GET.${deadLetters}`,
+      `$JS.API.DIRECT.GET.${deadLetters}.>`,
+      `$JS.API.STREAM.MSG.DELETE.${deadLetters}`,
+      ...EVENT_CATALOGUE.map((event) => eventSubject(ns, event)),
+    ],
+    subscribe: [`${natsInboxPrefix(DEAD_LETTER_OPERATOR_USER)}.>`],
+    allowResponses: false,
+  });
+  return users;
+}
+
+const unique = (subjects: string[]): string[] => [...new Set(subjects)];
+
+const quote = (subject: string): string => JSON.stringify(subject);
+const list = (subjects: readonly string[]): string => subjects.map((subject) => `          ${quote(subject)}`).join('\n');
+
+/**
+ * The `authorization { users = [...] }` block of a nats-server configuration. Passwords
+ * are `$NATS_PASSWORD_<USER>` references, resolved by nats-server from its environment,
+ * so the file holds no secret and the server refuses to start when one is missing.
+ * No user is anonymous: a connection without a valid user is refused.
+ */
+export function renderNatsAuthorization(users: readonly NatsUserPermissions[]): string {
+  const blocks = users.map((user) =>
+    [
+      '    {',
+      `      user: ${quote(user.user)}`,
+      `      password: $${natsPasswordVariable(user.user)}`,
+      '      permissions: {',
+      `        publish: { allow: [\n${list(user.publish)}\n        ] }`,
+      `        subscribe: { allow: [\n${list(user.subscribe)}\n        ] }`,
+      ...(user.allowResponses ? ['        allow_responses: true'] : []),
+      '      }',
+      '    }',
+    ].join('\n'),
+  );
+  return `authorization {\n  users = [\n${blocks.join('\n')}\n  ]\n}\n`;
+}
+
+/** The generated file's header: where it comes from and how to refresh it. */
+export function generatedHeader(ns: string): string {
+  return [
+    `# GENERATED by tools/system/src/nats-config.ts from the contracts and the service manifest`,
+    `# (libs/system-runner/src/nats-permissions.ts) for the namespace "${ns}". Do not edit:`,
+    `# regenerate with \`node dist/tools/system/src/nats-config.js --deploy\` (after \`npm start\` or a build).`,
+    `# Passwords: $NATS_PASSWORD_<USER> from nats-server's environment.`,
+    '',
+  ].join('\n');
+}
+
+/** The configuration `npm start` runs its own nats-server with: loopback only, JetStream in the run directory. */
+export function renderDevNatsServerConfig(options: { ns: string; port: number; storeDir: string; manifest?: readonly ServiceManifestEntry[] }): string {
+  return [
+    generatedHeader(options.ns),
+    `listen: ${quote(`127.0.0.1:${options.port}`)}`,
+    `jetstream {\n  store_dir: ${quote(options.storeDir)}\n}`,
+    'max_payload: 1MB',
+    renderNatsAuthorization(natsPermissions(options.ns, options.manifest)),
+  ].join('\n');
+}
+
+/** Every NATS user name of a namespace's configuration (services, the provisioning user, the dead-letter operator). */
+export const natsUserNames = (manifest: readonly ServiceManifestEntry[] = SERVICE_MANIFEST): string[] => [...manifest.map((entry) => entry.name), PROVISIONING_USER, DEAD_LETTER_OPERATOR_USER];

@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AckPolicy, DeliverPolicy, StorageType, type JetStreamClient } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openRevocationBucket, RevocationMirror, RevocationWriter } from '@homiwork/auth';
+import {
+  EVENT_CATALOGUE,
+  EVENTS_STREAM,
+  eventSubject,
+  IdentityConsumers,
+  IdentityRpc,
+  MediaConsumers,
+  MediaRpc,
+  ProhibitedContentDetectedV1,
+  PurgeCompletedV1,
+  rpcSubject,
+  streamName,
+  UploadStoredV1,
+  UserDeletedV1,
+  type ConsumerContract,
+  type EventContract,
+} from '@homiwork/contracts';
+import {
+  connectToNats,
+  DeadLetterArchive,
+  DEFAULT_STREAM_LIMITS,
+  DLQ_CONSUMER_HEADER,
+  DLQ_ORIGINAL_SUBJECT_HEADER,
+  MessagingMetrics,
+  provisionStreams,
+  RpcClient,
+  RpcServer,
+  type NatsHandles,
+} from '@homiwork/messaging';
+import { createLogger, ServiceMetrics } from '@homiwork/observability';
+import { freePort } from '../src/launch.js';
+import { DEAD_LETTER_OPERATOR_USER, generatedHeader, natsPermissions, natsUserNames, PROVISIONING_USER, renderNatsAuthorization } from '../src/nats-permissions.js';
+import { startNatsServer, type NatsServerProcess } from '../src/nats-server.js';
+
+/**
+ * The NATS permissions generated from the contracts and the manifest, enforced by a real
+ * nats-server (the Debian package's, as `npm start` runs it) on a free port: anonymous
+ * connections are refused, each service's user does what its service does — through the
+ * same library calls (RpcServer/RpcClient, JetStream publish with ack, durable consumers,
+ * KV) — and nothing another service owns.
+ */
+const NS = 'permtest';
+let dir: string;
+let server: NatsServerProcess;
+const passwords = Object.fromEntries(natsUserNames().map((user) => [user, `pw-${user}-${randomUUID()}`]));
+const opened: NatsHandles[] = [];
+
+async function as(user: string): Promise<NatsHandles> {
+  const handles = await connectToNats(server.url, `perm-test-${user}`, { user, password: passwords[user] });
+  opened.push(handles);
+  return handles;
+}
+
+const violations = (): string[] => server.output.filter((line) => /(Publish|Subscription) Violation/.test(line));
+
+/** A JetStream publish with ack; resolves with the stored sequence or rejects (denied, or no stream). */
+async function publishEvent(js: JetStreamClient, event: EventContract, payload: unknown = {}): Promise<number> {
+  const h = natsHeaders();
+  h.set('Hw-Event-Type', event.type);
+  const ack = await js.publish(eventSubject(NS, event), JSON.stringify(payload), { msgID: randomUUID(), headers: h, timeout: 2_000 });
+  return ack.seq;
+}
+
+async function eventCount(): Promise<number> {
+  const admin = await as(PROVISIONING_USER);
+  return (await admin.jsm.streams.info(streamName(NS, EVENTS_STREAM))).state.messages;
+}
+
+/** A core publish the server refuses shows up as a permission error on the connection (and in its log). */
+async function refusedPublish(nc: NatsConnection, subject: string): Promise<boolean> {
+  const before = violations().length;
+  nc.publish(subject, '{}');
+  await nc.flush();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return violations().slice(before).some((line) => line.includes(`"${subject}"`));
+}
+
+/** What EventConsumer does with its durable: info, create/update, get, pull, ack. */
+async function consumeOwnDurable(handles: NatsHandles, consumer: ConsumerContract): Promise<number> {
+  const stream = streamName(NS, EVENTS_STREAM);
+  const config = { durable_name: consumer.durableName, filter_subject: eventSubject(NS, consumer.event), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_deliver: consumer.maxDeliver + 1 };
+  const exists = await handles.jsm.consumers.info(stream, consumer.durableName).then(() => true, () => false);
+  if (exists) await handles.jsm.consumers.update(stream, consumer.durableName, config);
+  else await handles.jsm.consumers.add(stream, config);
+  const durable = await handles.js.consumers.get(stream, consumer.durableName);
+  const batch = await durable.fetch({ max_messages: 10, expires: 1_000 });
+  let acked = 0;
+  for await (const msg of batch) {
+    msg.ack();
+    acked++;
+  }
+  await handles.nc.flush();
+  return acked;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'homiwork-nats-perm-'));
+  server = await startNatsServer({ ns: NS, port: await freePort(), dir, passwords });
+  const migrate = await as(PROVISIONING_USER);
+  await provisionStreams(migrate.jsm, NS, { ...DEFAULT_STREAM_LIMITS, maxBytes: 16 * 1024 * 1024 });
+}, 30_000);
+
+afterAll(async () => {
+  for (const handles of opened) await handles.nc.close().catch(() => undefined);
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('NATS authentication', () => {
+  it('refuses an anonymous connection and a wrong password', async () => {
+    await expect(connect({ servers: server.url, reconnect: false })).rejects.toThrow(/Authorization/i);
+    await expect(connectToNats(server.url, 'wrong', { user: 'identity', password: 'not-the-password-at-all' })).rejects.toThrow(/Authorization/i);
+    await expect(connectToNats(server.url, 'swapped', { user: 'media', password: passwords.identity })).rejects.toThrow(/Authorization/i);
+    await expect(connectToNats(server.url, 'half', { user: 'media' })).rejects.toThrow(/both a user and a password/);
+  });
+
+  it('connects each service with its own user, replies arriving in its own inbox', async () => {
+    for (const user of natsUserNames()) {
+      const handles = await as(user);
+      expect(handles.nc.info?.server_id).toBeTruthy();
+    }
+  });
+});
+
+describe('what each service may do', () => {
+  it('lets each data service provision the streams, publish its own events with a JetStream ack, and consume its own durables', async () => {
+    const identity = await as('identity');
+    const media = await as('media');
+    await provisionStreams(identity.jsm, NS, { ...DEFAULT_STREAM_LIMITS, maxBytes: 16 * 1024 * 1024 });
+    expect(await publishEvent(identity.js, UserDeletedV1)).toBeGreaterThan(0);
+    expect(await publishEvent(media.js, ProhibitedContentDetectedV1)).toBeGreaterThan(0);
+    expect(await publishEvent(media.js, UploadStoredV1)).toBeGreaterThan(0);
+    expect(await publishEvent(identity.js, PurgeCompletedV1)).toBeGreaterThan(0);
+    expect(await consumeOwnDurable(media, MediaConsumers.userDeleted)).toBe(1);
+    expect(await consumeOwnDurable(identity, IdentityConsumers.prohibitedContentDetected)).toBe(1);
+    // A handler's dead letter goes to its own consumer's dead-letter subject.
+    const dlq = await identity.js.publish(`${NS}.dlq.${IdentityConsumers.prohibitedContentDetected.durableName}`, '{}', { msgID: randomUUID() });
+    expect(dlq.stream).toBe(streamName(NS, 'DEAD_LETTERS'));
+    expect(violations()).toEqual([]);
+  });
+
+  it('lets the gateway call every service and each service answer its own routes', async () => {
+    const identity = await as('identity');
+    const media = await as('media');
+    const gateway = await as('gateway');
+    const logger = createLogger({ service: 'perm-test', level: 'silent' });
+    const metrics = new MessagingMetrics(new ServiceMetrics(`perm-test-${randomUUID()}`));
+    const identityServer = new RpcServer(identity.nc, NS, 'identity', logger, metrics);
+    identityServer.serve(IdentityRpc.RecordActivityRoute, () => Promise.resolve({}));
+    const mediaServer = new RpcServer(media.nc, NS, 'media', logger, metrics);
+    mediaServer.serve(MediaRpc.ListUploadsRoute, () => Promise.resolve({ items: [] }));
+    await Promise.all([identity.nc.flush(), media.nc.flush()]);
+    const client = new RpcClient(gateway.nc, NS);
+    await expect(client.call(IdentityRpc.RecordActivityRoute, { day: '2026-01-01' }, { requestId: 'r1' })).resolves.toEqual({});
+    await expect(client.call(MediaRpc.ListUploadsRoute, {}, { requestId: 'r2' })).resolves.toEqual({ items: [] });
+    await identityServer.stop();
+    await mediaServer.stop();
+    expect(violations()).toEqual([]);
+  });
+
+  it('lets identity write revocations and the gateway mirror them, and the gateway keep its rate-limit counters', async () => {
+    const identity = await as('identity');
+    const gateway = await as('gateway');
+    const writer = new RevocationWriter(await openRevocationBucket(identity.nc, NS, 300));
+    const mirror = new RevocationMirror(await openRevocationBucket(gateway.nc, NS, 300));
+    await mirror.start();
+    const userId = randomUUID();
+    await writer.revokeUser(userId);
+    await expect.poll(() => mirror.isRevoked({ sub: userId, sid: randomUUID() }), { timeout: 3_000 }).toBe(true);
+    mirror.stop();
+    // As NatsKvRateLimiter.open and its compare-and-set (services/gateway/src/rate-limit).
+    const counters = await new Kvm(gateway.nc).create(`${NS.toUpperCase()}_RATE_LIMITS`, { history: 1, ttl: 3_600_000, storage: StorageType.Memory });
+    const revision = await counters.create('auth.k.1', '1');
+    await counters.update('auth.k.1', '2', revision);
+    expect((await counters.get('auth.k.1'))?.string()).toBe('2');
+    expect(violations()).toEqual([]);
+  });
+});
+
+describe('the dead-letter operator', () => {
+  it('lists and replays a dead letter to its original subject; no service may read the dead letters', async () => {
+    const identity = await as('identity');
+    const consumer = IdentityConsumers.prohibitedContentDetected;
+    const h = natsHeaders();
+    h.set(DLQ_CONSUMER_HEADER, consumer.durableName);
+    h.set(DLQ_ORIGINAL_SUBJECT_HEADER, eventSubject(NS, consumer.event));
+    await identity.js.publish(`${NS}.dlq.${consumer.durableName}`, '{}', { msgID: `${consumer.durableName}:${randomUUID()}`, headers: h });
+    const archive = new DeadLetterArchive(await as(DEAD_LETTER_OPERATOR_USER), NS);
+    const [letter] = await archive.list({ consumer: consumer.durableName });
+    expect(letter).toBeDefined();
+    const before = await eventCount();
+    expect((await archive.replay(letter!.id)).subject).toBe(eventSubject(NS, consumer.event));
+    expect(await eventCount()).toBe(before + 1);
+    expect(violations()).toEqual([]);
+    await expect(new DeadLetterArchive(identity, NS).list()).rejects.toThrow(/permission/i);
+  });
+});
+
+describe('what no service may do', () => {
+  it("refuses identity publishing media's events, and media publishing UserDeleted: nothing reaches the stream", async () => {
+    const identity = await as('identity');
+    const media = await as('media');
+    const before = await eventCount();
+    await expect(publishEvent(identity.js, ProhibitedContentDetectedV1)).rejects.toThrow(/permission/i);
+    await expect(publishEvent(identity.js, UploadStoredV1)).rejects.toThrow(/permission/i);
+    await expect(publishEvent(media.js, UserDeletedV1)).rejects.toThrow(/permission/i);
+    expect(await eventCount()).toBe(before);
+  });
+
+  it('refuses the gateway publishing any event', async () => {
+    const gateway = await as('gateway');
+    const before = await eventCount();
+    for (const event of EVENT_CATALOGUE) await expect(publishEvent(gateway.js, event), event.type).rejects.toThrow(/permission/i);
+    expect(await eventCount()).toBe(before);
+  });
+
+  it('refuses calls from a service that is not the gateway, and serving another service\'s routes', async () => {
+    const identity = await as('identity');
+    const media = await as('media');
+    expect(await refusedPublish(identity.nc, rpcSubject(NS, 'media', MediaRpc.DeleteUploadRoute.method))).toBe(true);
+    expect(await refusedPublish(media.nc, rpcSubject(NS, 'identity', IdentityRpc.GetProfileRoute.method))).toBe(true);
+    await expect(new RpcClient(media.nc, NS).call(IdentityRpc.DeleteAccountRoute, { password: 'x'.repeat(12) }, { requestId: 'r' }, { timeoutMs: 1_000 })).rejects.toThrow();
+    const before = violations().length;
+    media.nc.subscribe(rpcSubject(NS, 'identity', IdentityRpc.LoginRoute.method), { queue: 'identity' });
+    await media.nc.flush();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(violations().slice(before).some((line) => line.includes('Subscription'))).toBe(true);
+  });
+
+  it("refuses reading another user's replies: no inbox but one's own", async () => {
+    const media = await as('media');
+    const before = violations().length;
+    media.nc.subscribe('_INBOX.>');
+    media.nc.subscribe('_INBOX.gateway.>');
+    await media.nc.flush();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(violations().slice(before).filter((line) => line.includes('Subscription')).length).toBe(2);
+  });
+
+  it('refuses identity writing the rate-limit bucket, and the gateway or media writing revocations', async () => {
+    const identity = await as('identity');
+    const gateway = await as('gateway');
+    const media = await as('media');
+    expect(await refusedPublish(identity.nc, `$KV.${NS.toUpperCase()}_RATE_LIMITS.auth.k.1`)).toBe(true);
+    expect(await refusedPublish(gateway.nc, `$KV.${NS.toUpperCase()}_REVOCATIONS.user.${randomUUID()}`)).toBe(true);
+    expect(await refusedPublish(media.nc, `$KV.${NS.toUpperCase()}_REVOCATIONS.user.${randomUUID()}`)).toBe(true);
+    await expect(openRevocationBucket(media.nc, NS, 300)).rejects.toThrow();
+  });
+
+  it("refuses a service reading another's durable consumer or the streams' contents directly", async () => {
+    const identity = await as('identity');
+    const stream = streamName(NS, EVENTS_STREAM);
+    await expect(identity.jsm.consumers.info(stream, MediaConsumers.userDeleted.durableName)).rejects.toThrow(/permission/i);
+    expect(await refusedPublish(identity.nc, `$JS.API.CONSUMER.MSG.NEXT.${stream}.${MediaConsumers.userDeleted.durableName}`)).toBe(true);
+    await expect(identity.jsm.consumers.add(stream, { durable_name: 'snoop', ack_policy: AckPolicy.None })).rejects.toThrow(/permission/i);
+    await expect(identity.jsm.streams.getMessage(stream, { seq: 1 })).rejects.toThrow(/permission/i);
+    await expect(identity.jsm.streams.delete(stream)).rejects.toThrow(/permission/i);
+    await expect(identity.jsm.streams.purge(stream)).rejects.toThrow(/permission/i);
+  });
+});
+
+describe('the checked-in compose configuration', () => {
+  it('is what the generator renders for the production namespace (run `node dist/tools/system/src/nats-config.js --deploy`)', () => {
+    const file = readFileSync(new URL('../../../deploy/nats/authorization.conf', import.meta.url), 'utf8');
+    expect(file).toBe(generatedHeader('hw') + renderNatsAuthorization(natsPermissions('hw')));
+  });
+});
