@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LogIn } from '@homiwork/contracts';
+import { GetMe, LogIn } from '@homiwork/contracts';
 import { startTestSystem, type TestSystem } from './support/test-system.js';
 
-const AUTH_LIMIT = 6;
+/** The production default of the auth policy: the 11th attempt in a minute is refused. */
+const AUTH_LIMIT = 10;
+/** Low enough that a test spends it within a second through both gateways. */
+const READ_LIMIT = 400;
 let system: TestSystem;
 beforeAll(async () => {
-  system = await startTestSystem({ gateways: 2, env: { RATE_LIMIT_AUTH_PER_MINUTE: String(AUTH_LIMIT) } });
+  system = await startTestSystem({ gateways: 2, env: { RATE_LIMIT_AUTH_PER_MINUTE: String(AUTH_LIMIT), RATE_LIMIT_READ_PER_MINUTE: String(READ_LIMIT) } });
 }, 90_000);
 afterAll(async () => {
   await system?.stop();
@@ -17,8 +20,15 @@ async function attempt(gateway: number, address: string, login: string): Promise
   return { status: answer.status, retryAfter: answer.headers.get('retry-after') };
 }
 
+/** Windows are fixed minutes: a test that must stay inside one starts early enough in it. */
+async function awayFromWindowEnd(seconds: number): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < seconds * 1000) await new Promise((resolve) => setTimeout(resolve, left + 200));
+}
+
 describe('rate limits (R2.2)', () => {
   it('are shared by two gateway instances: the limit holds for the sum of both', async () => {
+    await awayFromWindowEnd(10);
     const address = `203.0.113.${1 + Math.floor(Math.random() * 250)}`;
     const statuses: number[] = [];
     // Alternate between the two gateways, each time naming a different account.
@@ -33,10 +43,59 @@ describe('rate limits (R2.2)', () => {
   });
 
   it('also key on the account named in the request, whatever the address', async () => {
+    await awayFromWindowEnd(10);
     const login = `target.${randomUUID()}@example.com`;
     const statuses: number[] = [];
     for (let i = 0; i <= AUTH_LIMIT; i++) statuses.push((await attempt(i % 2, `192.0.2.${10 + i}`, login)).status);
     expect(statuses.slice(0, AUTH_LIMIT).every((status) => status === 401)).toBe(true);
     expect(statuses[AUTH_LIMIT]).toBe(429);
+  });
+
+  it('count a login padded with whitespace or in other case as the same account, as the login schema and identity do', async () => {
+    await awayFromWindowEnd(10);
+    // 237 characters: padded, over the schema's 254 before trimming and within it after.
+    const login = `Padded${'x'.repeat(194)}.${randomUUID()}`;
+    const variants = [login, `${' '.repeat(20)}${login}${' '.repeat(20)}`, login.toLowerCase(), `\t${login.toUpperCase()}\n`];
+    const statuses: number[] = [];
+    for (let i = 0; i <= AUTH_LIMIT; i++) statuses.push((await attempt(i % 2, `192.0.2.${100 + i}`, variants[i % variants.length]!)).status);
+    expect(statuses.slice(0, AUTH_LIMIT).every((status) => status === 401)).toBe(true);
+    expect(statuses[AUTH_LIMIT]).toBe(429);
+  });
+
+  it('refuse the 11th of concurrent login attempts at one account spread over both gateways', async () => {
+    await awayFromWindowEnd(10);
+    const login = `burst.${randomUUID()}@example.com`;
+    const answers = await Promise.all(Array.from({ length: 2 * AUTH_LIMIT }, (_, i) => attempt(i % 2, `198.18.${Math.floor(i / 200)}.${1 + (i % 200)}`, login)));
+    const statuses = answers.map((answer) => answer.status);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(AUTH_LIMIT);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(AUTH_LIMIT);
+  });
+
+  it('overshoot by at most 10 % when one key is driven hard through both gateways (local counting, reconciled every 100 ms)', async () => {
+    const address = `198.19.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+    const tag = randomUUID().slice(0, 12);
+    const password = 'a long and uncommon passphrase';
+    const guest = system.api({ headers: { 'x-forwarded-for': address } });
+    await guest.accounts.register({ email: `burst.${tag}@example.com`, username: `burst_${tag}`, password, ageConfirmed: true });
+    const { accessToken } = await guest.accounts.login({ login: `burst_${tag}`, password });
+    const clients = [0, 1].map((gateway) => system.api({ gateway, token: accessToken, headers: { 'x-forwarded-for': address } }));
+    await awayFromWindowEnd(20);
+    // 16 requests in flight at each gateway, one user from one address (both keys are hot),
+    // until three times the limit has been asked for.
+    const statuses: Record<number, number> = {};
+    let sent = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async (_, worker) => {
+        while (sent < 3 * READ_LIMIT) {
+          sent++;
+          const { status } = await clients[worker % 2]!.raw(GetMe);
+          statuses[status] = (statuses[status] ?? 0) + 1;
+        }
+      }),
+    );
+    const accepted = statuses[200] ?? 0;
+    expect(accepted + (statuses[429] ?? 0)).toBe(3 * READ_LIMIT);
+    expect(accepted, `accepted ${accepted} of ${READ_LIMIT}`).toBeGreaterThanOrEqual(READ_LIMIT);
+    expect(accepted, `accepted ${accepted} of ${READ_LIMIT}`).toBeLessThanOrEqual(READ_LIMIT * 1.1);
   });
 });

@@ -44,3 +44,9 @@ export const gatewayConfigSchema = withTestOnlyClockControl(
   }),
 );
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+
+/**
+ * The injection token of the gateway's parsed configuration: `@Inject(GatewayConfig)
+ * private readonly config: GatewayConfig` — typed, no cast. GatewayModule provides it.
+ */
+export const GatewayConfig = Symbol('GatewayConfig');

@@ -1,4 +1,4 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Injectable, Module, type DynamicModule, type BeforeApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { AccessTokenVerifier, openRevocationBucket, RevocationMirror } from '@homiwork/auth';
 import { Clock } from '@homiwork/clock';
@@ -6,14 +6,25 @@ import type { NatsHandles } from '@homiwork/messaging';
 import type { Logger } from '@homiwork/observability';
 import { NATS, ServiceKitModule } from '@homiwork/service-kit';
 import { ActivityReporter } from './activity/activity-reporter.js';
+import { AccessTokenStrategy } from './auth/access-token.strategy.js';
 import { AuthGuard } from './auth/auth.guard.js';
-import type { GatewayConfig } from './config.js';
+import { GatewayConfig } from './config.js';
 import { ErrorFilter } from './errors/error.filter.js';
 import { NatsKvRateLimiter } from './rate-limit/nats-kv-rate-limiter.js';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard.js';
 import { AccountsController } from './routes/accounts.controller.js';
 import { HealthController } from './routes/health.controller.js';
 import { UploadsController } from './routes/uploads.controller.js';
+
+/** On shutdown, the hits this instance counted but has not yet added to the shared counters are added. */
+@Injectable()
+class RateLimiterShutdown implements BeforeApplicationShutdown {
+  constructor(private readonly limiter: NatsKvRateLimiter) {}
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.limiter.close();
+  }
+}
 
 @Module({})
 export class GatewayModule {
@@ -23,7 +34,9 @@ export class GatewayModule {
       imports: [ServiceKitModule.forRoot({ service: 'gateway', config, ...overrides })],
       controllers: [HealthController, AccountsController, UploadsController],
       providers: [
+        { provide: GatewayConfig, useValue: config },
         ActivityReporter,
+        AccessTokenStrategy,
         // Guards run in this order: who is calling, then whether they may call this often.
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },
@@ -39,6 +52,7 @@ export class GatewayModule {
           },
         },
         { provide: NatsKvRateLimiter, inject: [NATS, Clock], useFactory: (nats: NatsHandles, clock: Clock) => NatsKvRateLimiter.open(nats.nc, config.EVENT_NAMESPACE, clock) },
+        RateLimiterShutdown,
       ],
     };
   }

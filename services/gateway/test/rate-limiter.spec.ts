@@ -1,18 +1,34 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ShiftableClock } from '@homiwork/clock';
 import { createTestNamespace, TEST_NATS_URL } from '@homiwork/testing';
-import { NatsKvRateLimiter } from '../src/rate-limit/nats-kv-rate-limiter.js';
+import { NatsKvRateLimiter, SYNC_INTERVAL_MS, type RateDecision } from '../src/rate-limit/nats-kv-rate-limiter.js';
 
 let first: NatsConnection;
 let second: NatsConnection;
 let namespace: string;
 const clock = new ShiftableClock();
+const opened: NatsKvRateLimiter[] = [];
+
+async function open(nc: NatsConnection): Promise<NatsKvRateLimiter> {
+  const limiter = await NatsKvRateLimiter.open(nc, namespace, clock);
+  opened.push(limiter);
+  return limiter;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A decision, as a promise whether or not it needed the shared store. */
+const hit = (limiter: NatsKvRateLimiter, key: string, limit: number) => Promise.resolve(limiter.hit(key, limit, 60));
+const allowed = (decisions: RateDecision[]) => decisions.filter((decision) => decision.allowed).length;
 
 beforeAll(async () => {
   namespace = createTestNamespace();
   first = await connect({ servers: TEST_NATS_URL });
   second = await connect({ servers: TEST_NATS_URL });
+});
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((limiter) => limiter.close()));
 });
 afterAll(async () => {
   await first.close();
@@ -21,26 +37,63 @@ afterAll(async () => {
 
 describe('NatsKvRateLimiter (real NATS KV)', () => {
   it('lets many concurrent hits on one key through while under the limit', async () => {
-    const limiter = await NatsKvRateLimiter.open(first, namespace, clock);
-    const decisions = await Promise.all(Array.from({ length: 64 }, () => limiter.hit('read.account.a', 1_000, 60)));
-    expect(decisions.filter((decision) => decision.allowed)).toHaveLength(64);
+    const limiter = await open(first);
+    const decisions = await Promise.all(Array.from({ length: 64 }, () => hit(limiter, 'read.account.a', 1_000)));
+    expect(allowed(decisions)).toBe(64);
   });
 
-  it('holds the limit exactly across two instances hit concurrently', async () => {
-    const a = await NatsKvRateLimiter.open(first, namespace, clock);
-    const b = await NatsKvRateLimiter.open(second, namespace, clock);
-    const decisions = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? a : b).hit('auth.ip.x', 10, 60)));
-    expect(decisions.filter((decision) => decision.allowed)).toHaveLength(10);
+  it('holds a small limit exactly across two instances hit concurrently', async () => {
+    const a = await open(first);
+    const b = await open(second);
+    const decisions = await Promise.all(Array.from({ length: 30 }, (_, i) => hit(i % 2 === 0 ? a : b, 'auth.ip.x', 10)));
+    expect(allowed(decisions)).toBe(10);
     const refused = decisions.find((decision) => !decision.allowed)!;
     expect(refused.retryAfterSeconds).toBeGreaterThan(0);
     expect(refused.retryAfterSeconds).toBeLessThanOrEqual(60);
   });
 
   it('starts a fresh count in the next window', async () => {
-    const limiter = await NatsKvRateLimiter.open(first, namespace, clock);
+    const limiter = await open(first);
     for (let i = 0; i < 3; i++) await limiter.hit('write.ip.y', 3, 60);
     expect((await limiter.hit('write.ip.y', 3, 60)).allowed).toBe(false);
     clock.advance(61_000);
     expect((await limiter.hit('write.ip.y', 3, 60)).allowed).toBe(true);
+  });
+
+  it('decides a hit on a known counter without the shared store, and adds the local hits to it within a sync interval', async () => {
+    const limiter = await open(first);
+    await limiter.hit('read.account.fast', 1_000, 60);
+    const decisions = Array.from({ length: 99 }, () => limiter.hit('read.account.fast', 1_000, 60));
+    // No promise: decided from the local view.
+    expect(decisions.every((decision) => !(decision instanceof Promise) && decision.allowed)).toBe(true);
+    await sleep(SYNC_INTERVAL_MS * 3);
+    const bucket = await new Kvm(first).open(`${namespace.toUpperCase()}_RATE_LIMITS`);
+    const window = Math.floor(clock.nowMs() / 60_000);
+    expect((await bucket.get(`read.account.fast.${window}`))?.string()).toBe('100');
+  });
+
+  it('learns the other instance’s hits: a limit spent on one instance is refused on the other', async () => {
+    const a = await open(first);
+    const b = await open(second);
+    const spentOnA = await Promise.all(Array.from({ length: 200 }, () => hit(a, 'read.ip.spent', 200)));
+    expect(allowed(spentOnA)).toBe(200);
+    await sleep(SYNC_INTERVAL_MS * 3);
+    expect((await b.hit('read.ip.spent', 200, 60)).allowed).toBe(false);
+  });
+
+  it('keeps the overshoot of two instances hit at a steady rate within 10 % of the limit', async () => {
+    const a = await open(first);
+    const b = await open(second);
+    const limit = 500;
+    let accepted = 0;
+    // ~2,000 hits/s spread over both instances for 0.5 s beyond the point where the limit is spent.
+    const started = Date.now();
+    while (Date.now() - started < (limit / 2_000) * 1000 + 500) {
+      const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => hit(i % 2 === 0 ? a : b, 'read.ip.steady', limit)));
+      accepted += allowed(burst);
+      await sleep(10);
+    }
+    expect(accepted).toBeGreaterThanOrEqual(limit);
+    expect(accepted).toBeLessThanOrEqual(limit * 1.1);
   });
 });

@@ -13,6 +13,8 @@ import { LOGGER } from '@homiwork/service-kit';
 @Injectable()
 export class ActivityReporter {
   private day = '';
+  /** When `day` ends (UTC): the date string is built once a day, not per request. */
+  private dayEndsAtMs = 0;
   private readonly reported = new Set<string>();
 
   constructor(
@@ -22,11 +24,13 @@ export class ActivityReporter {
   ) {}
 
   note(userId: string, requestId: string): void {
-    const day = this.clock.now().toISOString().slice(0, 10);
-    if (day !== this.day) {
-      this.day = day;
+    const now = this.clock.nowMs();
+    if (now >= this.dayEndsAtMs || now < this.dayEndsAtMs - 86_400_000) {
+      this.day = new Date(now).toISOString().slice(0, 10);
+      this.dayEndsAtMs = (Math.floor(now / 86_400_000) + 1) * 86_400_000;
       this.reported.clear();
     }
+    const day = this.day;
     if (this.reported.has(userId)) return;
     this.reported.add(userId);
     this.rpc.call(IdentityRpc.RecordActivityRoute, { day }, { requestId, userId }).catch((error: unknown) => {

@@ -3,8 +3,8 @@ import type { FastifyReply } from 'fastify';
 import { RevocationMirror } from '@homiwork/auth';
 import { HealthLive, HealthReady, systemReadyRoute } from '@homiwork/contracts';
 import { RpcClient, type NatsHandles } from '@homiwork/messaging';
-import { NATS, SERVICE_CONFIG, type ServiceKitOptions } from '@homiwork/service-kit';
-import type { GatewayConfig } from '../config.js';
+import { NATS } from '@homiwork/service-kit';
+import { GatewayConfig } from '../config.js';
 import { ServeRoute } from './http-route.decorator.js';
 
 /** Public health: ready only when NATS, the revocation list and every downstream service (its database and storage) are. */
@@ -16,9 +16,9 @@ export class HealthController {
     private readonly rpc: RpcClient,
     private readonly revocations: RevocationMirror,
     @Inject(NATS) private readonly nats: NatsHandles,
-    @Inject(SERVICE_CONFIG) options: ServiceKitOptions,
+    @Inject(GatewayConfig) config: GatewayConfig,
   ) {
-    this.downstream = (options.config as GatewayConfig).DOWNSTREAM_SERVICES;
+    this.downstream = config.DOWNSTREAM_SERVICES;
   }
 
   @ServeRoute(HealthLive)

@@ -3,8 +3,7 @@ import { Controller, Inject, Param, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CreateUpload, DeleteUpload, GetUpload, GetUploadFile, ListUploads, MediaRpc } from '@homiwork/contracts';
 import { RpcClient } from '@homiwork/messaging';
-import { SERVICE_CONFIG, type ServiceKitOptions } from '@homiwork/service-kit';
-import type { GatewayConfig } from '../config.js';
+import { GatewayConfig } from '../config.js';
 import { callerOf } from '../edge/request-context.js';
 import { GatewayError, GatewayErrors } from '../errors/gateway-error.js';
 import { ServeRoute } from './http-route.decorator.js';
@@ -17,14 +16,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  */
 @Controller()
 export class UploadsController {
-  private readonly config: GatewayConfig;
-
   constructor(
     private readonly rpc: RpcClient,
-    @Inject(SERVICE_CONFIG) options: ServiceKitOptions,
-  ) {
-    this.config = options.config as GatewayConfig;
-  }
+    @Inject(GatewayConfig) private readonly config: GatewayConfig,
+  ) {}
 
   @ServeRoute(CreateUpload)
   async create(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
