@@ -239,6 +239,9 @@ describe('GET and PATCH /v1/me', () => {
     const notice = await system.mail.waitFor((message) => message.to.some((to) => to.toLowerCase() === account.email.toLowerCase()) && message.subject.includes('email address'));
     expect(notice.text).not.toContain(fresh.email);
     await system.api().accounts.login({ login: fresh.email, password: PASSWORD });
+    // The session that made the change goes on.
+    expect((await system.api({ token: tokens.accessToken }).accounts.me()).email).toBe(fresh.email);
+    await system.api().accounts.refresh(tokens.refreshToken);
   });
 });
 

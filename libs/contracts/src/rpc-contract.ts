@@ -31,6 +31,8 @@ export const CallerContext = z.strictObject({
   role: z.enum(['user', 'operator']).optional(),
   ipHash: z.string().regex(/^[a-f0-9]{64}$/).optional(),
   userAgent: z.string().max(120).optional(),
+  /** The session (refresh-token family) the access token belongs to: lets a change end the other sessions but not the caller's own. */
+  sessionId: z.uuid().optional(),
 });
 export type CallerContext = z.infer<typeof CallerContext>;
 

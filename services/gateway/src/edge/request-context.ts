@@ -38,6 +38,6 @@ export function callerOf(request: FastifyRequest): CallerContext {
     requestId: edge.requestId,
     ipHash: edge.ipHash,
     ...(edge.userAgent ? { userAgent: edge.userAgent } : {}),
-    ...(edge.claims ? { userId: edge.claims.sub, role: edge.claims.role } : {}),
+    ...(edge.claims ? { userId: edge.claims.sub, role: edge.claims.role, sessionId: edge.claims.sid } : {}),
   };
 }

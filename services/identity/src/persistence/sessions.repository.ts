@@ -49,11 +49,11 @@ export class SessionsRepository {
     await this.db.query('UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL', [sessionId, now, reason]);
   }
 
-  /** Revokes every live session of the user; returns their ids for the gateway's revocation list. */
-  async revokeAllSessions(userId: string, reason: string, now: Date): Promise<string[]> {
+  /** Revokes every live session of the user (but `except`); returns their ids for the gateway's revocation list. */
+  async revokeAllSessions(userId: string, reason: string, now: Date, options: { except?: string | undefined } = {}): Promise<string[]> {
     const [rows] = await this.db.query<[Array<{ id: string }>, number]>(
-      'UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id',
-      [userId, now, reason],
+      'UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $4 RETURNING id',
+      [userId, now, reason, options.except ?? null],
     );
     return rows.map((row) => row.id);
   }

@@ -48,25 +48,26 @@ export class UpdateProfile {
     if (input.email !== undefined || input.currentPassword !== undefined) await this.confirmPassword(current, input.currentPassword, caller);
     const emailChanges = input.email !== undefined && input.email.toLowerCase() !== current.email.toLowerCase();
 
-    let outcome: { updated: User; revokedSessions: string[] };
+    let updated: User;
     try {
-      outcome = await this.transactor.run(async () => {
+      updated = await this.transactor.run(async () => {
         const updated = await this.users.update(userId, { ...(input.email ? { email: input.email } : {}), ...(input.username ? { username: input.username } : {}) });
         if (!updated) throw IdentityErrors.unauthenticated();
         const now = this.clock.now();
         await this.securityEvents.record({ userId, type: 'profile_changed', origin: caller, now });
-        if (!emailChanges) return { updated, revokedSessions: [] };
+        if (!emailChanges) return updated;
         await this.resetTokens.invalidateAll(userId, now);
-        // The caller's own session too: the context does not say which session is the caller's.
-        return { updated, revokedSessions: await this.sessions.revokeAllSessions(userId, 'email_changed', now) };
+        // Every session but the caller's ends, and their access tokens stop working before
+        // the change commits (a failed revocation rolls the change back).
+        await this.revocations.revokeSessions(await this.sessions.revokeAllSessions(userId, 'email_changed', now, { except: caller.sessionId }));
+        return updated;
       });
     } catch (error) {
       if (error instanceof UniqueViolation) throw error.field === 'email' ? IdentityErrors.emailTaken() : IdentityErrors.usernameTaken();
       throw error;
     }
-    await this.revocations.revokeSessions(outcome.revokedSessions);
     if (emailChanges) await this.notifyOldAddress(current.email, caller);
-    return toProfile(outcome.updated);
+    return toProfile(updated);
   }
 
   private async confirmPassword(user: User, password: string | undefined, caller: CallerContext): Promise<void> {
@@ -86,7 +87,7 @@ export class UpdateProfile {
         subject: 'The email address of your homiwork account was changed',
         text: [
           `The email address of your homiwork account was changed on ${this.clock.now().toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
-          'From now on, this address no longer receives mail about the account, and every session was signed out.',
+          'From now on, this address no longer receives mail about the account, and every other session was signed out.',
           '',
           'If it was not you, write to support@homiwork.com at once.',
         ].join('\n'),
