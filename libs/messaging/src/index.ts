@@ -5,6 +5,8 @@ export { EventConsumer, type EventConsumerOptions, type EventContext, type Event
 export { MessagingMetrics, type ConsumeOutcome } from './messaging-metrics.js';
 export { ConsumerPendingGauge, type ConsumerPendingGaugeOptions } from './consumer-pending-gauge.js';
 export { provisionStreams, DEFAULT_STREAM_LIMITS, type StreamLimits } from './streams.js';
-export { RpcServer, RpcClient, RpcError, type RpcHandler } from './rpc.js';
+export { RpcServer, RpcClient, RpcError, parseCallerHeader, parseRequestBody, type RpcHandler } from './rpc.js';
+export { isInfrastructureFailure } from './failure-kind.js';
 export { connectToNats, type NatsHandles } from './nats.js';
 export * from './headers.js';
+export { DeadLetterArchive, type DeadLetter, type ReplayedLetter } from './dead-letters.js';

@@ -1,6 +1,6 @@
 import type { ServiceMetrics } from '@homiwork/observability';
 
-export type ConsumeOutcome = 'processed' | 'duplicate' | 'retried' | 'dead_lettered' | 'invalid';
+export type ConsumeOutcome = 'processed' | 'duplicate' | 'retried' | 'dead_lettered' | 'invalid' | 'held';
 
 /**
  * The event-flow metrics every service exports; the Grafana "events" dashboard reads
@@ -14,6 +14,7 @@ export class MessagingMetrics {
   readonly deadLettered;
   readonly outboxBacklog;
   readonly consumerPending;
+  readonly consumerWaiting;
   readonly rpcRequests;
   readonly rpcSeconds;
 
@@ -35,6 +36,11 @@ export class MessagingMetrics {
     this.deadLettered = metrics.counter({ name: 'events_dead_lettered_total', help: 'Messages moved to the dead-letter stream', labelNames: ['consumer', 'reason'] as const });
     this.outboxBacklog = metrics.gauge({ name: 'outbox_backlog', help: 'Outbox rows not yet relayed to JetStream' });
     this.consumerPending = metrics.gauge({ name: 'consumer_pending_messages', help: 'Messages waiting for a durable consumer', labelNames: ['consumer'] as const });
+    this.consumerWaiting = metrics.gauge({
+      name: 'consumer_waiting_for_dependency',
+      help: '1 while a durable consumer holds its messages because the database or NATS is unreachable',
+      labelNames: ['consumer'] as const,
+    });
     this.rpcRequests = metrics.counter({ name: 'rpc_requests_total', help: 'Request/reply calls served', labelNames: ['route', 'outcome'] as const });
     this.rpcSeconds = metrics.histogram({
       name: 'rpc_request_duration_seconds',

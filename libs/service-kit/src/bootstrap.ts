@@ -6,6 +6,7 @@ import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { BaseServiceConfig } from '@homiwork/config';
 import { initTracing, registerHttpMetrics, ServiceMetrics, type Logger } from '@homiwork/observability';
 import { registerOpsRoutes } from './ops-routes.js';
+import { installProcessSafetyNet, type ProcessSafetyNet } from './process-safety-net.js';
 import type { NatsJetStreamServerOptions } from './nats-jetstream.server.js';
 import { ServiceRuntime } from './service-runtime.js';
 import { LOGGER } from './tokens.js';
@@ -65,6 +66,10 @@ export async function startService(
   app.useLogger(new NestLogger(app.get<Logger>(LOGGER)));
   const metrics = app.get(ServiceMetrics);
   const runtime = app.get(ServiceRuntime);
+  const logger = app.get<Logger>(LOGGER);
+  // One request's unawaited failure must not take the process (and every request in it) down.
+  const caught = metrics.counter({ name: 'process_uncaught_failures_total', help: 'Failures no code caught, by kind (logged; a rejection is survived, an exception restarts the process)', labelNames: ['kind'] as const });
+  const safetyNet: ProcessSafetyNet = installProcessSafetyNet({ logger, shutdown: () => app.close(), onCaught: (kind) => caught.inc({ kind }) });
   const nestFastify = app.getHttpAdapter().getInstance();
   registerHttpMetrics(nestFastify, metrics);
   // Handlers are served by the NATS/JetStream transport connected to this (hybrid) app.
@@ -103,6 +108,7 @@ export async function startService(
     url: local(url),
     opsUrl: local(opsUrl),
     close: async () => {
+      safetyNet.uninstall();
       await app.close();
       if (ops !== nestFastify) await ops.close();
       await tracing.shutdown();

@@ -6,3 +6,4 @@ export { NatsJetStreamServer, type NatsJetStreamServerOptions } from './nats-jet
 export { NatsRpcClientProxy, type NatsRpcClientProxyOptions, type RpcCall } from './nats-rpc-client.proxy.js';
 export { startService, type StartedService } from './bootstrap.js';
 export { LOGGER, NATS, SERVICE_CONFIG } from './tokens.js';
+export { installProcessSafetyNet, type ProcessSafetyNet, type ProcessSafetyNetOptions } from './process-safety-net.js';

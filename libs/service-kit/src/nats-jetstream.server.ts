@@ -19,7 +19,7 @@ export interface NatsJetStreamServerOptions {
   /** Answers `system.ready`, the readiness the gateway aggregates. */
   readiness: () => Promise<unknown>;
   /** Consumer tuning; production keeps EventConsumer's defaults. */
-  consumer?: { batchSize?: number; ackWaitMs?: number };
+  consumer?: { batchSize?: number; ackWaitMs?: number; dependencyRetry?: { initialMs: number; maxMs: number } };
   /** How often consumer_pending_messages is refreshed. */
   pendingRefreshMs?: number;
 }
@@ -75,6 +75,11 @@ export class NatsJetStreamServer extends Server implements CustomTransportStrate
   /** How many durable consumers are running. */
   get consumerCount(): number {
     return this.consumers.length;
+  }
+
+  /** Consumers holding their messages until the database or NATS answers again (readiness is red meanwhile). */
+  consumersWaitingForDependency(): string[] {
+    return this.consumers.filter((consumer) => consumer.waitingForDependency).map((consumer) => consumer.name);
   }
 
   private async start(): Promise<void> {

@@ -31,6 +31,7 @@ export interface ReadinessReport {
 export class ServiceRuntime implements OnApplicationBootstrap, OnApplicationShutdown {
   private relay: OutboxRelay | undefined;
   private clockSubscription: Subscription | undefined;
+  private transport: NatsJetStreamServer | undefined;
 
   constructor(
     @Inject(SERVICE_CONFIG) private readonly options: ServiceKitOptions,
@@ -88,12 +89,20 @@ export class ServiceRuntime implements OnApplicationBootstrap, OnApplicationShut
       ...overrides,
     });
     for (const { pattern, handler, isEvent, extras } of this.providerPatternHandlers()) server.addHandler(pattern, handler as MessageHandler, isEvent, extras);
+    this.transport = server;
     return server;
   }
 
   async readiness(): Promise<ReadinessReport> {
     const checks: Record<string, () => Promise<unknown>> = { nats: () => this.nats.nc.rtt() };
     if (this.dataSource) checks.database = () => this.dataSource!.query('SELECT 1');
+    if (this.transport?.consumerCount) {
+      // A consumer holding events because a dependency is away: not ready, even if the dependency just came back and it has not caught up.
+      checks.events = () => {
+        const waiting = this.transport?.consumersWaitingForDependency() ?? [];
+        return waiting.length === 0 ? Promise.resolve() : Promise.reject(new Error(`waiting: ${waiting.join(', ')}`));
+      };
+    }
     if (this.objectStore) {
       checks.storage = async () => {
         if (!(await this.objectStore!.ping())) throw new Error('storage unreachable');

@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Clock } from '@homiwork/clock';
 import { databaseServiceConfig, loadConfig } from '@homiwork/config';
-import { defineConsumer, defineRoute, UserRegisteredV1, type CallerContext, type EventPayload } from '@homiwork/contracts';
+import { defineConsumer, defineRoute, EVENTS_STREAM, streamName, UserRegisteredV1, type CallerContext, type EventPayload } from '@homiwork/contracts';
 import { CreateMessagingTables1764200000000, MessagingMetrics, RpcClient, RpcError, type EventContext, type NatsHandles } from '@homiwork/messaging';
 import { Database, TRANSACTION_PROVIDERS, Transactor } from '@homiwork/persistence';
 import { createTestDatabase, createTestNamespace, eventually, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
-import { LOGGER, NATS, NatsJetStreamServer, NatsRpcClientProxy, OnEvent, OnRpc, ServiceKitModule, startService, type StartedService } from '../src/index.js';
+import { LOGGER, NATS, SERVICE_CONFIG, NatsJetStreamServer, NatsRpcClientProxy, OnEvent, OnRpc, ServiceKitModule, startService, type StartedService } from '../src/index.js';
 
 // Handlers on a Nest *controller*, so Nest's own microservice machinery binds them to the
 // transport (with interceptors and filters), as a NestJS engineer would write them.
@@ -26,7 +26,7 @@ const Register = defineRoute({ service: 'identity', method: 'transport-test.regi
 const Missing = defineRoute({ service: 'identity', method: 'transport-test.nobody-serves-this', request: z.strictObject({}), response: z.strictObject({}) });
 const Welcome = defineConsumer({ service: 'identity', event: UserRegisteredV1, backoffMs: [50] });
 
-/** Short enough that the first, slow application of an event outlives it and JetStream redelivers. */
+/** Short enough that the first, slow application of an event outlives it three times over: only working() keeps it from being redelivered. */
 const ACK_WAIT_MS = 300;
 
 class CreateWelcomedTable1764200000003 implements MigrationInterface {
@@ -89,7 +89,7 @@ class TransportTestController {
   async welcome(payload: EventPayload<typeof UserRegisteredV1>, context: EventContext): Promise<void> {
     welcomeCalls.push({ messageId: context.messageId, deliveryCount: context.deliveryCount });
     await context.manager.query('INSERT INTO identity.welcomed (user_id, message_id) VALUES ($1, $2)', [payload.userId, context.messageId]);
-    // The first application outlasts the ack wait: JetStream redelivers while it is still running.
+    // The first application outlasts the ack wait: without working() JetStream would redeliver while it runs.
     if (welcomeCalls.length === 1) await new Promise((resolve) => setTimeout(resolve, ACK_WAIT_MS * 3));
   }
 }
@@ -149,20 +149,24 @@ describe('the NATS/JetStream transport behind @nestjs/microservices', () => {
     expect(error.message).not.toContain('dave@example.com');
   });
 
-  it('applies an event emitted through the outbox exactly once although JetStream redelivers it', async () => {
+  it('applies an event emitted through the outbox exactly once; a handler slower than the ack wait is kept alive with working(), not redelivered', async () => {
     const client = started.app.get(NatsRpcClientProxy);
     const { userId } = await lastValueFrom(client.send<{ userId: string }>(Register, { request: {}, caller }));
     const dataSource = started.app.get(DataSource);
     const metricsText = async () => (await fetch(`${started.url}/metrics`)).text();
-    // Delivery 1 is still running when the ack wait ends; its redeliveries find the id in the inbox.
-    await eventually(async () => /events_consumed_total\{consumer="identity--user-registered-v1",outcome="duplicate",service="identity"\} [1-9]/.test(await metricsText()), {
-      what: 'a redelivery recognised as a duplicate',
+    await eventually(async () => /events_consumed_total\{consumer="identity--user-registered-v1",outcome="processed",service="identity"\} 1\b/.test(await metricsText()), {
+      what: 'the event applied',
     });
     const rows = await dataSource.query<Array<{ message_id: string }>>('SELECT message_id FROM identity.welcomed WHERE user_id = $1', [userId]);
     expect(rows).toHaveLength(1);
-    expect(welcomeCalls).toHaveLength(1);
+    // Delivery 1 ran three ack waits long; the consumer told the server it was still on it.
+    expect(welcomeCalls).toEqual([{ messageId: rows[0]!.message_id, deliveryCount: 1 }]);
     // Settled now: nothing left for the consumer, and the gauge says so.
     await eventually(async () => /consumer_pending_messages\{consumer="identity--user-registered-v1",service="identity"\} 0\b/.test(await metricsText()), { what: 'pending gauge at 0' });
+    const nats = started.app.get<NatsHandles>(NATS);
+    const info = await nats.jsm.consumers.info(streamName(started.app.get<{ config: { EVENT_NAMESPACE: string } }>(SERVICE_CONFIG).config.EVENT_NAMESPACE, EVENTS_STREAM), Welcome.durableName);
+    expect(info.num_redelivered).toBe(0);
+    expect(await metricsText()).not.toMatch(/outcome="duplicate"/);
   });
 
   it('refuses an event emitted outside a transaction, at once, without writing it', () => {

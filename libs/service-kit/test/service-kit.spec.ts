@@ -90,7 +90,7 @@ describe('service kit', () => {
     expect((await fetch(`${started.url}/health/live`)).status).toBe(200);
     const ready = await fetch(`${started.url}/health/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ok', checks: { nats: 'ok', database: 'ok' } });
+    expect(await ready.json()).toEqual({ status: 'ok', checks: { nats: 'ok', database: 'ok', events: 'ok' } });
   });
 
   it('serves a route, relays its event and applies it in the consumer, in one trace', async () => {

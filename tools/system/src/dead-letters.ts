@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
     out(`replay takes dead-letter ids or --all, not both nor neither\n${USAGE}`);
     return 2;
   }
-  const nats = await connectToNats(process.env.NATS_URL ?? 'nats://127.0.0.1:4222', 'dead-letters');
+  const nats = await connectToNats(process.env.NATS_URL ?? 'nats://127.0.0.1:4222', 'dead-letters', { user: process.env.NATS_USER, password: process.env.NATS_PASSWORD });
   try {
     const archive = new DeadLetterArchive(nats, process.env.EVENT_NAMESPACE ?? 'hw');
     const filter = values.consumer ? { consumer: values.consumer } : {};
