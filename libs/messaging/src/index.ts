@@ -1,5 +1,6 @@
 export { CreateMessagingTables1764200000000, outboxChannel } from './messaging-tables.migration.js';
 export { Outbox } from './outbox.js';
+export { EventsOutbox } from './events-outbox.js';
 export { OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
 export { EventConsumer, type EventConsumerOptions, type EventContext, type EventHandler } from './event-consumer.js';
 export { MessagingMetrics, type ConsumeOutcome } from './messaging-metrics.js';

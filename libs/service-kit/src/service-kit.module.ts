@@ -2,9 +2,9 @@ import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { Clock, ShiftableClock, SystemClock } from '@homiwork/clock';
-import { connectToNats, MessagingMetrics, Outbox, RpcClient, type NatsHandles } from '@homiwork/messaging';
+import { connectToNats, EventsOutbox, MessagingMetrics, Outbox, RpcClient, type NatsHandles } from '@homiwork/messaging';
 import { createLogger, ServiceMetrics, type Logger } from '@homiwork/observability';
-import { createServiceDataSource, Database, schemaOf, Transactor } from '@homiwork/persistence';
+import { createServiceDataSource, Database, schemaOf, Transactor, TRANSACTION_PROVIDERS, USER_TOMBSTONES_PROVIDER, UserTombstones } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
 import { NatsRpcClientProxy } from './nats-rpc-client.proxy.js';
 import type { ServiceKitOptions } from './service-kit.options.js';
@@ -58,8 +58,14 @@ export class ServiceKitModule {
           },
         },
         { provide: Outbox, inject: [DataSource, Clock], useFactory: (dataSource: DataSource, clock: Clock) => new Outbox(schemaOf(dataSource), config.EVENT_NAMESPACE, clock) },
+        // What use cases and repositories stand on: the transaction port, the ambient
+        // connection, the events outbox in the same transaction, and the tombstones that
+        // keep a deleted user's data from coming back.
+        ...TRANSACTION_PROVIDERS,
+        USER_TOMBSTONES_PROVIDER,
+        { provide: EventsOutbox, inject: [Outbox, Database], useFactory: (outbox: Outbox, db: Database) => new EventsOutbox(outbox, db) },
       );
-      exported.push(DataSource, Outbox);
+      exported.push(DataSource, Outbox, Transactor, Database, UserTombstones, EventsOutbox);
     }
     if (options.storage) {
       const storage = options.storage;

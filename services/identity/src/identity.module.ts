@@ -4,13 +4,11 @@ import { Clock } from '@homiwork/clock';
 import { MailSender, SmtpMailSender } from '@homiwork/mail';
 import type { NatsHandles } from '@homiwork/messaging';
 import type { Logger } from '@homiwork/observability';
-import { TRANSACTION_PROVIDERS, USER_TOMBSTONES_PROVIDER } from '@homiwork/persistence';
 import { LOGGER, NATS, ServiceKitModule } from '@homiwork/service-kit';
 import { IdentityConfig } from './config.js';
 import { PasswordHasher } from './crypto/password-hasher.js';
 import { IdentityHandlers } from './identity.handlers.js';
 import { IDENTITY_MIGRATIONS } from './migrations/index.js';
-import { EventsOutbox } from './persistence/events-outbox.js';
 import { ResetTokensRepository } from './persistence/reset-tokens.repository.js';
 import { SecurityEventsRepository } from './persistence/security-events.repository.js';
 import { SessionsRepository } from './persistence/sessions.repository.js';
@@ -55,9 +53,6 @@ export class IdentityModule {
       imports: [ServiceKitModule.forRoot({ service: 'identity', config, migrations: IDENTITY_MIGRATIONS, ...overrides })],
       providers: [
         { provide: IdentityConfig, useValue: config },
-        ...TRANSACTION_PROVIDERS,
-        USER_TOMBSTONES_PROVIDER,
-        EventsOutbox,
         UsersRepository,
         SessionsRepository,
         ResetTokensRepository,

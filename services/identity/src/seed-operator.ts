@@ -14,11 +14,10 @@ import { fileURLToPath } from 'node:url';
 import type { DataSource } from 'typeorm';
 import { SystemClock, type Clock } from '@homiwork/clock';
 import { Email, Password, UserRegisteredV1, Username } from '@homiwork/contracts';
-import { Outbox } from '@homiwork/messaging';
+import { EventsOutbox, Outbox } from '@homiwork/messaging';
 import { createServiceDataSource, Database, runMigrations, Transactor } from '@homiwork/persistence';
 import { PasswordHasher } from './crypto/password-hasher.js';
 import { IDENTITY_MIGRATIONS } from './migrations/index.js';
-import { EventsOutbox } from './persistence/events-outbox.js';
 import { UniqueViolation, UsersRepository } from './persistence/users.repository.js';
 
 /** Why no operator was created; the message never repeats the email or username given. */

@@ -1,12 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from '@homiwork/observability';
-import { TRANSACTION_PROVIDERS, USER_TOMBSTONES_PROVIDER } from '@homiwork/persistence';
 import { ServiceKitModule } from '@homiwork/service-kit';
 import { parseS3Url, type StorageConfig } from '@homiwork/storage';
 import { MediaConfig } from './config.js';
 import { MediaHandlers } from './media.handlers.js';
 import { MEDIA_MIGRATIONS } from './migrations/index.js';
-import { EventsOutbox } from './persistence/events-outbox.js';
 import { UploadWorkDirs } from './persistence/upload-work-dirs.js';
 import { UploadsRepository } from './persistence/uploads.repository.js';
 import { AvTransformer, ImageBlocklistCheck, ImageTransformer, Moderator, parseBlocklist, parseTextRules, TextRuleCheck } from './processing/index.js';
@@ -31,9 +29,6 @@ export class MediaModule {
       imports: [ServiceKitModule.forRoot({ service: 'media', config, migrations: MEDIA_MIGRATIONS, storage: storageConfig(config), ...overrides })],
       providers: [
         { provide: MediaConfig, useValue: config },
-        ...TRANSACTION_PROVIDERS,
-        USER_TOMBSTONES_PROVIDER,
-        EventsOutbox,
         UploadsRepository,
         UploadWorkDirs,
         StoreUpload,

@@ -3,7 +3,7 @@ import { RevocationWriter } from '@homiwork/auth';
 import { Clock } from '@homiwork/clock';
 import { AccountBlockedV1 } from '@homiwork/contracts';
 import { Transactor } from '@homiwork/persistence';
-import { EventsOutbox } from '../../persistence/events-outbox.js';
+import { EventsOutbox } from '@homiwork/messaging';
 import { SecurityEventsRepository } from '../../persistence/security-events.repository.js';
 import { SessionsRepository } from '../../persistence/sessions.repository.js';
 import { UsersRepository, type BlockReason } from '../../persistence/users.repository.js';

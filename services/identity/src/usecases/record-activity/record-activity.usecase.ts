@@ -2,8 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '@homiwork/clock';
 import { UserSeenV1, type CallerContext } from '@homiwork/contracts';
 import { Transactor } from '@homiwork/persistence';
+import { EventsOutbox } from '@homiwork/messaging';
 import { IdentityErrors } from '../../identity-errors.js';
-import { EventsOutbox } from '../../persistence/events-outbox.js';
 import { UsersRepository } from '../../persistence/users.repository.js';
 
 /**

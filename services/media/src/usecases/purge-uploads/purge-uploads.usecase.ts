@@ -3,7 +3,7 @@ import { Clock } from '@homiwork/clock';
 import { PurgeCompletedV1, type EventPayload } from '@homiwork/contracts';
 import { Transactor, UserTombstones } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
-import { EventsOutbox } from '../../persistence/events-outbox.js';
+import { EventsOutbox } from '@homiwork/messaging';
 import { UploadsRepository } from '../../persistence/uploads.repository.js';
 
 type Trigger = EventPayload<typeof PurgeCompletedV1>['trigger'];
