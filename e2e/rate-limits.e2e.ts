@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetMe, LogIn } from '@homiwork/contracts';
+import { GetMe, LogIn, UpdateMe } from '@homiwork/contracts';
 import { startTestSystem, type TestSystem } from './support/test-system.js';
 
 /** The production default of the auth policy: the 11th attempt in a minute is refused. */
@@ -58,6 +58,21 @@ describe('rate limits (R2.2)', () => {
     const variants = [login, `${' '.repeat(20)}${login}${' '.repeat(20)}`, login.toLowerCase(), `\t${login.toUpperCase()}\n`];
     const statuses: number[] = [];
     for (let i = 0; i <= AUTH_LIMIT; i++) statuses.push((await attempt(i % 2, `192.0.2.${100 + i}`, variants[i % variants.length]!)).status);
+    expect(statuses.slice(0, AUTH_LIMIT).every((status) => status === 401)).toBe(true);
+    expect(statuses[AUTH_LIMIT]).toBe(429);
+  });
+
+  it('limit password guesses through PATCH /v1/me like logins: the 11th wrong currentPassword in a minute is 429', async () => {
+    await awayFromWindowEnd(10);
+    const tag = randomUUID().slice(0, 8);
+    const account = { email: `guess.${tag}@example.com`, username: `guess_${tag}`, password: 'a long and uncommon passphrase', ageConfirmed: true as const };
+    await system.api({ headers: { 'x-forwarded-for': '192.0.2.200' } }).accounts.register(account);
+    const { accessToken } = await system.api({ headers: { 'x-forwarded-for': '192.0.2.201' } }).accounts.login({ login: account.username, password: account.password });
+    const statuses: number[] = [];
+    for (let i = 0; i <= AUTH_LIMIT; i++) {
+      const answer = await system.api({ token: accessToken, gateway: i % 2, headers: { 'x-forwarded-for': `192.0.2.${210 + i}` } }).raw(UpdateMe, { body: { email: `new.${tag}@example.com`, currentPassword: `wrong guess ${i}` } });
+      statuses.push(answer.status);
+    }
     expect(statuses.slice(0, AUTH_LIMIT).every((status) => status === 401)).toBe(true);
     expect(statuses[AUTH_LIMIT]).toBe(429);
   });

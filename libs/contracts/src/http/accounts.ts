@@ -110,10 +110,12 @@ export const GetMe = defineHttpRoute({
 export const UpdateMe = defineHttpRoute({
   method: 'PATCH',
   path: '/v1/me',
-  summary: 'Change email or username (rectification, §9.1); an email change needs currentPassword and ends every session',
+  summary: 'Change email or username (rectification, §9.1); an email change needs currentPassword and ends the other sessions',
   tag: 'accounts',
   auth: 'user',
-  rateLimit: 'write',
+  // It checks a password, so it is limited like login: otherwise a stolen access token
+  // could test 120 guesses a minute instead of 10.
+  rateLimit: 'auth',
   body: UpdateProfileRoute.request,
   successStatus: 200,
   response: MeResponse,
