@@ -95,12 +95,21 @@ describe('reading uploads goes through use cases', () => {
   it('DeleteUpload removes the row and the object; another user’s id is 404 and deletes nothing', async () => {
     const owner = randomUUID();
     const upload = await storedUpload(owner);
-    const deleteUpload = new DeleteUpload(transactor, uploads, store);
+    const deleteUpload = new DeleteUpload(transactor, uploads, store, clock);
     await expect(deleteUpload.execute(upload.id, caller(randomUUID()))).rejects.toMatchObject({ status: 404 });
     expect(await rowCount(upload.id)).toBe(1);
     await deleteUpload.execute(upload.id, caller(owner));
     expect(await rowCount(upload.id)).toBe(0);
     await expect(store.get(upload.objectKey)).rejects.toThrow();
+  });
+
+  it('DeleteUpload answers 404 for an upload past its 7 days, as reads do, and leaves it to the sweeper', async () => {
+    const owner = randomUUID();
+    const upload = await storedUpload(owner);
+    const later = new ShiftableClock();
+    later.setOffset(upload.expiresAt.getTime() - Date.now() + 1_000);
+    await expect(new DeleteUpload(transactor, uploads, store, later).execute(upload.id, caller(owner))).rejects.toMatchObject({ status: 404 });
+    expect(await rowCount(upload.id)).toBe(1);
   });
 });
 

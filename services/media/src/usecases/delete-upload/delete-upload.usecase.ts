@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { Clock } from '@homiwork/clock';
 import type { CallerContext } from '@homiwork/contracts';
 import { Transactor } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
@@ -12,13 +13,16 @@ export class DeleteUpload {
     private readonly transactor: Transactor,
     private readonly uploads: UploadsRepository,
     private readonly store: ObjectStore,
+    @Inject(Clock) private readonly clock: Clock,
   ) {}
 
   async execute(id: string, caller: CallerContext): Promise<Record<string, never>> {
     const userId = caller.userId;
     if (!userId) throw MediaErrors.unauthenticated();
     await this.transactor.run(async () => {
-      const upload = await this.uploads.findOwned(userId, id);
+      // Past its 7 days an upload is gone for the user (404, as for reads); the sweeper
+      // removes it with its receipt.
+      const upload = await this.uploads.findOwnedLive(userId, id, this.clock.now());
       if (!upload) throw MediaErrors.uploadNotFound();
       await this.store.remove([upload.objectKey]);
       await this.uploads.deleteById(id);
