@@ -1,9 +1,14 @@
 /**
- * Pieces every benchmark shares: environment knobs, output, the machine-load readings
- * that keep a noisy measurement out of the results, CPU profiles over the inspector,
- * and clean-up of what a run created.
+ * Pieces every benchmark shares: environment knobs, output, waiting, the machine-load
+ * readings that keep a noisy measurement out of the results, and clean-up of what a run
+ * created. Numbers: stats.ts; CPU accounting: cpu.ts; closed loops: loops.ts; CPU
+ * profiles over the inspector: profile.ts; resident memory: memory.ts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { withAdminClient } from '@homiwork/testing';
 
 export function intEnv(name: string, fallback: number, min = 1, max = 1_000_000): number {
   const raw = process.env[name];
@@ -13,12 +18,42 @@ export function intEnv(name: string, fallback: number, min = 1, max = 1_000_000)
   return value;
 }
 
+/** A comma-separated list of integers in [min, max]. */
+export function intListEnv(name: string, fallback: string, min: number, max: number): number[] {
+  return (process.env[name] ?? fallback).split(',').map((part) => {
+    const value = Number(part.trim());
+    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name}: bad value ${part}`);
+    return value;
+  });
+}
+
 export function out(line = ''): void {
   process.stdout.write(`${line}\n`);
 }
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** `what` may be a function, so the message tells the progress at the moment of the time-out. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${typeof what === 'function' ? what() : what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string, pollMs = 10): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
+    await sleep(pollMs);
+  }
 }
 
 export function pidsNamed(name: string): number[] {
@@ -41,60 +76,6 @@ export function machineBusyTicks(): number {
   return user + nice + system + irq + softirq + steal;
 }
 
-export interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-
-export interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-export class InspectorSession {
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
-
-  private constructor(private readonly socket: WebSocket) {
-    socket.addEventListener('message', (event: MessageEvent) => {
-      const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown; error?: { message: string } };
-      const waiter = message.id === undefined ? undefined : this.pending.get(message.id);
-      if (!waiter) return;
-      this.pending.delete(message.id!);
-      if (message.error) waiter.reject(new Error(message.error.message));
-      else waiter.resolve(message.result);
-    });
-  }
-
-  static async open(url: string): Promise<InspectorSession> {
-    const socket = new WebSocket(url);
-    await new Promise<void>((resolve, reject) => {
-      socket.addEventListener('open', () => resolve(), { once: true });
-      socket.addEventListener('error', () => reject(new Error(`inspector at ${url} refused the connection`)), { once: true });
-    });
-    return new InspectorSession(socket);
-  }
-
-  send<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.socket.send(JSON.stringify({ id, method, params }));
-    });
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-}
-
-export function frameName(frame: ProfileNode['callFrame']): string {
-  const file = frame.url.replace(/^file:\/\/.*?\/node_modules\//, '').replace(/^file:\/\/\/work\/main\//, '');
-  return `${frame.functionName || '(anonymous)'}${file ? ` ${file}:${frame.lineNumber + 1}` : ''}`;
-}
-
 export interface Cleanup {
   what: string;
   run: () => Promise<unknown>;
@@ -109,4 +90,56 @@ export async function runCleanups(cleanups: Cleanup[]): Promise<void> {
       process.stderr.write(`cleanup failed (${cleanup.what}): ${String(error)}\n`);
     }
   }
+}
+
+/**
+ * Runs a bench's `main` and removes what it created (`cleanups`, in reverse) afterwards,
+ * also on failure, after `totalTimeoutMs` and on SIGINT/SIGTERM; then exits the process
+ * (0 when `main` succeeded).
+ */
+export async function runBench(main: () => Promise<void>, cleanups: Cleanup[], totalTimeoutMs: number): Promise<never> {
+  let failed = false;
+  const overall = setTimeout(() => {
+    process.stderr.write(`bench exceeded ${totalTimeoutMs} ms; cleaning up\n`);
+    failed = true;
+    void runCleanups(cleanups).then(() => process.exit(2));
+  }, totalTimeoutMs);
+  // Interrupted (Ctrl-C, `timeout`): remove what was created before leaving, as on failure.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`bench interrupted (${signal}); cleaning up\n`);
+      failed = true;
+      void runCleanups(cleanups).then(() => process.exit(130));
+    });
+  }
+  try {
+    await main();
+  } catch (error) {
+    failed = true;
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  } finally {
+    await runCleanups(cleanups);
+    clearTimeout(overall);
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+/** Creates database `name` on the admin server and registers its removal. */
+export async function createBenchDatabase(name: string, cleanups: Cleanup[]): Promise<void> {
+  await withAdminClient((client) => client.query(`CREATE DATABASE "${name}"`));
+  cleanups.push({ what: `dropping database ${name}`, run: () => withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)) });
+}
+
+/** Registers the removal of every stream and KV bucket whose name contains `namespace` (as services name them, upper-cased). */
+export function removeNamespaceOnCleanup(nc: NatsConnection, namespace: string, cleanups: Cleanup[]): void {
+  cleanups.push({
+    what: `deleting the streams and KV buckets of ${namespace}`,
+    run: async () => {
+      const jsm = await jetstreamManager(nc);
+      const ns = namespace.toUpperCase();
+      const names: string[] = [];
+      for await (const name of jsm.streams.names()) if (name.includes(ns)) names.push(name);
+      await Promise.all(names.map((name) => jsm.streams.delete(name)));
+    },
+  });
 }
