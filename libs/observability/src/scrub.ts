@@ -41,7 +41,7 @@ function normalizeKey(key: string): string {
   return key.toLowerCase().replace(/[-_]/g, '');
 }
 
-export function isRedactedKey(key: string): boolean {
+function isRedactedKey(key: string): boolean {
   const name = normalizeKey(key);
   return REDACTED_KEYS.has(name) || REDACTED_KEY_SUFFIXES.some((suffix) => name.endsWith(suffix));
 }

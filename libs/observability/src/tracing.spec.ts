@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -80,4 +83,29 @@ describe('tracing', () => {
     handle = initTracing({ service: 'silent' });
     expect(trace.getSpanContext(extractTraceContext({}))).toBeUndefined();
   });
+
+  it('loads the tracing SDK only when spans go somewhere (an endpoint or an exporter)', async () => {
+    // A fresh process, as a service starts: this test file has loaded the SDK itself.
+    const probe = async (options: string) => {
+      const script = `
+        import { createRequire } from 'node:module';
+        const { initTracing, withSpan, injectTraceHeaders } = await import(${JSON.stringify(fileURLToPath(new URL('./tracing.ts', import.meta.url)))});
+        initTracing(${options});
+        const headers = await withSpan('probe', {}, async () => injectTraceHeaders({}));
+        const loaded = Object.keys(createRequire(import.meta.url).cache);
+        const has = (name) => loaded.some((path) => path.includes('/node_modules/' + name + '/'));
+        process.stdout.write(JSON.stringify({ traceparent: headers.traceparent, sdk: has('@opentelemetry/sdk-trace-base'), otlp: has('@opentelemetry/exporter-trace-otlp-http') }));
+        process.exit(0);
+      `;
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', '@swc-node/register/esm-register', '--input-type=module', '-e', script], {
+        cwd: fileURLToPath(new URL('../../../', import.meta.url)),
+        env: { PATH: process.env.PATH },
+      });
+      return JSON.parse(stdout) as { traceparent?: string; sdk: boolean; otlp: boolean };
+    };
+    const silent = await probe(`{ service: 'silent' }`);
+    expect(silent).toMatchObject({ sdk: false, otlp: false });
+    expect(silent.traceparent).toMatch(TRACEPARENT); // a trace is still born here and travels on
+    expect(await probe(`{ service: 'exporting', otlpEndpoint: 'http://127.0.0.1:4318' }`)).toMatchObject({ sdk: true, otlp: true, traceparent: expect.stringMatching(TRACEPARENT) });
+  }, 30_000);
 });

@@ -45,8 +45,9 @@ const LEAN_NODE = { NODE_OPTIONS: '--max-semi-space-size=4' } as const;
 /*
  * glibc malloc gives each thread that allocates under contention an arena of its own (up to
  * 8 per core) and rarely returns their memory: libvips' and libuv's threads decoding
- * images left media at 291–344 MB after 4 uploads in flight. Two arenas keep the peak at
- * 213–258 MB, and sharp's pipelines, one libvips thread each, barely contend for them.
+ * images took media to 277–291 MB with 2 uploads in flight and 342–344 MB with 4 (media
+ * bench). Two arenas: 209–225 and 233–259 MB, at the same throughput within this VM's noise;
+ * sharp's pipelines, one libvips thread each, barely contend for them.
  */
 const MEDIA_RUNTIME_ENV = { ...LEAN_NODE, MALLOC_ARENA_MAX: '2' } as const;
 

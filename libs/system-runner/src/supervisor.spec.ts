@@ -16,3 +16,52 @@ describe("a service's run-time settings", () => {
     expect(runtimeEnv(entry(), { NODE_OPTIONS: '--inspect' }).NODE_OPTIONS).toBe('--inspect');
   });
 });
+
+describe('the supervisor watching running services', () => {
+  it('kills a service that stops answering (hung, not exited), restarts it, and sees it ready again through its checks', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { Supervisor } = await import('./supervisor.js');
+    const { freePort } = await import('./launch.js');
+    const dir = mkdtempSync(join(tmpdir(), 'supervisor-'));
+    // A stand-in service: answers health on OPS_PORT; ready only after READY_AFTER_MS; on
+    // SIGUSR2 it hangs (a synchronous endless loop), answering nothing while staying alive.
+    const main = join(dir, 'stand-in.mjs');
+    writeFileSync(
+      main,
+      `import { createServer } from 'node:http';
+       const readyAt = Date.now() + Number(process.env.READY_AFTER_MS ?? 0);
+       createServer((req, res) => { res.statusCode = req.url === '/health/ready' && Date.now() < readyAt ? 503 : 200; res.end(); }).listen(Number(process.env.OPS_PORT), '127.0.0.1');
+       process.on('SIGUSR2', () => { for (;;) {} });`,
+    );
+    const said: string[] = [];
+    const supervisor = new Supervisor({
+      manifest: [{ name: 'media', root: 'services/media', opsPort: 0, needs: [] }],
+      env: { PATH: process.env.PATH, READY_AFTER_MS: '0' },
+      ports: async () => ({ opsPort: await freePort() }),
+      mainOf: () => main,
+      onLine: () => undefined,
+      say: (message) => said.push(message),
+      watchIntervalMs: 200,
+      restartDelayMs: { first: 100, max: 100 },
+    });
+    try {
+      await supervisor.start();
+      const [first] = supervisor.status();
+      expect(first!.state).toBe('ready');
+      process.kill(first!.pid!, 'SIGUSR2');
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline && !(supervisor.status()[0]!.restarts === 1 && supervisor.status()[0]!.state === 'ready')) await new Promise((resolve) => setTimeout(resolve, 100));
+      const [after] = supervisor.status();
+      expect(after!.restarts).toBe(1);
+      expect(after!.state).toBe('ready');
+      expect(after!.pid).not.toBe(first!.pid);
+      expect(said.join('\n')).toMatch(/answered no health check 3 times in a row; killing it/);
+      expect(said.join('\n')).toMatch(/media ready again/);
+    } finally {
+      await supervisor.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});

@@ -19,6 +19,10 @@ export interface SupervisorOptions {
   onLine(instance: string, line: string): void;
   /** Supervisor's own messages (starts, exits, restarts). */
   say(message: string): void;
+  /** The file a service runs (default its compiled main); tests run stand-ins. */
+  mainOf?(entry: ServiceManifestEntry): string;
+  /** How often running instances are checked (default 5 s). */
+  watchIntervalMs?: number;
   /** Restart back-off: first delay and ceiling (defaults 1 s and 30 s). */
   restartDelayMs?: { first: number; max: number };
 }
@@ -27,7 +31,8 @@ export interface InstanceStatus {
   instance: string;
   service: string;
   pid: number | undefined;
-  state: 'starting' | 'ready' | 'restarting' | 'stopped';
+  /** `unready`: running but its readiness check fails (a dependency is down, say). */
+  state: 'starting' | 'ready' | 'unready' | 'restarting' | 'stopped';
   restarts: number;
   opsUrl: string;
   publicUrl?: string;
@@ -39,7 +44,10 @@ interface Instance extends InstanceStatus {
   process?: LaunchedService;
   ports: InstancePorts;
   delayMs: number;
-  startedAt: number;
+  /** When it was last seen ready (0: not since its last start). */
+  readyAt: number;
+  /** Consecutive liveness checks that got no answer. */
+  unanswered: number;
 }
 
 /**
@@ -53,8 +61,12 @@ export function runtimeEnv(entry: ServiceManifestEntry, env: NodeJS.ProcessEnv):
   return merged;
 }
 
-/** A process that stays up this long has recovered: its next crash restarts at the first delay again. */
+/** A process that stays ready this long has recovered: its next crash restarts at the first delay again. */
 const HEALTHY_AFTER_MS = 60_000;
+/** How often every instance's liveness and readiness are checked once the system is up. */
+const WATCH_INTERVAL_MS = 5_000;
+/** A process that answers no liveness check this many times in a row is hung: it is killed and restarted. */
+const HUNG_AFTER_UNANSWERED = 3;
 
 /**
  * Runs the services of a manifest as child processes, in order, each waited for until
@@ -65,6 +77,7 @@ const HEALTHY_AFTER_MS = 60_000;
 export class Supervisor {
   private readonly instances: Instance[] = [];
   private stopping = false;
+  private watch: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -94,15 +107,18 @@ export class Supervisor {
             ...(ports.publicPort !== undefined ? { HTTP_PORT: String(ports.publicPort) } : {}),
           },
           delayMs: this.options.restartDelayMs?.first ?? 1_000,
-          startedAt: 0,
+          readyAt: 0,
+          unanswered: 0,
         };
         this.instances.push(instance);
         this.launch(instance);
         await instance.process!.waitUntilReady(ports.opsPort);
         instance.state = 'ready';
+        instance.readyAt = performance.now();
         if (copy === 0) Object.assign(provided, entry.provides?.(opsUrl));
       }
     }
+    this.watch = setInterval(() => void this.checkAll(), this.options.watchIntervalMs ?? WATCH_INTERVAL_MS).unref();
   }
 
   status(): InstanceStatus[] {
@@ -120,6 +136,7 @@ export class Supervisor {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.watch);
     for (const instance of [...this.instances].reverse()) {
       await instance.process?.stop();
       instance.state = 'stopped';
@@ -127,16 +144,17 @@ export class Supervisor {
   }
 
   private launch(instance: Instance): void {
-    const child = launchService(instance.instance, compiledMain(instance.entry), instance.env, (name, line) => this.options.onLine(name, line));
+    const child = launchService(instance.instance, (this.options.mainOf ?? compiledMain)(instance.entry), instance.env, (name, line) => this.options.onLine(name, line));
     instance.process = child;
     instance.pid = child.child.pid;
-    instance.startedAt = performance.now();
+    instance.readyAt = 0;
+    instance.unanswered = 0;
     void child.exited.then(({ code, signal }) => this.exited(instance, child, signal ?? code));
   }
 
   private exited(instance: Instance, child: LaunchedService, how: NodeJS.Signals | number | null): void {
     if (this.stopping || instance.process !== child) return;
-    if (performance.now() - instance.startedAt > HEALTHY_AFTER_MS) instance.delayMs = this.options.restartDelayMs?.first ?? 1_000;
+    if (instance.readyAt > 0 && performance.now() - instance.readyAt > HEALTHY_AFTER_MS) instance.delayMs = this.options.restartDelayMs?.first ?? 1_000;
     const delay = instance.delayMs;
     instance.delayMs = Math.min(delay * 2, this.options.restartDelayMs?.max ?? 30_000);
     instance.state = 'restarting';
@@ -146,13 +164,46 @@ export class Supervisor {
     setTimeout(() => {
       if (this.stopping) return;
       this.launch(instance);
-      instance.process!.waitUntilReady(instance.ports.opsPort).then(
-        () => {
-          instance.state = 'ready';
-          this.options.say(`${instance.instance} ready again`);
-        },
-        () => undefined, // it exited again: its exit handler schedules the next try
-      );
+      instance.state = 'starting';
+      // From here the watch decides: ready when its readiness answers, however long that takes.
     }, delay).unref();
+  }
+
+  /**
+   * Every few seconds: an instance whose readiness answers is `ready` (also after a slow
+   * restart), one that answers liveness but not readiness is `unready`, and one that has
+   * answered nothing for HUNG_AFTER_UNANSWERED checks in a row is hung — killed, so its
+   * exit restarts it.
+   */
+  private async checkAll(): Promise<void> {
+    await Promise.all(
+      this.instances.map(async (instance) => {
+        if (this.stopping || instance.state === 'restarting' || !instance.process) return;
+        const process = instance.process;
+        const answer = async (path: string) => (await fetch(`${instance.opsUrl}${path}`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined))?.status;
+        const ready = await answer('/health/ready');
+        const gone = process.child.exitCode !== null || process.child.signalCode !== null;
+        if (this.stopping || instance.process !== process || gone) return;
+        if (ready === 200) {
+          if (instance.state !== 'ready') this.options.say(`${instance.instance} ready${instance.restarts > 0 ? ' again' : ''}`);
+          if (instance.readyAt === 0) instance.readyAt = performance.now();
+          instance.state = 'ready';
+          instance.unanswered = 0;
+          return;
+        }
+        const live = ready !== undefined || (await answer('/health/live')) !== undefined;
+        if (live) {
+          instance.unanswered = 0;
+          if (instance.state === 'ready') this.options.say(`${instance.instance} is not ready (readiness answered ${ready})`);
+          if (instance.state !== 'starting') instance.state = 'unready';
+          return;
+        }
+        instance.unanswered++;
+        if (instance.unanswered >= HUNG_AFTER_UNANSWERED && instance.readyAt > 0) {
+          this.options.say(`${instance.instance} answered no health check ${instance.unanswered} times in a row; killing it`);
+          process.child.kill('SIGKILL');
+        }
+      }),
+    );
   }
 }
