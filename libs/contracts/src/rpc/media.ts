@@ -15,7 +15,7 @@ export const Upload = z.strictObject({
 });
 export type Upload = z.infer<typeof Upload>;
 
-export const UploadId = z.strictObject({ id: z.uuid() });
+const UploadId = z.strictObject({ id: z.uuid() });
 
 export const ListUploadsRoute = defineRoute({ service: 'media', method: 'uploads.list', request: z.strictObject({}), response: z.strictObject({ items: z.array(Upload) }) });
 export const GetUploadRoute = defineRoute({ service: 'media', method: 'uploads.get', request: UploadId, response: Upload });
