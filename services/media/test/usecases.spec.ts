@@ -191,7 +191,7 @@ describe('one sweep drains everything due', () => {
 });
 
 describe('tombstones: nothing is stored for a user after media purged them (defect 8)', () => {
-  const storeUpload = () => new StoreUpload(transactor, uploads, store, outbox, tombstones, new UploadWorkDirs(config, logger), new ImageTransformer(), new AvTransformer(), new Moderator([]), clock, config);
+  const storeUpload = () => new StoreUpload(transactor, uploads, store, outbox, tombstones, new UploadWorkDirs(config, logger), new ImageTransformer(), new AvTransformer(), new Moderator([]), clock, config, logger);
   const objectsOf = (owner: string) => store.listOwnerKeys(owner);
 
   it('an upload still streaming when UserDeleted is processed is refused (401) when it ends; no row, no object, and the receipt counts what there was', async () => {

@@ -4,7 +4,7 @@
  * an HTTP API. A process of their own, so the supervisor stays small and their memory is
  * measured apart. Prints one JSON line with the URLs, then serves until SIGTERM.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMailSink } from '@homiwork/mail/sink';
 import { startLocalS3 } from '@homiwork/storage/local';
@@ -14,7 +14,9 @@ const stops: Array<() => Promise<void>> = [];
 const urls: Record<string, string> = {};
 if (process.env.WANT_S3 === '1') {
   const directory = join(runDir, 's3');
-  mkdirSync(directory, { recursive: true });
+  // Users' transformed files: owner-only, also when the directory existed already.
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  chmodSync(directory, 0o700);
   const s3 = await startLocalS3({ directory, port: Number(process.env.LOCAL_S3_PORT ?? 9000) });
   urls.S3_URL = s3.url;
   urls.S3_BUCKET = s3.config.bucket;

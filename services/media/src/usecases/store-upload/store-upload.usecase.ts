@@ -9,6 +9,8 @@ import { ProhibitedContentDetectedV1, UploadStoredV1, type CallerContext, type M
 import { Transactor, UserErased, UserTombstones } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
 import { EventsOutbox } from '@homiwork/messaging';
+import type { Logger } from '@homiwork/observability';
+import { LOGGER } from '@homiwork/service-kit';
 import { MediaConfig } from '../../config.js';
 import { MediaErrors } from '../../media-errors.js';
 import { UploadWorkDirs } from '../../persistence/upload-work-dirs.js';
@@ -56,6 +58,7 @@ export class StoreUpload {
     private readonly moderator: Moderator,
     @Inject(Clock) private readonly clock: Clock,
     @Inject(MediaConfig) private readonly config: MediaConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.limits = { image: this.config.MEDIA_MAX_IMAGE_MB, audio: this.config.MEDIA_MAX_AUDIO_MB, video: this.config.MEDIA_MAX_VIDEO_MB, text: this.config.MEDIA_MAX_TEXT_MB };
   }
@@ -154,8 +157,21 @@ export class StoreUpload {
     } catch (error) {
       // No row, no object: an object nobody can list would outlive every purge (and an
       // account purged while this upload streamed must not get it back).
-      await this.store.remove([stored.key]).catch(() => undefined);
+      await this.removeOrphan(stored.key);
       throw error;
+    }
+  }
+
+  /** A few tries; one that still fails is logged loudly (the key holds opaque ids only) for an operator to remove. */
+  private async removeOrphan(key: string): Promise<void> {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        await this.store.remove([key]);
+        return;
+      } catch (error) {
+        if (attempt === 3) this.logger.error({ err: error, objectKey: key }, 'could not remove the object of a refused upload: it has no row and must be removed by hand');
+        else await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
     }
   }
 }
