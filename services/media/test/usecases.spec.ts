@@ -137,6 +137,20 @@ describe('purges join the event consumer’s transaction', () => {
     const receipts = await dataSource.query<Array<{ counts: unknown }>>("SELECT payload->'counts' AS counts FROM media.outbox WHERE type = 'PurgeCompleted.v1' AND payload->>'scopeId' = $1", [old.id]);
     expect(receipts).toEqual([{ counts: { uploads: 1, objects: 1 } }]);
   });
+
+  it('one upload whose object cannot be removed does not hold back the others that are due', async () => {
+    const stuck = await storedUpload(randomUUID(), addDays(clock.now(), -30));
+    const others = [await storedUpload(randomUUID(), addDays(clock.now(), -9)), await storedUpload(randomUUID(), addDays(clock.now(), -9))];
+    // The store refuses to remove the stuck upload's object, every time.
+    const refusing = Object.create(store) as typeof store;
+    refusing.remove = (keys: string[]) => (keys.includes(stuck.objectKey) ? Promise.reject(new Error('AccessDenied')) : store.remove(keys));
+    const sweeping = new PurgeUploads(transactor, uploads, refusing, outbox, tombstones, clock);
+    await expect(sweeping.expired()).rejects.toThrow(/1 expired upload\(s\) could not be purged/);
+    for (const other of others) expect(await rowCount(other.id)).toBe(0);
+    expect(await rowCount(stuck.id)).toBe(1);
+    await store.remove([stuck.objectKey]);
+    await uploads.deleteById(stuck.id);
+  });
 });
 
 describe('an upload past its 7 days is gone for reads at once (§5.3), before any sweep', () => {

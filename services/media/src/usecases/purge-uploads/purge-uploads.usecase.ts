@@ -61,11 +61,32 @@ export class PurgeUploads {
   async expired(batchSize = SWEEP_BATCH_SIZE): Promise<number> {
     let total = 0;
     for (;;) {
-      const purged = await this.expiredBatch(batchSize);
+      const purged = await this.expiredBatch(batchSize).catch(() => this.expiredOneByOne(batchSize));
       total += purged;
       // A short batch means nothing due is left (or another instance holds the rest).
       if (purged < batchSize) return total;
     }
+  }
+
+  /**
+   * When a batch fails, each of its uploads alone, so one upload whose object cannot be
+   * removed does not hold back every other that is due (the oldest batch would fail on
+   * every run). The ones that still fail are reported together, after the rest is done.
+   */
+  private async expiredOneByOne(limit: number): Promise<number> {
+    const due = await this.uploads.expiredBefore(this.clock.now(), limit);
+    const failures: unknown[] = [];
+    let purged = 0;
+    for (const upload of due) {
+      try {
+        await this.one(upload.id, upload.userId, null);
+        purged++;
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length > 0) throw new AggregateError(failures, `${failures.length} expired upload(s) could not be purged; ${purged} were`);
+    return purged;
   }
 
   /** One batch: one DeleteObjects request, one DELETE, and a receipt per upload. */
