@@ -1,5 +1,6 @@
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { openKvBucket, revocationBucket } from '@homiwork/messaging';
 
 /**
  * Sessions and accounts whose access tokens must stop working before they expire:
@@ -8,13 +9,12 @@ import type { NatsConnection } from '@nats-io/transport-node';
  * it in memory, so checking a token costs no round trip. Entries live in a NATS KV
  * bucket whose max age is just above the access-token lifetime: once every token an
  * entry could block has expired, the entry expires too.
+ *
+ * Migrate creates the bucket (libs/messaging's revocationBucket); the services only open
+ * it — their NATS users may not create streams.
  */
-function revocationBucketName(namespace: string): string {
-  return `${namespace.toUpperCase()}_REVOCATIONS`;
-}
-
 export async function openRevocationBucket(nc: NatsConnection, namespace: string, accessTokenTtlSeconds: number): Promise<KV> {
-  return new Kvm(nc).create(revocationBucketName(namespace), { history: 1, ttl: (accessTokenTtlSeconds + 60) * 1000 });
+  return openKvBucket(nc, revocationBucket(namespace, accessTokenTtlSeconds));
 }
 
 const sessionKey = (sessionId: string): string => `session.${sessionId}`;

@@ -1,10 +1,9 @@
-import { AckPolicy, DeliverPolicy, type ConsumerConfig, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { SpanKind } from '@opentelemetry/api';
 import type { DataSource, EntityManager } from 'typeorm';
 import {
   deadLetterSubject,
-  eventSubject,
   EVENTS_STREAM,
   InvalidEventPayloadError,
   parseEventPayload,
@@ -15,11 +14,14 @@ import {
 } from '@homiwork/contracts';
 import { extractTraceContext, scrubPersonalData, withSpan, type Logger } from '@homiwork/observability';
 import { withinTransaction } from '@homiwork/persistence';
+import { consumerConfigDifferences, DEFAULT_CONSUMER_TUNING, durableConsumerConfig } from './durable-consumers.js';
 import { isInfrastructureFailure } from './failure-kind.js';
+import { provisionOrExplain } from './provisioning.js';
 import {
   DLQ_CONSUMER_HEADER,
   DLQ_DELIVERIES_HEADER,
   DLQ_ERROR_HEADER,
+  DLQ_EVENT_SEQUENCE_HEADER,
   DLQ_FAILURES_HEADER,
   DLQ_ORIGINAL_SUBJECT_HEADER,
   DLQ_REASON_HEADER,
@@ -113,8 +115,8 @@ export class EventConsumer<E extends EventContract> {
   private readonly handlerFailures = new Map<number, number>();
 
   constructor(private readonly options: EventConsumerOptions<E>) {
-    this.batchSize = options.batchSize ?? 64;
-    this.ackWaitMs = options.ackWaitMs ?? 30_000;
+    this.batchSize = options.batchSize ?? DEFAULT_CONSUMER_TUNING.batchSize;
+    this.ackWaitMs = options.ackWaitMs ?? DEFAULT_CONSUMER_TUNING.ackWaitMs;
     this.label = options.contract.durableName;
   }
 
@@ -127,27 +129,34 @@ export class EventConsumer<E extends EventContract> {
     return this.label;
   }
 
-  /** Creates the durable consumer or brings its settings up to date. */
+  /**
+   * Verifies the durable migrate provisioned: it exists with the configuration its contract
+   * gives (durableConsumerConfig). Missing or different, it is created or brought back to
+   * it where the server allows (a server without users, in tests); a service's user may
+   * not, and start-up fails saying to run migrate.
+   */
   async provision(): Promise<void> {
     const { jsm, namespace, contract } = this.options;
     const stream = streamName(namespace, EVENTS_STREAM);
-    const config: Partial<ConsumerConfig> = {
-      durable_name: contract.durableName,
-      filter_subject: eventSubject(namespace, contract.event),
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: this.ackWaitMs * 1_000_000,
-      // Unlimited: the server must never silently give up on an event (a long outage, a crash
-      // loop). This code counts the handler's failures itself and dead-letters; nothing else.
-      max_deliver: -1,
-      max_ack_pending: this.batchSize * 4,
-    };
-    const exists = await jsm.consumers.info(stream, contract.durableName).then(
-      () => true,
-      () => false,
-    );
-    if (exists) await jsm.consumers.update(stream, contract.durableName, config);
-    else await jsm.consumers.add(stream, config);
+    const expected = durableConsumerConfig(namespace, contract, { batchSize: this.batchSize, ackWaitMs: this.ackWaitMs });
+    const found = await jsm.consumers.info(stream, contract.durableName).catch((error: unknown) => {
+      if (error instanceof Error && /consumer not found/i.test(error.message)) return null;
+      throw error;
+    });
+    if (!found) {
+      await provisionOrExplain(`durable consumer ${contract.durableName} does not exist`, () => jsm.consumers.add(stream, expected));
+      return;
+    }
+    const differences = consumerConfigDifferences(found.config, expected);
+    if (differences.length === 0) return;
+    this.options.logger.warn({ consumer: this.label, differences }, 'durable consumer differs from its contract; provisioning it again');
+    await provisionOrExplain(`durable consumer ${contract.durableName} differs from its contract (${differences.join(', ')})`, async () => {
+      // A push consumer or another filter cannot be turned back in place: start it again from the contract.
+      if (found.config.deliver_subject || found.config.filter_subject !== expected.filter_subject) {
+        await jsm.consumers.delete(stream, contract.durableName);
+        await jsm.consumers.add(stream, expected);
+      } else await jsm.consumers.update(stream, contract.durableName, expected);
+    });
   }
 
   async start(): Promise<void> {
@@ -452,6 +461,7 @@ export class EventConsumer<E extends EventContract> {
     h.set(DLQ_DELIVERIES_HEADER, String(msg.info.deliveryCount));
     h.set(DLQ_FAILURES_HEADER, String(failures));
     h.set(DLQ_ORIGINAL_SUBJECT_HEADER, msg.subject);
+    h.set(DLQ_EVENT_SEQUENCE_HEADER, String(msg.info.streamSequence));
     // The stream sequence makes each arrival its own dead letter (a replay that fails again is
     // dead-lettered again) while a redelivery of one arrival — a crash before term — is stored once.
     await js.publish(deadLetterSubject(namespace, contract), msg.data, { msgID: `${contract.durableName}:${msg.info.stream}:${msg.info.streamSequence}`, headers: h });

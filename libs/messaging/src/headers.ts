@@ -19,3 +19,9 @@ export const DLQ_DELIVERIES_HEADER = 'Hw-Dlq-Deliveries';
 /** How many times the handler itself failed on it (infrastructure outages never count). */
 export const DLQ_FAILURES_HEADER = 'Hw-Dlq-Handler-Failures';
 export const DLQ_ORIGINAL_SUBJECT_HEADER = 'Hw-Dlq-Subject';
+/**
+ * The dead-lettered event's sequence in the event stream. Replay republishes the event
+ * stored there — written by its producer — never the letter's own bytes, which the
+ * dead-lettering service wrote (see DeadLetterArchive).
+ */
+export const DLQ_EVENT_SEQUENCE_HEADER = 'Hw-Dlq-Event-Sequence';

@@ -1,5 +1,6 @@
 import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { deadLetterRootSubject, DEAD_LETTER_STREAM, EVENTS_STREAM, eventsRootSubject, streamName } from '@homiwork/contracts';
+import { provisionOrExplain } from './provisioning.js';
 
 const SECOND_NS = 1_000_000_000;
 const DAY_NS = 24 * 60 * 60 * SECOND_NS;
@@ -38,7 +39,8 @@ function streamConfigs(ns: string, limits: StreamLimits): Array<Partial<StreamCo
 
 /**
  * Creates the event and dead-letter streams, or brings an existing stream's settings up
- * to date. Streams are provisioned explicitly at start-up, never implied by a publish.
+ * to date (the migrate tool, as the provisioning user). Streams are provisioned
+ * explicitly, never implied by a publish.
  */
 export async function provisionStreams(jsm: JetStreamManager, ns: string, limits: StreamLimits = DEFAULT_STREAM_LIMITS): Promise<string[]> {
   const names: string[] = [];
@@ -49,6 +51,25 @@ export async function provisionStreams(jsm: JetStreamManager, ns: string, limits
     );
     if (exists) await jsm.streams.update(config.name, config);
     else await jsm.streams.add(config);
+    names.push(config.name);
+  }
+  return names;
+}
+
+/**
+ * A service's check at boot: both streams exist. It changes nothing that exists — the
+ * streams' settings are migrate's (a service's user may not update a stream: it could
+ * widen its subjects or shrink its limits) — and creates a missing stream only where the
+ * server lets it (a server without users, in tests); refused, it says to run migrate.
+ */
+export async function verifyStreams(jsm: JetStreamManager, ns: string, limits: StreamLimits = DEFAULT_STREAM_LIMITS): Promise<string[]> {
+  const names: string[] = [];
+  for (const config of streamConfigs(ns, limits)) {
+    const found = await jsm.streams.info(config.name).catch((error: unknown) => {
+      if (error instanceof Error && /stream not found/i.test(error.message)) return null;
+      throw error;
+    });
+    if (!found) await provisionOrExplain(`stream ${config.name} does not exist`, () => jsm.streams.add(config));
     names.push(config.name);
   }
   return names;

@@ -199,7 +199,7 @@ describe('dead-letter replay', () => {
     const userId = randomUUID();
     await f.dataSource.transaction((manager) => f.outbox.append(manager, UserRegisteredV1, { userId, registeredAt: f.clock.now().toISOString() }));
     await f.newRelay().relayBatch();
-    const archive = new DeadLetterArchive(f.nats, f.namespace);
+    const archive = new DeadLetterArchive(f.nats, f.namespace, [TEST_CONSUMER]);
     await eventually(async () => (await archive.list()).length === 1, { what: 'dead-lettered after its attempts' });
     const otherApplied = async () => (await f.dataSource.query<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM ${SCHEMA}.applied WHERE message_id LIKE 'other:%'`))[0]!.n;
     expect(await otherApplied()).toBe(1);

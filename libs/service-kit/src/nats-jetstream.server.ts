@@ -39,10 +39,22 @@ export class NatsJetStreamServer extends Server implements CustomTransportStrate
   private rpcServer: RpcServer | undefined;
   private consumers: Array<EventConsumer<never>> = [];
   private pendingGauge: ConsumerPendingGauge | undefined;
+  /** Patterns of request handlers registered more than once: refused at start (Nest would keep only the last). */
+  private readonly duplicateRoutes = new Set<string>();
 
   constructor(private readonly options: NatsJetStreamServerOptions) {
     super();
     this.transportId = NATS_JETSTREAM_TRANSPORT;
+  }
+
+  /**
+   * Nest files a second request handler for a pattern over the first one, silently: the
+   * route would be served by whichever was bound last. Noted here, refused at start.
+   */
+  override addHandler(pattern: unknown, callback: MessageHandler, isEventHandler = false, extras: Record<string, unknown> = {}): void {
+    const normalized = this.normalizePattern(pattern as never);
+    if (!isEventHandler && this.messageHandlers.has(normalized)) this.duplicateRoutes.add(normalized);
+    super.addHandler(pattern, callback, isEventHandler, extras);
   }
 
   /** Called by `app.startAllMicroservices()`; Nest turns a callback error into a rejected start. */
@@ -116,6 +128,8 @@ export class NatsJetStreamServer extends Server implements CustomTransportStrate
   private boundHandlers(): { routes: Array<{ route: RpcRoute; handler: MessageHandler }>; consumers: Array<{ contract: ConsumerContract; handler: MessageHandler }> } {
     const routes: Array<{ route: RpcRoute; handler: MessageHandler }> = [];
     const consumers: Array<{ contract: ConsumerContract; handler: MessageHandler }> = [];
+    // One handler per route: a second would have silently replaced the first.
+    for (const pattern of this.duplicateRoutes) throw new Error(`${pattern} has more than one @OnRpc handler; a route has one handler`);
     for (const [pattern, handler] of this.getHandlers()) {
       if (handler.isEventHandler) {
         const contract = handler.extras?.[CONSUMER_EXTRA] as ConsumerContract | undefined;

@@ -6,7 +6,7 @@ import type { MessageHandler } from '@nestjs/microservices';
 import type { Subscription } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
 import { Clock, ShiftableClock } from '@homiwork/clock';
-import { DEFAULT_STREAM_LIMITS, MessagingMetrics, OutboxRelay, provisionStreams, type NatsHandles } from '@homiwork/messaging';
+import { DEFAULT_STREAM_LIMITS, MessagingMetrics, OutboxRelay, verifyStreams, type NatsHandles } from '@homiwork/messaging';
 import type { Logger } from '@homiwork/observability';
 import { runMigrations, schemaOf } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
@@ -53,7 +53,8 @@ export class ServiceRuntime implements OnApplicationBootstrap, OnApplicationShut
       if (applied.length > 0) this.logger.info({ migrations: applied }, 'migrations applied');
     }
     await this.objectStore?.ensureBucket();
-    await provisionStreams(this.nats.jsm, namespace, { ...DEFAULT_STREAM_LIMITS, maxBytes: config.EVENT_STREAM_MAX_BYTES });
+    // Migrate provisions the streams; a service only checks they are there (see libs/messaging/src/provisioning.ts).
+    await verifyStreams(this.nats.jsm, namespace, { ...DEFAULT_STREAM_LIMITS, maxBytes: config.EVENT_STREAM_MAX_BYTES });
     if (this.dataSource) {
       this.relay = new OutboxRelay({ dataSource: this.dataSource, schema: schemaOf(this.dataSource), js: this.nats.js, logger: this.logger, metrics: this.metrics });
       await this.relay.start();

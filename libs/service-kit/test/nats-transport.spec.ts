@@ -10,6 +10,7 @@ import { defineConsumer, defineRoute, EVENTS_STREAM, streamName, UserRegisteredV
 import { CreateMessagingTables1764200000000, MessagingMetrics, RpcClient, RpcError, type EventContext, type NatsHandles } from '@homiwork/messaging';
 import { Database, TRANSACTION_PROVIDERS, Transactor } from '@homiwork/persistence';
 import { createTestDatabase, createTestNamespace, eventually, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
+import { ROUTE_EXTRA, rpcPattern } from '../src/decorators.js';
 import { LOGGER, NATS, SERVICE_CONFIG, NatsJetStreamServer, NatsRpcClientProxy, OnEvent, OnRpc, ServiceKitModule, startService, type StartedService } from '../src/index.js';
 
 // Handlers on a Nest *controller*, so Nest's own microservice machinery binds them to the
@@ -192,6 +193,16 @@ describe('the NATS/JetStream transport behind @nestjs/microservices', () => {
     const server = new NatsJetStreamServer({ service: 'identity', namespace: createTestNamespace(), nats, logger: started.app.get(LOGGER), metrics: started.app.get(MessagingMetrics), readiness: () => Promise.resolve({}) });
     server.addHandler('rpc.identity.raw', () => Promise.resolve({}));
     await expect(new Promise<void>((resolve, reject) => server.listen((error?: unknown) => (error instanceof Error ? reject(error) : resolve())))).rejects.toThrow(/not bound to a route contract/);
+    await server.close();
+  });
+
+  it('refuses to start two handlers for one route, which Nest would silently replace by the last', async () => {
+    const nats = started.app.get<NatsHandles>(NATS);
+    const server = new NatsJetStreamServer({ service: 'identity', namespace: createTestNamespace(), nats, logger: started.app.get(LOGGER), metrics: started.app.get(MessagingMetrics), readiness: () => Promise.resolve({}) });
+    // What Nest does with two @OnRpc(Greet) methods: both under the route's pattern.
+    server.addHandler(rpcPattern(Greet), () => Promise.resolve({ first: true }), false, { [ROUTE_EXTRA]: Greet });
+    server.addHandler(rpcPattern(Greet), () => Promise.resolve({ second: true }), false, { [ROUTE_EXTRA]: Greet });
+    await expect(new Promise<void>((resolve, reject) => server.listen((error?: unknown) => (error instanceof Error ? reject(error) : resolve())))).rejects.toThrow(/more than one @OnRpc handler/);
     await server.close();
   });
 

@@ -28,7 +28,7 @@ export interface NatsUserPermissions {
   readonly allowResponses: boolean;
 }
 
-/** The user that provisions the event streams (tools/system/src/migrate.ts). */
+/** The user that provisions the event streams, every durable consumer and the KV buckets (tools/system/src/migrate.ts). */
 export const PROVISIONING_USER = 'migrate';
 
 /** The operator's dead-letter tool (tools/system/src/dead-letters.ts): lists and replays dead letters. */
@@ -82,18 +82,26 @@ function declared(): { routes: RpcRoute[]; consumers: ConsumerContract[] } {
 /** JetStream API requests a process makes whatever it does (connecting checks the account). */
 const jetStreamAccountInfo = '$JS.API.INFO';
 
+/** What a service may ask about the event streams: their info (a check at boot), nothing that changes them. */
+function streamInfo(streams: readonly string[]): string[] {
+  return streams.map((stream) => `$JS.API.STREAM.INFO.${stream}`);
+}
+
+/** What migrate does to the event streams: create them or bring their settings up to date. */
 function streamAdministration(streams: readonly string[]): string[] {
   return streams.flatMap((stream) => [`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`]);
 }
 
-/** A durable pull consumer of the events stream, owned by its service: create/update, info, pull, acknowledge. */
+/**
+ * A durable pull consumer of the events stream, owned by its service: info (verified
+ * against its contract at boot), pull, acknowledge, dead-letter. No create or update:
+ * with them, a service could give its durable any filter (another user's inbox, once the
+ * stream's subjects are widened) or a deliver subject (another service's RPC queue group).
+ */
 function durableConsumer(ns: string, consumer: ConsumerContract): string[] {
   const stream = streamName(ns, EVENTS_STREAM);
   const durable = consumer.durableName;
   return [
-    `$JS.API.CONSUMER.CREATE.${stream}.${durable}`,
-    `$JS.API.CONSUMER.CREATE.${stream}.${durable}.>`,
-    `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
     `$JS.API.CONSUMER.INFO.${stream}.${durable}`,
     `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
     `$JS.ACK.${stream}.${durable}.>`,
@@ -101,14 +109,31 @@ function durableConsumer(ns: string, consumer: ConsumerContract): string[] {
   ];
 }
 
+/** What migrate does to every durable: create it with its contract's configuration, or bring it back to it. */
+function durableConsumerAdministration(ns: string, consumer: ConsumerContract): string[] {
+  const stream = streamName(ns, EVENTS_STREAM);
+  const durable = consumer.durableName;
+  return [
+    `$JS.API.CONSUMER.CREATE.${stream}.${durable}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.${durable}.>`,
+    `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
+    `$JS.API.CONSUMER.INFO.${stream}.${durable}`,
+    `$JS.API.CONSUMER.DELETE.${stream}.${durable}`,
+  ];
+}
+
 function kvBucket(bucket: string, access: KvAccess): string[] {
   const stream = `KV_${bucket}`;
-  // Opening a bucket (Kvm.create) reads its stream's info and creates it if missing.
-  const open = [`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`];
+  // Opening a bucket reads its stream's info; migrate creates it (kvBucketAdministration).
+  const open = [`$JS.API.STREAM.INFO.${stream}`];
   if (access === 'write') return [...open, `$KV.${bucket}.>`, `$JS.API.DIRECT.GET.${stream}`, `$JS.API.DIRECT.GET.${stream}.>`];
   // A watch is an ordered consumer: created (and re-created after a gap), flow-controlled, never acknowledged.
+  // Ephemeral only (CONSUMER.CREATE.<stream>[.<name>.<filter>]): DURABLE.CREATE stays refused.
   return [...open, `$JS.API.CONSUMER.CREATE.${stream}`, `$JS.API.CONSUMER.CREATE.${stream}.>`, `$JS.API.CONSUMER.DELETE.${stream}.>`, `$JS.FC.${stream}.>`];
 }
+
+/** What migrate does to a bucket: create it (Kvm.create reads its info first). */
+const kvBucketAdministration = (bucket: string): string[] => [`$JS.API.STREAM.INFO.KV_${bucket}`, `$JS.API.STREAM.CREATE.KV_${bucket}`];
 
 /**
  * The NATS users of a namespace, generated from the contracts and the manifest (nothing
@@ -120,12 +145,17 @@ function kvBucket(bucket: string, access: KvAccess): string[] {
  *   every service; the others call none);
  * - publish the events it produces (their contract's producer; PurgeCompleted for data
  *   owners) and no other;
- * - create, read, pull and acknowledge its own durable consumers, and dead-letter to
+ * - read the info of, pull and acknowledge its own durable consumers, and dead-letter to
  *   their dead-letter subjects;
+ * - read the event streams' info;
  * - use the KV buckets its code opens, writing only those it writes;
  * - receive replies in its own inbox only.
- * Streams: services still provision the event streams at boot (ServiceRuntime), so they
- * keep STREAM.INFO/CREATE/UPDATE on those two streams; the migrate user does it first.
+ * No service creates, updates or deletes a stream, a durable consumer or a bucket: the
+ * migrate user provisions them all (tools/system/src/migrate.ts) and a service verifies
+ * at boot what it finds (libs/messaging/src/provisioning.ts). With STREAM.UPDATE a
+ * service could add another user's inbox to the events stream and read it through a
+ * durable of its own, or shrink the stream to drop unread events; with CONSUMER.CREATE it
+ * could make a push consumer deliver into another service's RPC queue group.
  */
 export function natsPermissions(ns: string, manifest: readonly ServiceManifestEntry[] = SERVICE_MANIFEST): NatsUserPermissions[] {
   const { routes, consumers } = declared();
@@ -151,7 +181,7 @@ export function natsPermissions(ns: string, manifest: readonly ServiceManifestEn
       user: service,
       publish: unique([
         jetStreamAccountInfo,
-        ...streamAdministration(eventStreams),
+        ...streamInfo(eventStreams),
         ...called.map((route) => rpcSubject(ns, route.service, route.method)),
         ...produced.map((event) => eventSubject(ns, event)),
         ...consumers.filter((consumer) => consumer.service === service).flatMap((consumer) => durableConsumer(ns, consumer)),
@@ -168,13 +198,19 @@ export function natsPermissions(ns: string, manifest: readonly ServiceManifestEn
   });
   users.push({
     user: PROVISIONING_USER,
-    publish: [jetStreamAccountInfo, ...streamAdministration(eventStreams)],
+    publish: unique([
+      jetStreamAccountInfo,
+      ...streamAdministration(eventStreams),
+      ...consumers.filter((consumer) => manifest.some((entry) => entry.name === consumer.service)).flatMap((consumer) => durableConsumerAdministration(ns, consumer)),
+      ...KV_BUCKETS.flatMap((bucket) => kvBucketAdministration(bucket.name(ns))),
+    ]),
     subscribe: [`${natsInboxPrefix(PROVISIONING_USER)}.>`],
     allowResponses: false,
   });
-  // Reads the dead-letter stream (a throw-away ordered consumer, single messages), deletes a
-  // replayed letter, and republishes it to its original subject: any event, so it is an
-  // operator's credential, given to no service.
+  // Reads the dead-letter stream (a throw-away ordered consumer, single messages), reads the
+  // event a letter was made from (replay republishes that event, not the letter's bytes),
+  // deletes a replayed letter, and republishes to the event's subject: any event, so it is
+  // an operator's credential, given to no service.
   const deadLetters = streamName(ns, DEAD_LETTER_STREAM);
   users.push({
     user: DEAD_LETTER_OPERATOR_USER,
@@ -190,6 +226,7 @@ export function natsPermissions(ns: string, manifest: readonly ServiceManifestEn
       `$JS.API.DIRECT.GET.${deadLetters}`,
       `$JS.API.DIRECT.GET.${deadLetters}.>`,
       `$JS.API.STREAM.MSG.DELETE.${deadLetters}`,
+      `$JS.API.STREAM.MSG.GET.${streamName(ns, EVENTS_STREAM)}`,
       ...EVENT_CATALOGUE.map((event) => eventSubject(ns, event)),
     ],
     subscribe: [`${natsInboxPrefix(DEAD_LETTER_OPERATOR_USER)}.>`],

@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AckPolicy, DeliverPolicy, StorageType, type JetStreamClient } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openRevocationBucket, RevocationMirror, RevocationWriter } from '@homiwork/auth';
 import {
   EVENT_CATALOGUE,
@@ -27,13 +26,22 @@ import {
 import {
   connectToNats,
   DeadLetterArchive,
+  declaredConsumers,
   DEFAULT_STREAM_LIMITS,
   DLQ_CONSUMER_HEADER,
+  DLQ_EVENT_SEQUENCE_HEADER,
   DLQ_ORIGINAL_SUBJECT_HEADER,
+  EventConsumer,
+  kvBuckets,
   MessagingMetrics,
+  openKvBucket,
+  provisionDurableConsumers,
+  provisionKvBuckets,
   provisionStreams,
+  rateLimitBucket,
   RpcClient,
   RpcServer,
+  verifyStreams,
   type NatsHandles,
 } from '@homiwork/messaging';
 import { createLogger, ServiceMetrics } from '@homiwork/observability';
@@ -61,6 +69,12 @@ async function as(user: string): Promise<NatsHandles> {
 }
 
 const violations = (): string[] => server.output.filter((line) => /(Publish|Subscription) Violation/.test(line));
+/** Violations logged since the current test began. */
+let violationsBefore = 0;
+beforeEach(() => {
+  violationsBefore = server ? violations().length : 0;
+});
+const newViolations = (): string[] => violations().slice(violationsBefore);
 
 /** A JetStream publish with ack; resolves with the stored sequence or rejects (denied, or no stream). */
 async function publishEvent(js: JetStreamClient, event: EventContract, payload: unknown = {}): Promise<number> {
@@ -84,13 +98,18 @@ async function refusedPublish(nc: NatsConnection, subject: string): Promise<bool
   return violations().slice(before).some((line) => line.includes(`"${subject}"`));
 }
 
-/** What EventConsumer does with its durable: info, create/update, get, pull, ack. */
+const silent = createLogger({ service: 'perm-test', level: 'silent' });
+
+/** What EventConsumer does at start with its durable: verify it against its contract (creating or updating only if allowed). */
+function provisionAsService(handles: NatsHandles, consumer: ConsumerContract): Promise<void> {
+  const metrics = new MessagingMetrics(new ServiceMetrics(`perm-test-${randomUUID()}`));
+  return new EventConsumer({ contract: consumer, handler: () => Promise.resolve(), namespace: NS, dataSource: undefined as never, schema: 'unused', js: handles.js, jsm: handles.jsm, logger: silent, metrics }).provision();
+}
+
+/** What EventConsumer does with its durable: verify it, get it, pull, ack. */
 async function consumeOwnDurable(handles: NatsHandles, consumer: ConsumerContract): Promise<number> {
   const stream = streamName(NS, EVENTS_STREAM);
-  const config = { durable_name: consumer.durableName, filter_subject: eventSubject(NS, consumer.event), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_deliver: consumer.maxDeliver + 1 };
-  const exists = await handles.jsm.consumers.info(stream, consumer.durableName).then(() => true, () => false);
-  if (exists) await handles.jsm.consumers.update(stream, consumer.durableName, config);
-  else await handles.jsm.consumers.add(stream, config);
+  await provisionAsService(handles, consumer);
   const durable = await handles.js.consumers.get(stream, consumer.durableName);
   const batch = await durable.fetch({ max_messages: 10, expires: 1_000 });
   let acked = 0;
@@ -102,11 +121,17 @@ async function consumeOwnDurable(handles: NatsHandles, consumer: ConsumerContrac
   return acked;
 }
 
+/** What the migrate tool provisions: both streams, every durable of the contracts, the KV buckets. */
+async function migrate(): Promise<void> {
+  const admin = await as(PROVISIONING_USER);
+  await provisionStreams(admin.jsm, NS, { ...DEFAULT_STREAM_LIMITS, maxBytes: 16 * 1024 * 1024 });
+  await provisionDurableConsumers(admin.jsm, NS);
+  await provisionKvBuckets(admin.nc, kvBuckets(NS));
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'homiwork-nats-perm-'));
   server = await startNatsServer({ ns: NS, port: await freePort(), dir, passwords });
-  const migrate = await as(PROVISIONING_USER);
-  await provisionStreams(migrate.jsm, NS, { ...DEFAULT_STREAM_LIMITS, maxBytes: 16 * 1024 * 1024 });
 }, 30_000);
 
 afterAll(async () => {
@@ -131,11 +156,47 @@ describe('NATS authentication', () => {
   });
 });
 
+describe('provisioning, by the migrate user only', () => {
+  it('refuses a service starting before migrate ran, saying to run migrate', async () => {
+    const media = await as('media');
+    await expect(verifyStreams(media.jsm, NS)).rejects.toThrow(/run migrate/);
+    await expect(openKvBucket((await as('gateway')).nc, rateLimitBucket(NS))).rejects.toThrow(/run migrate/);
+    // The server logs the refusals a moment later: let them land in this test, not the next.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  });
+
+  it('lets the migrate user provision both streams, every durable consumer with its contract\'s configuration, and the KV buckets', async () => {
+    await migrate();
+    const admin = await as(PROVISIONING_USER);
+    const stream = streamName(NS, EVENTS_STREAM);
+    for (const consumer of declaredConsumers().values()) {
+      const info = await admin.jsm.consumers.info(stream, consumer.durableName);
+      expect(info.config).toMatchObject({ filter_subject: eventSubject(NS, consumer.event), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_deliver: -1 });
+      expect(info.config.deliver_subject).toBeUndefined();
+    }
+    // Run again (every rollout does): nothing to change, nothing refused.
+    await migrate();
+    expect(newViolations().join('\n')).toBe('');
+  });
+
+  it('fails a service\'s start when its durable differs from its contract, until migrate puts it back', async () => {
+    const media = await as('media');
+    const admin = await as(PROVISIONING_USER);
+    const consumer = MediaConsumers.uploadExpired;
+    const stream = streamName(NS, EVENTS_STREAM);
+    await admin.jsm.consumers.update(stream, consumer.durableName, { max_ack_pending: 7 });
+    await expect(provisionAsService(media, consumer)).rejects.toThrow(/differs from its contract \(max_ack_pending\).*run migrate/);
+    await migrate();
+    await expect(provisionAsService(media, consumer)).resolves.toBeUndefined();
+  });
+});
+
 describe('what each service may do', () => {
-  it('lets each data service provision the streams, publish its own events with a JetStream ack, and consume its own durables', async () => {
+  it('lets each data service verify the streams, publish its own events with a JetStream ack, and consume its own durables, with only its rights after migrate ran', async () => {
     const identity = await as('identity');
     const media = await as('media');
-    await provisionStreams(identity.jsm, NS, { ...DEFAULT_STREAM_LIMITS, maxBytes: 16 * 1024 * 1024 });
+    expect(await verifyStreams(identity.jsm, NS)).toHaveLength(2);
+    expect(await verifyStreams(media.jsm, NS)).toHaveLength(2);
     expect(await publishEvent(identity.js, UserDeletedV1)).toBeGreaterThan(0);
     expect(await publishEvent(media.js, ProhibitedContentDetectedV1)).toBeGreaterThan(0);
     expect(await publishEvent(media.js, UploadStoredV1)).toBeGreaterThan(0);
@@ -145,7 +206,7 @@ describe('what each service may do', () => {
     // A handler's dead letter goes to its own consumer's dead-letter subject.
     const dlq = await identity.js.publish(`${NS}.dlq.${IdentityConsumers.prohibitedContentDetected.durableName}`, '{}', { msgID: randomUUID() });
     expect(dlq.stream).toBe(streamName(NS, 'DEAD_LETTERS'));
-    expect(violations()).toEqual([]);
+    expect(newViolations()).toEqual([]);
   });
 
   it('lets the gateway call every service and each service answer its own routes', async () => {
@@ -164,7 +225,7 @@ describe('what each service may do', () => {
     await expect(client.call(MediaRpc.ListUploadsRoute, {}, { requestId: 'r2' })).resolves.toEqual({ items: [] });
     await identityServer.stop();
     await mediaServer.stop();
-    expect(violations()).toEqual([]);
+    expect(newViolations()).toEqual([]);
   });
 
   it('lets identity write revocations and the gateway mirror them, and the gateway keep its rate-limit counters', async () => {
@@ -178,30 +239,61 @@ describe('what each service may do', () => {
     await expect.poll(() => mirror.isRevoked({ sub: userId, sid: randomUUID() }), { timeout: 3_000 }).toBe(true);
     mirror.stop();
     // As NatsKvRateLimiter.open and its compare-and-set (services/gateway/src/rate-limit).
-    const counters = await new Kvm(gateway.nc).create(`${NS.toUpperCase()}_RATE_LIMITS`, { history: 1, ttl: 3_600_000, storage: StorageType.Memory });
+    const counters = await openKvBucket(gateway.nc, rateLimitBucket(NS));
     const revision = await counters.create('auth.k.1', '1');
     await counters.update('auth.k.1', '2', revision);
     expect((await counters.get('auth.k.1'))?.string()).toBe('2');
-    expect(violations()).toEqual([]);
+    expect(newViolations()).toEqual([]);
   });
 });
 
+/** A dead letter as a service's EventConsumer writes it, on the dead-letter subject of one of its durables. */
+async function writeLetter(handles: NatsHandles, consumer: ConsumerContract, data: string, headers: Record<string, string>): Promise<void> {
+  const h = natsHeaders();
+  for (const [key, value] of Object.entries(headers)) h.set(key, value);
+  await handles.js.publish(`${NS}.dlq.${consumer.durableName}`, data, { msgID: `${consumer.durableName}:${randomUUID()}`, headers: h });
+}
+
 describe('the dead-letter operator', () => {
-  it('lists and replays a dead letter to its original subject; no service may read the dead letters', async () => {
+  it('lists and replays a dead letter as the event it was made from; no service may read the dead letters', async () => {
     const identity = await as('identity');
+    const media = await as('media');
     const consumer = IdentityConsumers.prohibitedContentDetected;
-    const h = natsHeaders();
-    h.set(DLQ_CONSUMER_HEADER, consumer.durableName);
-    h.set(DLQ_ORIGINAL_SUBJECT_HEADER, eventSubject(NS, consumer.event));
-    await identity.js.publish(`${NS}.dlq.${consumer.durableName}`, '{}', { msgID: `${consumer.durableName}:${randomUUID()}`, headers: h });
+    const payload = { note: randomUUID() };
+    const sequence = await publishEvent(media.js, consumer.event, payload);
+    await writeLetter(identity, consumer, JSON.stringify(payload), {
+      [DLQ_CONSUMER_HEADER]: consumer.durableName,
+      [DLQ_ORIGINAL_SUBJECT_HEADER]: eventSubject(NS, consumer.event),
+      [DLQ_EVENT_SEQUENCE_HEADER]: String(sequence),
+    });
     const archive = new DeadLetterArchive(await as(DEAD_LETTER_OPERATOR_USER), NS);
-    const [letter] = await archive.list({ consumer: consumer.durableName });
+    const letter = (await archive.list({ consumer: consumer.durableName })).at(-1);
     expect(letter).toBeDefined();
     const before = await eventCount();
     expect((await archive.replay(letter!.id)).subject).toBe(eventSubject(NS, consumer.event));
     expect(await eventCount()).toBe(before + 1);
-    expect(violations()).toEqual([]);
+    expect(newViolations()).toEqual([]);
     await expect(new DeadLetterArchive(identity, NS).list()).rejects.toThrow(/permission/i);
+  });
+
+  it("refuses a service's forged dead letter: a made-up UserDeleted is never replayed as identity's event", async () => {
+    const media = await as('media');
+    const archive = new DeadLetterArchive(await as(DEAD_LETTER_OPERATOR_USER), NS);
+    const victim = JSON.stringify({ userId: randomUUID(), deletedAt: new Date().toISOString() });
+    const userDeleted = eventSubject(NS, UserDeletedV1);
+    // On its own UserDeleted consumer's dead-letter subject, pointing at no event, or at a real UserDeleted with other bytes.
+    await writeLetter(media, MediaConsumers.userDeleted, victim, { [DLQ_CONSUMER_HEADER]: MediaConsumers.userDeleted.durableName, [DLQ_ORIGINAL_SUBJECT_HEADER]: userDeleted });
+    const genuine = await publishEvent((await as('identity')).js, UserDeletedV1, { userId: randomUUID() });
+    await writeLetter(media, MediaConsumers.userDeleted, victim, { [DLQ_ORIGINAL_SUBJECT_HEADER]: userDeleted, [DLQ_EVENT_SEQUENCE_HEADER]: String(genuine) });
+    // On another consumer's dead-letter subject, its headers naming UserDeleted and the consumer that reads it.
+    await writeLetter(media, MediaConsumers.uploadExpired, victim, { [DLQ_CONSUMER_HEADER]: MediaConsumers.userDeleted.durableName, [DLQ_ORIGINAL_SUBJECT_HEADER]: userDeleted, [DLQ_EVENT_SEQUENCE_HEADER]: String(genuine) });
+    const forged = (await archive.list()).filter((letter) => letter.consumer.startsWith('media--'));
+    expect(forged.map((letter) => letter.consumer)).toEqual([MediaConsumers.userDeleted.durableName, MediaConsumers.userDeleted.durableName, MediaConsumers.uploadExpired.durableName]);
+    const before = await eventCount();
+    await expect(archive.replay(forged[0]!.id)).rejects.toThrow(/records no event-stream sequence.*refused/);
+    await expect(archive.replay(forged[1]!.id)).rejects.toThrow(/does not carry the event.*refused/);
+    await expect(archive.replay(forged[2]!.id)).rejects.toThrow(/names another consumer, subject or event type.*refused/);
+    expect(await eventCount()).toBe(before);
   });
 });
 
@@ -265,6 +357,45 @@ describe('what no service may do', () => {
     await expect(identity.jsm.streams.getMessage(stream, { seq: 1 })).rejects.toThrow(/permission/i);
     await expect(identity.jsm.streams.delete(stream)).rejects.toThrow(/permission/i);
     await expect(identity.jsm.streams.purge(stream)).rejects.toThrow(/permission/i);
+  });
+});
+
+describe('what no service may provision', () => {
+  it("refuses a service widening the events stream to another user's inbox, or shrinking it to drop unread events", async () => {
+    const media = await as('media');
+    const admin = await as(PROVISIONING_USER);
+    const stream = streamName(NS, EVENTS_STREAM);
+    const config = (await admin.jsm.streams.info(stream)).config;
+    await expect(media.jsm.streams.update(stream, { subjects: [...config.subjects, '_INBOX.gateway.>'] })).rejects.toThrow(/permission/i);
+    await expect(media.jsm.streams.update(stream, { max_msgs: 1, discard: DiscardPolicy.Old })).rejects.toThrow(/permission/i);
+    await expect(media.jsm.streams.add({ ...config, name: 'SNOOP', subjects: ['_INBOX.gateway.>'] })).rejects.toThrow(/permission/i);
+    expect((await admin.jsm.streams.info(stream)).config).toMatchObject({ subjects: config.subjects, max_msgs: config.max_msgs, discard: config.discard });
+  });
+
+  it('refuses a service giving its own durable a foreign filter', async () => {
+    const media = await as('media');
+    const stream = streamName(NS, EVENTS_STREAM);
+    const durable = MediaConsumers.userDeleted.durableName;
+    await expect(media.jsm.consumers.add(stream, { durable_name: durable, filter_subject: '_INBOX.gateway.>', ack_policy: AckPolicy.Explicit })).rejects.toThrow(/permission/i);
+    await expect(media.jsm.consumers.add(stream, { durable_name: `${durable}-2`, filter_subject: eventSubject(NS, UploadStoredV1), ack_policy: AckPolicy.Explicit })).rejects.toThrow(/permission/i);
+    await expect(media.jsm.consumers.update(stream, durable, { filter_subject: eventSubject(NS, ProhibitedContentDetectedV1) })).rejects.toThrow(/permission/i);
+    expect((await media.jsm.consumers.info(stream, durable)).config.filter_subject).toBe(eventSubject(NS, UserDeletedV1));
+  });
+
+  it("refuses a service making a push consumer that delivers into another service's RPC queue group", async () => {
+    const media = await as('media');
+    const stream = streamName(NS, EVENTS_STREAM);
+    const durable = MediaConsumers.userDeleted.durableName;
+    const rpc = rpcSubject(NS, 'identity', IdentityRpc.UpdateProfileRoute.method);
+    await expect(media.jsm.consumers.add(stream, { durable_name: durable, deliver_subject: rpc, deliver_group: 'identity', ack_policy: AckPolicy.None })).rejects.toThrow(/permission/i);
+    await expect(media.jsm.consumers.add(stream, { deliver_subject: rpc, deliver_group: 'identity', ack_policy: AckPolicy.None })).rejects.toThrow(/permission/i);
+    expect((await media.jsm.consumers.info(stream, durable)).config.deliver_subject).toBeUndefined();
+  });
+
+  it('refuses a service creating or deleting a KV bucket', async () => {
+    const gateway = await as('gateway');
+    await expect(gateway.jsm.streams.add({ name: `KV_${NS.toUpperCase()}_OTHER`, subjects: [`$KV.${NS.toUpperCase()}_OTHER.>`] })).rejects.toThrow(/permission/i);
+    await expect(gateway.jsm.streams.delete(`KV_${NS.toUpperCase()}_RATE_LIMITS`)).rejects.toThrow(/permission/i);
   });
 });
 

@@ -4,9 +4,14 @@
  *   list   [--consumer <durable>] [--json]          what is there: id, when, consumer, event
  *                                                   type, reason, deliveries, handler failures,
  *                                                   scrubbed error — never the payload
- *   replay <id…> | --all [--consumer <durable>]     republish to the original subject; the
+ *   replay <id…> | --all [--consumer <durable>]     republish the event the letter was made
+ *                                                   from to the subject its consumer reads; the
  *                                                   letter leaves the dead-letter stream
  *
+ * The consumer is the one the letter's subject names (`<ns>.dlq.<durable>`), never its
+ * headers, which the dead-lettering service wrote; a letter whose headers disagree, or
+ * that does not match the event stored at its recorded sequence, is refused (see
+ * DeadLetterArchive).
  * Replays keep the producer's message id for the consumers' inbox, so a consumer that
  * already applied the event skips it and none applies it twice (see DeadLetterArchive).
  * Reads NATS_URL (default nats://127.0.0.1:4222) and EVENT_NAMESPACE (default hw).

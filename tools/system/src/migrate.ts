@@ -1,13 +1,16 @@
 /**
  * One-shot preparation of a deployment (`npm start` runs it first; the compose `migrate`
  * service too): the database if missing, every manifest service's migrations in its own
- * schema, and the JetStream streams. Services also migrate at boot under an advisory
- * lock; running this first makes a failed migration stop the rollout before any service
- * starts.
+ * schema, and the NATS resources: both JetStream streams, every durable consumer of every
+ * contract (with the configuration its contract gives) and the KV buckets. Services also
+ * migrate their database at boot under an advisory lock; running this first makes a failed
+ * migration stop the rollout before any service starts. NATS resources only this tool may
+ * create: a service's NATS user can verify them, not create or change them
+ * (libs/messaging/src/provisioning.ts).
  */
 import 'reflect-metadata';
 import pg from 'pg';
-import { connectToNats, DEFAULT_STREAM_LIMITS, provisionStreams } from '@homiwork/messaging';
+import { connectToNats, declaredConsumers, DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_STREAM_LIMITS, kvBuckets, provisionDurableConsumers, provisionKvBuckets, provisionStreams } from '@homiwork/messaging';
 import { createServiceDataSource, runMigrations } from '@homiwork/persistence';
 import { loadDescriptor, SERVICE_MANIFEST } from '@homiwork/system-runner';
 
@@ -49,4 +52,11 @@ const nats = await connectToNats(NATS_URL, 'migrate', { user: process.env.NATS_U
 const maxBytes = Number(process.env.EVENT_STREAM_MAX_BYTES ?? DEFAULT_STREAM_LIMITS.maxBytes);
 const streams = await provisionStreams(nats.jsm, EVENT_NAMESPACE, { ...DEFAULT_STREAM_LIMITS, maxBytes });
 say(`streams ready: ${streams.join(', ')}`);
+const services = new Set<string>(SERVICE_MANIFEST.map((entry) => entry.name));
+const durables = await provisionDurableConsumers(nats.jsm, EVENT_NAMESPACE, [...declaredConsumers().values()].filter((consumer) => services.has(consumer.service)));
+say(`durable consumers ready: ${durables.join(', ')}`);
+// The revocations' max age follows the access-token lifetime identity and the gateway are configured with.
+const accessTokenTtlSeconds = Number(process.env.ACCESS_TOKEN_TTL_SECONDS ?? DEFAULT_ACCESS_TOKEN_TTL_SECONDS);
+const buckets = await provisionKvBuckets(nats.nc, kvBuckets(EVENT_NAMESPACE, { accessTokenTtlSeconds }));
+say(`KV buckets ready: ${buckets.join(', ')}`);
 await nats.nc.close();

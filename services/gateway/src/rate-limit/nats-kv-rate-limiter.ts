@@ -1,7 +1,7 @@
-import { StorageType } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Clock } from '@homiwork/clock';
+import { openKvBucket, rateLimitBucket } from '@homiwork/messaging';
 
 export interface RateDecision {
   allowed: boolean;
@@ -79,7 +79,8 @@ export class NatsKvRateLimiter {
   }
 
   static async open(nc: NatsConnection, namespace: string, clock: Clock): Promise<NatsKvRateLimiter> {
-    const bucket = await new Kvm(nc).create(`${namespace.toUpperCase()}_RATE_LIMITS`, { history: 1, ttl: 3_600_000, storage: StorageType.Memory });
+    // Migrate creates the bucket; the gateway's NATS user may only open it.
+    const bucket = await openKvBucket(nc, rateLimitBucket(namespace));
     return new NatsKvRateLimiter(bucket, clock);
   }
 

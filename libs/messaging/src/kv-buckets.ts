@@ -1,0 +1,55 @@
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { provisionOrExplain } from './provisioning.js';
+
+/** A KV bucket of the system: its name and the settings migrate creates it with. */
+export interface KvBucketSpec {
+  readonly name: string;
+  readonly options: Partial<KvOptions>;
+}
+
+/** Access tokens live at most this long by default (ACCESS_TOKEN_TTL_SECONDS of identity and the gateway). */
+export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 300;
+
+/**
+ * Revocations: identity writes, every gateway watches (libs/auth/src/revocation-list.ts).
+ * An entry outlives by a minute every access token it could block.
+ */
+export const revocationBucket = (ns: string, accessTokenTtlSeconds: number = DEFAULT_ACCESS_TOKEN_TTL_SECONDS): KvBucketSpec => ({
+  name: `${ns.toUpperCase()}_REVOCATIONS`,
+  options: { history: 1, ttl: (accessTokenTtlSeconds + 60) * 1000 },
+});
+
+/** The gateway's shared rate-limit counters (services/gateway/src/rate-limit): an hour at most, in memory. */
+export const rateLimitBucket = (ns: string): KvBucketSpec => ({
+  name: `${ns.toUpperCase()}_RATE_LIMITS`,
+  options: { history: 1, ttl: 3_600_000, storage: StorageType.Memory },
+});
+
+/** Every bucket migrate provisions. */
+export const kvBuckets = (ns: string, options: { accessTokenTtlSeconds?: number } = {}): KvBucketSpec[] => [revocationBucket(ns, options.accessTokenTtlSeconds), rateLimitBucket(ns)];
+
+/** Creates each bucket that is missing (the migrate tool); an existing bucket keeps its settings. */
+export async function provisionKvBuckets(nc: NatsConnection, buckets: readonly KvBucketSpec[]): Promise<string[]> {
+  const kvm = new Kvm(nc);
+  for (const bucket of buckets) await kvm.create(bucket.name, { ...bucket.options });
+  return buckets.map((bucket) => bucket.name);
+}
+
+/**
+ * Opens a bucket a service uses. It reads the bucket's stream info (which says whether
+ * direct gets are on) and binds to it; only when the bucket is missing does it try to
+ * create it — allowed on a server without users, refused to a service's user, which
+ * fails with "run migrate".
+ */
+export async function openKvBucket(nc: NatsConnection, bucket: KvBucketSpec): Promise<KV> {
+  const kvm = new Kvm(nc);
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(`KV_${bucket.name}`).catch((error: unknown) => {
+    if (error instanceof Error && /stream not found/i.test(error.message)) return null;
+    throw error;
+  });
+  if (info) return kvm.open(bucket.name, { allow_direct: info.config.allow_direct === true });
+  return provisionOrExplain(`KV bucket ${bucket.name} does not exist`, () => kvm.create(bucket.name, { ...bucket.options }));
+}
