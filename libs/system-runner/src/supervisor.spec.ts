@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { freePort } from './launch.js';
 import type { ServiceManifestEntry } from './manifest.js';
-import { runtimeEnv } from './supervisor.js';
+import { runtimeEnv, Supervisor } from './supervisor.js';
 
 const entry = (env?: Record<string, string>): ServiceManifestEntry => ({ name: 'media', root: 'services/media', opsPort: 9102, needs: [], ...(env ? { env } : {}) });
 
@@ -19,11 +23,6 @@ describe("a service's run-time settings", () => {
 
 describe('the supervisor watching running services', () => {
   it('kills a service that stops answering (hung, not exited), restarts it, and sees it ready again through its checks', async () => {
-    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { Supervisor } = await import('./supervisor.js');
-    const { freePort } = await import('./launch.js');
     const dir = mkdtempSync(join(tmpdir(), 'supervisor-'));
     // A stand-in service: answers health on OPS_PORT; ready only after READY_AFTER_MS; on
     // SIGUSR2 it hangs (a synchronous endless loop), answering nothing while staying alive.
