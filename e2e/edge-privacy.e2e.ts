@@ -166,3 +166,11 @@ describe('last access (R1.6) and security event retention (R2.3, §5.6)', () => 
     await eventually(async () => (await count()) === 0, { what: 'security events older than 12 months purged' });
   });
 });
+
+describe('log lines of the whole run (R2.4)', () => {
+  it('hold no "[secret]": no service logged a secret, and no name of the project’s own was mistaken for one', () => {
+    // The start-up lines name migrations and consumers: the names the scrubber once cut out.
+    expect(system.logs.some((line) => line.includes('CreateMessagingTables1764200000000'))).toBe(true);
+    expect(system.logs.filter((line) => line.includes('[secret]'))).toEqual([]);
+  });
+});

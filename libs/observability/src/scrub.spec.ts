@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { IdentityConsumers, MediaConsumers, streamName, EVENTS_STREAM, DEAD_LETTER_STREAM } from '@homiwork/contracts';
 import { REDACTED, scrubPersonalData, scrubString } from './scrub.js';
 
 const JWT =
@@ -37,6 +39,32 @@ describe('scrubString', () => {
     const started = performance.now();
     scrubString(long);
     expect(performance.now() - started).toBeLessThan(500);
+  });
+});
+
+describe('the project’s own names in log lines', () => {
+  // What services log about themselves: consumers, migrations, streams. Scrubbed as
+  // "[secret]", a log line no longer says which consumer or migration it is about.
+  const names = [
+    ...[...Object.values(IdentityConsumers), ...Object.values(MediaConsumers)].map((consumer) => consumer.durableName),
+    'CreateMessagingTables1764200000000',
+    'CreateIdentityTables1764300000000',
+    'CreateTombstones1765000000000',
+    'CreateUploads1764400000000',
+    streamName('hw', EVENTS_STREAM),
+    streamName('hw', DEAD_LETTER_STREAM),
+    'media--user-deleted-v1:HW_EVENTS:1234567',
+  ];
+
+  it.each(names)('keeps %s', (name) => {
+    const line = JSON.stringify({ consumer: name, migrations: [name], msg: `applied ${name}` });
+    expect(scrubString(line)).toBe(line);
+  });
+
+  it('still scrubs keys, hashes, salts and tokens of the same length', () => {
+    for (const secret of [randomBytes(32).toString('hex'), randomBytes(32).toString('base64url'), randomBytes(24).toString('base64url'), `sk_live_${randomBytes(24).toString('hex')}`]) {
+      expect(scrubString(`token ${secret} end`), secret).toBe('token [secret] end');
+    }
   });
 });
 

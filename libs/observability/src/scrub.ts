@@ -83,13 +83,26 @@ const REPLACEMENTS: Array<[RegExp, (match: string) => string]> = [
 
 /**
  * A run of 32+ base64url/hex characters is a secret unless it is made of UUIDs (opaque ids
- * that must stay) or has no digit or no letter (a long kebab/snake_case word, or a number).
+ * that must stay), has no digit or no letter (a long kebab/snake_case word, or a number),
+ * or reads as a name: segments (split at `-` and `_`) that are each words in camel or
+ * lower case ending, at most, in a number — the project's own consumer, migration and
+ * stream names (`identity--prime-status-changed-v1`, `CreateMessagingTables1764200000000`).
+ * Random keys, hashes and tokens do not look like that.
  */
 function looksLikeSecret(run: string): boolean {
   return run
     .replace(UUID_G, ' ')
     .split(' ')
-    .some((part) => part.length >= 32 && /\d/.test(part) && /[A-Za-z]/.test(part));
+    .some((part) => part.length >= 32 && /\d/.test(part) && /[A-Za-z]/.test(part) && !isName(part));
+}
+
+const NAME_SEGMENT = /^(?:(?:[A-Z]?[a-z]+)+|[A-Z]{1,8})\d*$|^\d+$/;
+
+function isName(part: string): boolean {
+  return part
+    .split(/[-_]+/)
+    .filter(Boolean)
+    .every((segment) => NAME_SEGMENT.test(segment));
 }
 
 export function scrubString(value: string): string {
