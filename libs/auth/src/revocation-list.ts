@@ -36,8 +36,12 @@ export class RevocationWriter {
 
 /** The gateway's side: an in-memory mirror kept current by a watch. */
 export class RevocationMirror {
-  private readonly sessions = new Set<string>();
-  private readonly users = new Set<string>();
+  // id → when the entry stops mattering (written + the bucket's max age): the server ages
+  // entries out without telling watchers, so the mirror forgets them by itself.
+  private readonly sessions = new Map<string, number>();
+  private readonly users = new Map<string, number>();
+  private maxAgeMs = 0;
+  private prune: NodeJS.Timeout | undefined;
   private synced = false;
   private stopWatch: (() => void) | undefined;
 
@@ -45,6 +49,8 @@ export class RevocationMirror {
 
   /** Resolves once the entries existing at start are loaded; updates keep arriving after. */
   async start(): Promise<void> {
+    this.maxAgeMs = (await this.bucket.status()).ttl;
+    this.prune = setInterval(() => this.forgetExpired(), Math.max(1_000, Math.min(60_000, this.maxAgeMs))).unref();
     const watch = await this.bucket.watch();
     this.stopWatch = () => watch.stop();
     let markInitialDone!: () => void;
@@ -53,7 +59,7 @@ export class RevocationMirror {
       for await (const entry of watch) {
         const [kind, id] = entry.key.split('.', 2) as [string, string];
         const target = kind === 'session' ? this.sessions : kind === 'user' ? this.users : undefined;
-        if (entry.operation === 'PUT') target?.add(id);
+        if (entry.operation === 'PUT') target?.set(id, entry.created.getTime() + this.maxAgeMs);
         else target?.delete(id);
         if (!entry.isUpdate && entry.delta === 0) markInitialDone();
       }
@@ -68,7 +74,13 @@ export class RevocationMirror {
   }
 
   stop(): void {
+    clearInterval(this.prune);
     this.stopWatch?.();
+  }
+
+  /** How many entries the mirror holds (it must not grow without bound). */
+  get size(): number {
+    return this.sessions.size + this.users.size;
   }
 
   get ready(): boolean {
@@ -76,6 +88,12 @@ export class RevocationMirror {
   }
 
   isRevoked(claims: { sub: string; sid: string }): boolean {
-    return this.users.has(claims.sub) || this.sessions.has(claims.sid);
+    const now = Date.now();
+    return (this.users.get(claims.sub) ?? 0) > now || (this.sessions.get(claims.sid) ?? 0) > now;
+  }
+
+  private forgetExpired(): void {
+    const now = Date.now();
+    for (const entries of [this.sessions, this.users]) for (const [id, until] of entries) if (until <= now) entries.delete(id);
   }
 }
