@@ -61,6 +61,8 @@ export const baseServiceConfig = z.object({
   OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9100),
   OPS_HOST: z.string().default('127.0.0.1'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  /** How long a request to another service may take before it answers 504 service_timeout. */
+  RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   /** Lets the end-to-end suite move every service's clock; refused outside test mode. */
   CLOCK_CONTROL: z.enum(['enabled', 'disabled']).default('disabled'),
 });

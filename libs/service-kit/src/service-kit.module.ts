@@ -29,7 +29,7 @@ export class ServiceKitModule {
       { provide: ServiceMetrics, useValue: new ServiceMetrics(service) },
       { provide: MessagingMetrics, inject: [ServiceMetrics], useFactory: (metrics: ServiceMetrics) => new MessagingMetrics(metrics) },
       { provide: NATS, useFactory: () => connectToNats(config.NATS_URL, service, { user: config.NATS_USER, password: config.NATS_PASSWORD }) },
-      { provide: RpcClient, inject: [NATS], useFactory: (nats: NatsHandles) => new RpcClient(nats.nc, config.EVENT_NAMESPACE) },
+      { provide: RpcClient, inject: [NATS], useFactory: (nats: NatsHandles) => new RpcClient(nats.nc, config.EVENT_NAMESPACE, config.RPC_TIMEOUT_MS) },
       {
         // The framework-shaped client: send() is RpcClient's request/reply, emit() appends to the outbox in the ambient transaction.
         provide: NatsRpcClientProxy,
@@ -39,6 +39,7 @@ export class ServiceKitModule {
           return new NatsRpcClientProxy({
             nc: nats.nc,
             namespace: config.EVENT_NAMESPACE,
+            defaultTimeoutMs: config.RPC_TIMEOUT_MS,
             ...(outbox && ambient ? { outbox: { outbox, currentTransaction: () => (ambient.transactor.active ? ambient.database.manager : undefined) } } : {}),
           });
         },

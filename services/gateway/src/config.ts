@@ -25,7 +25,6 @@ export const gatewayConfigSchema = withTestOnlyClockControl(
       .default('http://localhost:3000')
       .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean)),
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
-    RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
     /** Services whose readiness /health/ready reports. */
     DOWNSTREAM_SERVICES: z
       .string()
@@ -42,7 +41,12 @@ export const gatewayConfigSchema = withTestOnlyClockControl(
     RATE_LIMIT_WRITE_PER_MINUTE: perMinute(120),
     RATE_LIMIT_GENERATION_PER_MINUTE: perMinute(20),
   }),
-);
+).refine((config) => !(config.NODE_ENV === 'production' && config.TRUST_PROXY === true), {
+  // `true` believes X-Forwarded-For from anyone: every client could pick the address its
+  // limits and security events are keyed on.
+  message: 'may not be true in production: list the proxies in front of the gateway (addresses or CIDRs)',
+  path: ['TRUST_PROXY'],
+});
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 
 /**
