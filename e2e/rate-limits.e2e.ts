@@ -62,6 +62,23 @@ describe('rate limits (R2.2)', () => {
     expect(statuses[AUTH_LIMIT]).toBe(429);
   });
 
+  it('give one account one budget of wrong passwords, whether it is named by its email or its username', async () => {
+    await awayFromWindowEnd(10);
+    const tag = randomUUID().slice(0, 8);
+    const account = { email: `both.${tag}@example.com`, username: `both_${tag}`, password: 'a long and uncommon passphrase', ageConfirmed: true as const };
+    await system.api({ headers: { 'x-forwarded-for': '192.0.2.230' } }).accounts.register(account);
+    const statuses: number[] = [];
+    // Each name stays under the gateway's per-name limit; together they exceed the account's.
+    for (let i = 0; i < AUTH_LIMIT; i++) statuses.push((await attempt(i % 2, `198.51.100.${10 + i}`, i % 2 ? account.email : account.username)).status);
+    expect(statuses).toEqual(Array<number>(AUTH_LIMIT).fill(401));
+    const next = await attempt(0, '198.51.100.99', account.username);
+    expect(next.status).toBe(429);
+    expect(Number(next.retryAfter)).toBeGreaterThan(0);
+    // The right password is refused too until the minute is over (the guesser cannot tell).
+    const right = await system.api({ headers: { 'x-forwarded-for': '198.51.100.98' } }).raw(LogIn, { body: { login: account.email, password: account.password } });
+    expect(right.status).toBe(429);
+  });
+
   it('limit password guesses through PATCH /v1/me like logins: the 11th wrong currentPassword in a minute is 429', async () => {
     await awayFromWindowEnd(10);
     const tag = randomUUID().slice(0, 8);

@@ -45,6 +45,12 @@ export class SecurityEventsRepository {
     ]);
   }
 
+  /** How many events of these types the account had since `since` (failed password checks, say). */
+  async countSince(userId: string, types: readonly SecurityEventType[], since: Date): Promise<number> {
+    const [row] = await this.db.query<Array<{ n: number }>>('SELECT count(*)::int AS n FROM security_events WHERE user_id = $1 AND type = ANY($2) AND occurred_at > $3', [userId, types, since]);
+    return row?.n ?? 0;
+  }
+
   /** On account erasure the events stay for their 12 months, unlinked from the account. */
   async pseudonymize(userId: string): Promise<number> {
     const [, count] = await this.db.query<[unknown[], number]>('UPDATE security_events SET user_id = NULL WHERE user_id = $1', [userId]);
