@@ -42,6 +42,17 @@ describe('rate limits (R2.2)', () => {
     expect((await attempt(0, '203.0.113.251', `nobody.${randomUUID()}@example.com`)).status).toBe(401);
   });
 
+  it('key an IPv6 client on its /64: new interface ids in one prefix buy no new budget', async () => {
+    await awayFromWindowEnd(10);
+    const prefix = `2001:db8:${Math.floor(Math.random() * 0xffff).toString(16)}:${Math.floor(Math.random() * 0xffff).toString(16)}`;
+    const statuses: number[] = [];
+    for (let i = 0; i <= AUTH_LIMIT; i++) statuses.push((await attempt(i % 2, `${prefix}::${(i + 1).toString(16)}`, `v6.${randomUUID()}@example.com`)).status);
+    expect(statuses.slice(0, AUTH_LIMIT).every((status) => status === 401)).toBe(true);
+    expect(statuses[AUTH_LIMIT]).toBe(429);
+    // Another /64 is another client.
+    expect((await attempt(0, `2001:db8:ffff:${Math.floor(Math.random() * 0xffff).toString(16)}::1`, `v6.${randomUUID()}@example.com`)).status).toBe(401);
+  });
+
   it('also key on the account named in the request, whatever the address', async () => {
     await awayFromWindowEnd(10);
     const login = `target.${randomUUID()}@example.com`;
