@@ -96,7 +96,9 @@ function looksLikeSecret(run: string): boolean {
     .some((part) => part.length >= 32 && /\d/.test(part) && /[A-Za-z]/.test(part) && !isName(part));
 }
 
-const NAME_SEGMENT = /^(?:(?:[A-Z]?[a-z]+)+|[A-Z]{1,8})\d*$|^\d+$/;
+// Linear: words in camel or lower case (each upper-case letter starts a word), or a short
+// upper-case word, then digits. No nested quantifier, so no input can make it backtrack.
+const NAME_SEGMENT = /^(?:[A-Za-z][a-z]*(?:[A-Z][a-z]*)*|[A-Z]{1,8})\d*$|^\d+$/;
 
 function isName(part: string): boolean {
   return part
