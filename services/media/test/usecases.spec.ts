@@ -145,7 +145,8 @@ describe('purges join the event consumer’s transaction', () => {
     const refusing = Object.create(store) as typeof store;
     refusing.remove = (keys: string[]) => (keys.includes(stuck.objectKey) ? Promise.reject(new Error('AccessDenied')) : store.remove(keys));
     const sweeping = new PurgeUploads(transactor, uploads, refusing, outbox, tombstones, clock);
-    await expect(sweeping.expired()).rejects.toThrow(/1 expired upload\(s\) could not be purged/);
+    // Batches of one: the stuck upload is the oldest, so every batch would pick it first.
+    await expect(sweeping.expired(1)).rejects.toThrow(/1 expired upload\(s\) could not be purged/);
     for (const other of others) expect(await rowCount(other.id)).toBe(0);
     expect(await rowCount(stuck.id)).toBe(1);
     await store.remove([stuck.objectKey]);

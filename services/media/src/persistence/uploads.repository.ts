@@ -103,7 +103,10 @@ export class UploadsRepository {
   }
 
   /** Locked and skipping rows another sweeper holds, so two media instances share the work. */
-  async expiredBefore(now: Date, limit: number): Promise<Upload[]> {
-    return (await this.db.query<UploadRow[]>('SELECT * FROM uploads WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED', [now, limit])).map(toUpload);
+  /** The oldest uploads due, but `excluding` (ones a sweep already failed to remove this run). */
+  async expiredBefore(now: Date, limit: number, excluding: readonly string[] = []): Promise<Upload[]> {
+    return (
+      await this.db.query<UploadRow[]>('SELECT * FROM uploads WHERE expires_at <= $1 AND NOT (id = ANY($3::uuid[])) ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED', [now, limit, excluding])
+    ).map(toUpload);
   }
 }

@@ -60,47 +60,50 @@ export class PurgeUploads {
    */
   async expired(batchSize = SWEEP_BATCH_SIZE): Promise<number> {
     let total = 0;
+    const failed: string[] = [];
+    const failures: unknown[] = [];
     for (;;) {
-      const purged = await this.expiredBatch(batchSize).catch(() => this.expiredOneByOne(batchSize));
-      total += purged;
+      const purged = await this.expiredBatch(batchSize, failed).catch(() => this.expiredOneByOne(batchSize, failed, failures));
+      total += purged.count;
       // A short batch means nothing due is left (or another instance holds the rest).
-      if (purged < batchSize) return total;
+      if (purged.seen < batchSize) break;
     }
+    if (failures.length > 0) throw new AggregateError(failures, `${failures.length} expired upload(s) could not be purged; ${total} were`);
+    return total;
   }
 
   /**
    * When a batch fails, each of its uploads alone, so one upload whose object cannot be
-   * removed does not hold back every other that is due (the oldest batch would fail on
-   * every run). The ones that still fail are reported together, after the rest is done.
+   * removed holds back no other: it is left out for the rest of this run (it would be
+   * the oldest, picked first by every batch) and reported at the end.
    */
-  private async expiredOneByOne(limit: number): Promise<number> {
-    const due = await this.uploads.expiredBefore(this.clock.now(), limit);
-    const failures: unknown[] = [];
-    let purged = 0;
+  private async expiredOneByOne(limit: number, failed: string[], failures: unknown[]): Promise<{ count: number; seen: number }> {
+    const due = await this.uploads.expiredBefore(this.clock.now(), limit, failed);
+    let count = 0;
     for (const upload of due) {
       try {
         await this.one(upload.id, upload.userId, null);
-        purged++;
+        count++;
       } catch (error) {
+        failed.push(upload.id);
         failures.push(error);
       }
     }
-    if (failures.length > 0) throw new AggregateError(failures, `${failures.length} expired upload(s) could not be purged; ${purged} were`);
-    return purged;
+    return { count, seen: due.length };
   }
 
   /** One batch: one DeleteObjects request, one DELETE, and a receipt per upload. */
-  private expiredBatch(limit: number): Promise<number> {
+  private expiredBatch(limit: number, excluding: readonly string[]): Promise<{ count: number; seen: number }> {
     return this.transactor.run(async () => {
-      const due = await this.uploads.expiredBefore(this.clock.now(), limit);
-      if (due.length === 0) return 0;
+      const due = await this.uploads.expiredBefore(this.clock.now(), limit, excluding);
+      if (due.length === 0) return { count: 0, seen: 0 };
       // remove() throws unless every key is confirmed gone, so each receipt's 1 object is true.
       await this.store.remove(due.map((upload) => upload.objectKey));
       await this.uploads.deleteByIds(due.map((upload) => upload.id));
       for (const upload of due) {
         await this.confirm({ userId: upload.userId, erasureId: null, scope: 'upload', scopeId: upload.id, trigger: null, counts: { uploads: 1, objects: 1 } });
       }
-      return due.length;
+      return { count: due.length, seen: due.length };
     });
   }
 
