@@ -78,6 +78,7 @@ export class Supervisor {
   private readonly instances: Instance[] = [];
   private stopping = false;
   private watch: NodeJS.Timeout | undefined;
+  private checking = false;
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -176,11 +177,26 @@ export class Supervisor {
    * exit restarts it.
    */
   private async checkAll(): Promise<void> {
+    // One round at a time: an overlapping round would count a missed answer twice.
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      await this.checkRound();
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private async checkRound(): Promise<void> {
     await Promise.all(
       this.instances.map(async (instance) => {
         if (this.stopping || instance.state === 'restarting' || !instance.process) return;
         const process = instance.process;
-        const answer = async (path: string) => (await fetch(`${instance.opsUrl}${path}`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined))?.status;
+        const answer = async (path: string): Promise<number | undefined> => {
+          const response = await fetch(`${instance.opsUrl}${path}`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+          await response?.body?.cancel().catch(() => undefined); // free the connection now
+          return response?.status;
+        };
         const ready = await answer('/health/ready');
         const gone = process.child.exitCode !== null || process.child.signalCode !== null;
         if (this.stopping || instance.process !== process || gone) return;
@@ -199,7 +215,8 @@ export class Supervisor {
           return;
         }
         instance.unanswered++;
-        if (instance.unanswered >= HUNG_AFTER_UNANSWERED && instance.readyAt > 0) {
+        // A restart that never comes up (stuck before it listens) gets a minute, then the same.
+        if (instance.unanswered >= (instance.readyAt > 0 ? HUNG_AFTER_UNANSWERED : HUNG_AFTER_UNANSWERED * 4)) {
           this.options.say(`${instance.instance} answered no health check ${instance.unanswered} times in a row; killing it`);
           process.child.kill('SIGKILL');
         }
