@@ -78,6 +78,7 @@ describe('rate limits (R2.2)', () => {
     const tag = randomUUID().slice(0, 8);
     const account = { email: `both.${tag}@example.com`, username: `both_${tag}`, password: 'a long and uncommon passphrase', ageConfirmed: true as const };
     await system.api({ headers: { 'x-forwarded-for': '192.0.2.230' } }).accounts.register(account);
+    const { accessToken } = await system.api({ headers: { 'x-forwarded-for': '192.0.2.231' } }).accounts.login({ login: account.email, password: account.password });
     const statuses: number[] = [];
     // Each name stays under the gateway's per-name limit; together they exceed the account's.
     for (let i = 0; i < AUTH_LIMIT; i++) statuses.push((await attempt(i % 2, `198.51.100.${10 + i}`, i % 2 ? account.email : account.username)).status);
@@ -88,6 +89,9 @@ describe('rate limits (R2.2)', () => {
     // The right password is refused too until the minute is over (the guesser cannot tell).
     const right = await system.api({ headers: { 'x-forwarded-for': '198.51.100.98' } }).raw(LogIn, { body: { login: account.email, password: account.password } });
     expect(right.status).toBe(429);
+    // And a profile change that checks the password shares the same budget.
+    const patch = await system.api({ token: accessToken, headers: { 'x-forwarded-for': '198.51.100.97' } }).raw(UpdateMe, { body: { email: `other.${tag}@example.com`, currentPassword: account.password } });
+    expect(patch.status).toBe(429);
   });
 
   it('limit password guesses through PATCH /v1/me like logins: the 11th wrong currentPassword in a minute is 429', async () => {

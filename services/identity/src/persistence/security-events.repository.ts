@@ -51,6 +51,19 @@ export class SecurityEventsRepository {
     return row?.n ?? 0;
   }
 
+  /**
+   * Wrong passwords one account may get in a minute, whichever of its names (email or
+   * username) they came in under and whether at login or at a profile change: the
+   * gateway's per-name limits cannot know that two names are one account; identity can.
+   */
+  static readonly MAX_PASSWORD_FAILURES_PER_MINUTE = 10;
+
+  /** Whether the account has used up its budget of wrong passwords for the last minute. */
+  async passwordBudgetSpent(userId: string, now: Date): Promise<boolean> {
+    const failures = await this.countSince(userId, ['login_failed', 'profile_change_refused'], new Date(now.getTime() - 60_000));
+    return failures >= SecurityEventsRepository.MAX_PASSWORD_FAILURES_PER_MINUTE;
+  }
+
   /** On account erasure the events stay for their 12 months, unlinked from the account. */
   async pseudonymize(userId: string): Promise<number> {
     const [, count] = await this.db.query<[unknown[], number]>('UPDATE security_events SET user_id = NULL WHERE user_id = $1', [userId]);

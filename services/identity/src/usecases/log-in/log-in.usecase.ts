@@ -11,13 +11,6 @@ import { UsersRepository } from '../../persistence/users.repository.js';
 import { RecordActivity } from '../record-activity/record-activity.usecase.js';
 import { SessionTokens, type TokenPair } from '../session-tokens.js';
 
-/**
- * Wrong passwords one account may get in a minute, whichever of its names (email or
- * username) they came in under and whether at login or at a profile change: the gateway's
- * per-name limits cannot know that two names are one account; identity can.
- */
-export const MAX_PASSWORD_FAILURES_PER_MINUTE = 10;
-
 /** R1.3: log in by email or username; the answer never tells which of the two was wrong. */
 @Injectable()
 export class LogIn {
@@ -39,8 +32,7 @@ export class LogIn {
       await this.securityEvents.record({ userId: null, type: 'login_failed', origin: caller, now: this.clock.now() });
       throw IdentityErrors.invalidCredentials();
     }
-    const recentFailures = await this.securityEvents.countSince(user.id, ['login_failed', 'profile_change_refused'], new Date(this.clock.nowMs() - 60_000));
-    if (recentFailures >= MAX_PASSWORD_FAILURES_PER_MINUTE) throw IdentityErrors.tooManyPasswordAttempts(60);
+    if (await this.securityEvents.passwordBudgetSpent(user.id, this.clock.now())) throw IdentityErrors.tooManyPasswordAttempts(60);
     if (!(await this.hasher.verify(user.passwordHash, input.password))) {
       await this.securityEvents.record({ userId: user.id, type: 'login_failed', origin: caller, now: this.clock.now() });
       throw IdentityErrors.invalidCredentials();

@@ -71,6 +71,8 @@ export class UpdateProfile {
   }
 
   private async confirmPassword(user: User, password: string | undefined, caller: CallerContext): Promise<void> {
+    // The account's one budget of wrong passwords, shared with login under either name.
+    if (await this.securityEvents.passwordBudgetSpent(user.id, this.clock.now())) throw IdentityErrors.tooManyPasswordAttempts(60);
     if (password !== undefined && (await this.hasher.verify(user.passwordHash, password))) return;
     await this.securityEvents.record({ userId: user.id, type: 'profile_change_refused', origin: caller, now: this.clock.now() });
     throw IdentityErrors.invalidCredentials();
