@@ -3,7 +3,7 @@ import { z } from 'zod';
 /**
  * One public HTTP route of the gateway, as data: the gateway serves it, the OpenAPI
  * document describes it and the typed client calls it — all from this one definition,
- * so the three cannot disagree with each other (or with ../shared/API.md, which a test
+ * so the three cannot disagree with each other (or with docs/api.md, the contract, which a test
  * checks against the table).
  */
 export interface HttpRoute<Body extends z.ZodType | undefined = z.ZodType | undefined, Response extends z.ZodType | undefined = z.ZodType | undefined> {
