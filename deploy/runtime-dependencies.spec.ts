@@ -15,13 +15,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 import swc from '@swc/core';
 import { describe, expect, it } from 'vitest';
 import { SERVICE_MANIFEST } from '@homiwork/system-runner';
+import { compileOptions } from '../tools/build/compile.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
 };
-const { paths } = (JSON.parse(readFileSync(join(ROOT, 'tsconfig.base.json'), 'utf8')) as { compilerOptions: { paths: Record<string, string[]> } }).compilerOptions;
 
 /** What the image runs: each manifest service (main, and service.ts for the migration) and the migration. */
 const RUNTIME_ENTRIES = [
@@ -29,19 +29,8 @@ const RUNTIME_ENTRIES = [
   'tools/system/src/migrate.ts',
 ];
 
-// Same as tools/build/compile.mjs: what decides which imports survive compilation.
-const COMPILE_OPTIONS: swc.Options = {
-  swcrc: false,
-  jsc: {
-    parser: { syntax: 'typescript', decorators: true },
-    transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
-    target: 'es2023',
-    keepClassNames: true,
-    baseUrl: ROOT,
-    paths,
-  },
-  module: { type: 'es6', resolveFully: true },
-};
+// What decides which imports survive compilation: the build's own options.
+const COMPILE_OPTIONS: swc.Options = { ...compileOptions, sourceMaps: false };
 
 /**
  * Module specifiers of compiled ESM: static imports, re-exports, literal dynamic imports,

@@ -10,7 +10,8 @@ import swc from '@swc/core';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { paths } = JSON.parse(readFileSync(join(root, 'tsconfig.base.json'), 'utf8')).compilerOptions;
 
-const options = {
+/** The swc options of every build (the runtime-dependency check compiles with them too). */
+export const compileOptions = {
   swcrc: false,
   sourceMaps: true,
   jsc: {
@@ -42,7 +43,7 @@ export async function compileProject(projectRoot) {
   let count = 0;
   for (const file of sources(sourceDir)) {
     const target = join(outDir, relative(join(root, projectRoot), file)).replace(/\.ts$/, '.js');
-    const output = await swc.transformFile(file, { ...options, filename: file, outputPath: target });
+    const output = await swc.transformFile(file, { ...compileOptions, filename: file, outputPath: target });
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, `${output.code}\n//# sourceMappingURL=${target.split('/').pop()}.map\n`);
     if (output.map) writeFileSync(`${target}.map`, output.map);
