@@ -7,3 +7,4 @@ export { NatsRpcClientProxy, type NatsRpcClientProxyOptions, type RpcCall } from
 export { startService, type StartedService } from './bootstrap.js';
 export { LOGGER, NATS, SERVICE_CONFIG } from './tokens.js';
 export { installProcessSafetyNet, type ProcessSafetyNet, type ProcessSafetyNetOptions } from './process-safety-net.js';
+export { PeriodicSweeper } from './periodic-sweeper.js';
