@@ -4,6 +4,8 @@ import { ChatHistoryExpiredV1 } from './events/chat-history-expired.v1.js';
 import { ContentCreatedV1 } from './events/content-created.v1.js';
 import { ContentDeletedV1 } from './events/content-deleted.v1.js';
 import { ContentExpiredV1 } from './events/content-expired.v1.js';
+import { ContentRestoredV1 } from './events/content-restored.v1.js';
+import { GenerationFinishedV1 } from './events/generation-finished.v1.js';
 import { InactiveAccountDueV1 } from './events/inactive-account-due.v1.js';
 import { LegalHoldPlacedV1 } from './events/legal-hold-placed.v1.js';
 import { LegalHoldReleasedV1 } from './events/legal-hold-released.v1.js';
@@ -29,7 +31,9 @@ export const EVENT_CATALOGUE: readonly EventContract[] = [
   ProhibitedContentDetectedV1,
   ContentCreatedV1,
   ContentDeletedV1,
+  ContentRestoredV1,
   ContentExpiredV1,
+  GenerationFinishedV1,
   ChatHistoryExpiredV1,
   InactiveAccountDueV1,
   UserErasureRequestedV1,

@@ -13,6 +13,8 @@ export { ProhibitedContentDetectedV1 } from './events/prohibited-content-detecte
 export { ContentCreatedV1 } from './events/content-created.v1.js';
 export { ContentDeletedV1 } from './events/content-deleted.v1.js';
 export { ContentExpiredV1 } from './events/content-expired.v1.js';
+export { ContentRestoredV1 } from './events/content-restored.v1.js';
+export { GenerationFinishedV1 } from './events/generation-finished.v1.js';
 export { ChatHistoryExpiredV1 } from './events/chat-history-expired.v1.js';
 export { InactiveAccountDueV1 } from './events/inactive-account-due.v1.js';
 export { UserErasureRequestedV1 } from './events/user-erasure-requested.v1.js';
@@ -26,3 +28,4 @@ export * from './consumers.js';
 export * as BillingRpc from './rpc/billing.js';
 export { systemReadyRoute, ReadinessReport } from './rpc/system.js';
 export * as MediaRpc from './rpc/media.js';
+export * as GenerationRpc from './rpc/generation.js';

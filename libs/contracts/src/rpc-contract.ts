@@ -11,14 +11,28 @@ export interface RpcRoute<Req extends z.ZodType = z.ZodType, Res extends z.ZodTy
   readonly method: string;
   readonly request: Req;
   readonly response: Res;
+  /**
+   * The services whose NATS users may call it (libs/system-runner/src/nats-permissions.ts).
+   * Public routes are the gateway's; a service-to-service route names its callers, and the
+   * gateway then cannot reach it.
+   */
+  readonly callers: readonly ServiceName[];
 }
 
 export type RpcRequest<R extends RpcRoute> = z.infer<R['request']>;
 export type RpcResponse<R extends RpcRoute> = z.infer<R['response']>;
 
-export function defineRoute<Req extends z.ZodType, Res extends z.ZodType>(spec: { service: ServiceName; method: string; request: Req; response: Res }): RpcRoute<Req, Res> {
+export function defineRoute<Req extends z.ZodType, Res extends z.ZodType>(spec: {
+  service: ServiceName;
+  method: string;
+  request: Req;
+  response: Res;
+  callers?: readonly ServiceName[];
+}): RpcRoute<Req, Res> {
   if (!/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$/.test(spec.method)) throw new Error(`invalid rpc method name: ${spec.method}`);
-  return spec;
+  const callers = spec.callers ?? ['gateway'];
+  if (callers.includes(spec.service)) throw new Error(`${spec.service}.${spec.method}: a service does not call itself`);
+  return { ...spec, callers };
 }
 
 /**

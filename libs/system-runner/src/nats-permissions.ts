@@ -141,8 +141,9 @@ const kvBucketAdministration = (bucket: string): string[] => [`$JS.API.STREAM.IN
  *
  * A service may
  * - serve its own RPC routes (subscribe, in its queue group) and answer them (allow_responses);
- * - call the routes of other services only if it is the public service (the gateway calls
- *   every service; the others call none);
+ * - call the routes that name it as a caller (a route's `callers`: the gateway for every
+ *   public route, a named service for a service-to-service route such as billing's
+ *   energy reservation);
  * - publish the events it produces (their contract's producer; PurgeCompleted for data
  *   owners) and no other;
  * - read the info of, pull and acknowledge its own durable consumers, and dead-letter to
@@ -163,13 +164,10 @@ export function natsPermissions(ns: string, manifest: readonly ServiceManifestEn
   const users: NatsUserPermissions[] = manifest.map((entry) => {
     const service = entry.name;
     const served = [...routes.filter((route) => route.service === service), systemReadyRoute(service)];
-    const called =
-      entry.publicPort === undefined
-        ? []
-        : [
-            ...routes.filter((route) => route.service !== service),
-            ...manifest.filter((other) => other.name !== service).map((other) => systemReadyRoute(other.name)),
-          ];
+    const called = [
+      ...routes.filter((route) => route.callers.includes(service)),
+      ...manifest.filter((other) => other.name !== service).map((other) => systemReadyRoute(other.name)).filter((route) => route.callers.includes(service)),
+    ];
     const produced = EVENT_CATALOGUE.filter(
       (event) => event.producer === service || (event.producer === 'any' && (DATA_OWNING_SERVICES as readonly string[]).includes(service)),
     );

@@ -4,6 +4,7 @@ import { OnEvent, OnRpc } from '@homiwork/service-kit';
 import { BlockAccount } from './usecases/block-account/block-account.usecase.js';
 import { ConfirmPasswordReset } from './usecases/confirm-password-reset/confirm-password-reset.usecase.js';
 import { DeleteAccount } from './usecases/delete-account/delete-account.usecase.js';
+import { GetIdentifiers } from './usecases/get-identifiers/get-identifiers.usecase.js';
 import { GetProfile } from './usecases/get-profile/get-profile.usecase.js';
 import { LogIn } from './usecases/log-in/log-in.usecase.js';
 import { LogOut } from './usecases/log-out/log-out.usecase.js';
@@ -28,6 +29,7 @@ export class IdentityHandlers {
     private readonly requestPasswordReset: RequestPasswordReset,
     private readonly confirmPasswordReset: ConfirmPasswordReset,
     private readonly getProfile: GetProfile,
+    private readonly getIdentifiers: GetIdentifiers,
     private readonly updateProfile: UpdateProfile,
     private readonly deleteAccount: DeleteAccount,
     private readonly recordActivity: RecordActivity,
@@ -68,6 +70,12 @@ export class IdentityHandlers {
   @OnRpc(IdentityRpc.GetProfileRoute)
   me(_request: unknown, caller: CallerContext) {
     return this.getProfile.execute(caller);
+  }
+
+  /** Service-to-service only (the route's callers): generation, chat and billing. */
+  @OnRpc(IdentityRpc.GetIdentifiersRoute)
+  identifiers(request: RpcRequest<typeof IdentityRpc.GetIdentifiersRoute>) {
+    return this.getIdentifiers.execute(request.userId);
   }
 
   @OnRpc(IdentityRpc.UpdateProfileRoute)

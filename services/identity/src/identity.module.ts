@@ -17,6 +17,7 @@ import { BlockAccount } from './usecases/block-account/block-account.usecase.js'
 import { ConfirmPasswordReset } from './usecases/confirm-password-reset/confirm-password-reset.usecase.js';
 import { DeleteAccount } from './usecases/delete-account/delete-account.usecase.js';
 import { GetProfile } from './usecases/get-profile/get-profile.usecase.js';
+import { GetIdentifiers } from './usecases/get-identifiers/get-identifiers.usecase.js';
 import { LogIn } from './usecases/log-in/log-in.usecase.js';
 import { LogOut } from './usecases/log-out/log-out.usecase.js';
 import { PurgeSecurityEvents } from './usecases/purge-security-events/purge-security-events.usecase.js';
@@ -37,6 +38,7 @@ export const IDENTITY_USE_CASES = [
   RequestPasswordReset,
   ConfirmPasswordReset,
   GetProfile,
+  GetIdentifiers,
   UpdateProfile,
   DeleteAccount,
   RecordActivity,

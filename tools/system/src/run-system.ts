@@ -121,13 +121,17 @@ try {
     });
   }
   const autoPorts = process.env.PORTS === 'auto';
+  // Chosen before anything starts: services that hand out links to the API (billing's
+  // checkout page, its local processor's webhook call) learn the address from PUBLIC_API_URL.
+  const publicPort = autoPorts ? await freePort() : Number(process.env.HTTP_PORT ?? 8080);
+  env.PUBLIC_API_URL ??= `http://127.0.0.1:${publicPort}`;
   supervisor = new Supervisor({
     manifest: SERVICE_MANIFEST,
     env,
     serviceEnv: (entry) => natsCredentials(entry.name),
     ports: async (entry) => ({
       opsPort: autoPorts ? await freePort() : entry.opsPort,
-      ...(entry.publicPort !== undefined ? { publicPort: autoPorts ? await freePort() : Number(process.env.HTTP_PORT ?? entry.publicPort) } : {}),
+      ...(entry.publicPort !== undefined ? { publicPort } : {}),
     }),
     onLine: (instance, line) => process.stdout.write(`${instance.padEnd(10)} | ${line}\n`),
     say,

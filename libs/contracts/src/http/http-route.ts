@@ -24,6 +24,8 @@ export interface HttpRoute<Body extends z.ZodType | undefined = z.ZodType | unde
   readonly response: Response;
   /** The success body is a file, not JSON. */
   readonly binaryResponse?: boolean;
+  /** The success body is an HTML page (the `local` payment processor's checkout). */
+  readonly htmlResponse?: boolean;
   /** Documented error answers: status and code. */
   readonly errors: ReadonlyArray<readonly [number, string]>;
 }

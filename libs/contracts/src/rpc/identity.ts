@@ -47,3 +47,16 @@ export const UpdateProfileRoute = defineRoute({
 export const DeleteAccountRoute = defineRoute({ service: 'identity', method: 'me.delete', request: z.strictObject({ password: Password }), response: z.strictObject({ erasureId: z.uuid() }) });
 /** The gateway reports a user's activity at most once a day per user (R1.6). */
 export const RecordActivityRoute = defineRoute({ service: 'identity', method: 'activity.record', request: z.strictObject({ day: z.iso.date() }), response: z.strictObject({}) });
+
+/**
+ * The identifiers the anonymizing egress must scrub from a prompt and the address the payment
+ * processor needs (§7.1, §7.2). Service-to-service only: the gateway cannot call it. The
+ * answer is used for one request and never stored by the caller.
+ */
+export const GetIdentifiersRoute = defineRoute({
+  service: 'identity',
+  method: 'identifiers.get',
+  request: z.strictObject({ userId: z.uuid() }),
+  response: z.strictObject({ email: z.string(), username: z.string() }),
+  callers: ['generation', 'billing', 'chat'],
+});

@@ -6,5 +6,5 @@ export const ReadinessReport = z.strictObject({ ready: z.boolean(), checks: z.re
 
 /** Every service answers its readiness over NATS too, so the gateway's /health/ready covers the system. */
 export function systemReadyRoute(service: ServiceName): RpcRoute<z.ZodObject<Record<string, never>>, typeof ReadinessReport> {
-  return defineRoute({ service, method: 'system.ready', request: z.strictObject({}), response: ReadinessReport });
+  return defineRoute({ service, method: 'system.ready', request: z.strictObject({}), response: ReadinessReport, callers: service === 'gateway' ? [] : ['gateway'] });
 }

@@ -1,0 +1,20 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/** Generation's own tables, in its own schema (the connection's search_path). */
+export class CreateGenerationTables1764900009103 implements MigrationInterface {
+  name = 'CreateGenerationTables1764900009103';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      CREATE TABLE records (
+        id uuid PRIMARY KEY,
+        user_id uuid NOT NULL,
+        created_at timestamptz NOT NULL
+      )`);
+    await runner.query('CREATE INDEX records_user_id ON records (user_id)');
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE records');
+  }
+}
