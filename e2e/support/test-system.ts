@@ -51,6 +51,9 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
   const s3: LocalS3 = await startLocalS3();
   const secrets = generateDevSecrets();
   const logs: string[] = [];
+  // Gateway ports are chosen first: billing hands out links to the API (checkout page, the
+  // local processor's webhook call) and learns the first gateway's address from PUBLIC_API_URL.
+  const gatewayPorts = await Promise.all(Array.from({ length: options.gateways ?? 1 }, () => freePort()));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     NODE_ENV: 'test',
@@ -69,12 +72,13 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
     SECURITY_EVENT_PURGE_INTERVAL_MS: '200',
     // JetStream reserves a stream's bytes up front; test streams stay small.
     EVENT_STREAM_MAX_BYTES: String(64 * 1024 * 1024),
+    PUBLIC_API_URL: `http://127.0.0.1:${gatewayPorts[0]}`,
     ...options.env,
   };
   const supervisor = new Supervisor({
     manifest: SERVICE_MANIFEST,
     env,
-    ports: async (entry) => ({ opsPort: await freePort(), ...(entry.publicPort !== undefined ? { publicPort: await freePort() } : {}) }),
+    ports: async (entry) => ({ opsPort: await freePort(), ...(entry.publicPort !== undefined ? { publicPort: gatewayPorts.shift() ?? (await freePort()) } : {}) }),
     copies: (entry) => (entry.publicPort !== undefined ? (options.gateways ?? 1) : 1),
     onLine: (_instance, line) => logs.push(line),
     say: (message) => logs.push(`[supervisor] ${message}`),

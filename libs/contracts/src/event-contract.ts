@@ -1,5 +1,5 @@
 import { type z } from 'zod';
-import type { ServiceName } from './services.js';
+import { DATA_OWNING_SERVICES, type ServiceName } from './services.js';
 
 /**
  * A versioned event: its name, the service that announces it, and the schema its
@@ -11,8 +11,10 @@ export interface EventContract<S extends z.ZodType = z.ZodType> {
   readonly type: string;
   readonly name: string;
   readonly version: number;
-  /** The announcing service, or `any` for facts every service announces (PurgeCompleted). */
+  /** The announcing service, or `any` for facts several services announce (PurgeCompleted). */
   readonly producer: ServiceName | 'any';
+  /** Who may publish it (NATS permissions): the producer, or for `any` the services named (default: every data owner). */
+  readonly publishers: readonly ServiceName[];
   /** Subject below the namespace and the events root, e.g. `identity.user-deleted.v1`. */
   readonly subjectSuffix: string;
   readonly schema: S;
@@ -20,7 +22,8 @@ export interface EventContract<S extends z.ZodType = z.ZodType> {
 
 export type EventPayload<E extends EventContract> = z.infer<E['schema']>;
 
-export function defineEvent<S extends z.ZodType>(spec: { name: string; version: number; producer: ServiceName | 'any'; schema: S }): EventContract<S> {
+export function defineEvent<S extends z.ZodType>(spec: { name: string; version: number; producer: ServiceName | 'any'; publishers?: readonly ServiceName[]; schema: S }): EventContract<S> {
+  if (spec.publishers && spec.producer !== 'any') throw new Error(`${spec.name}: only an event of producer \`any\` names its publishers`);
   if (!/^[A-Z][A-Za-z]+$/.test(spec.name)) throw new Error(`event name must be PascalCase: ${spec.name}`);
   const kebab = spec.name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
   return {
@@ -28,6 +31,7 @@ export function defineEvent<S extends z.ZodType>(spec: { name: string; version: 
     name: spec.name,
     version: spec.version,
     producer: spec.producer,
+    publishers: spec.producer === 'any' ? (spec.publishers ?? DATA_OWNING_SERVICES) : [spec.producer],
     subjectSuffix: `${spec.producer}.${kebab}.v${spec.version}`,
     schema: spec.schema,
   };

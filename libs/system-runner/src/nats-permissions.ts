@@ -1,7 +1,6 @@
 import * as contracts from '@homiwork/contracts';
 import {
   clockControlSubject,
-  DATA_OWNING_SERVICES,
   DEAD_LETTER_STREAM,
   deadLetterSubject,
   EVENT_CATALOGUE,
@@ -168,9 +167,7 @@ export function natsPermissions(ns: string, manifest: readonly ServiceManifestEn
       ...routes.filter((route) => route.callers.includes(service)),
       ...manifest.filter((other) => other.name !== service).map((other) => systemReadyRoute(other.name)).filter((route) => route.callers.includes(service)),
     ];
-    const produced = EVENT_CATALOGUE.filter(
-      (event) => event.producer === service || (event.producer === 'any' && (DATA_OWNING_SERVICES as readonly string[]).includes(service)),
-    );
+    const produced = EVENT_CATALOGUE.filter((event) => event.publishers.includes(service));
     const kv = KV_BUCKETS.flatMap((bucket) => {
       const access = bucket.access[service];
       return access ? kvBucket(bucket.name(ns), access) : [];

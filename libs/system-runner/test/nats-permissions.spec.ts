@@ -7,6 +7,7 @@ import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/t
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openRevocationBucket, RevocationMirror, RevocationWriter } from '@homiwork/auth';
 import {
+  BillingRpc,
   EVENT_CATALOGUE,
   EVENTS_STREAM,
   eventSubject,
@@ -326,6 +327,20 @@ describe('what no service may do', () => {
     await media.nc.flush();
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(violations().slice(before).some((line) => line.includes('Subscription'))).toBe(true);
+  });
+
+  it('lets a service call only the service-to-service routes that name it, and keeps the gateway away from them', async () => {
+    const [generation, gateway, media] = await Promise.all([as('generation'), as('gateway'), as('media')]);
+    const reserve = rpcSubject(NS, 'billing', BillingRpc.ReserveEnergyRoute.method);
+    const identifiers = rpcSubject(NS, 'identity', IdentityRpc.GetIdentifiersRoute.method);
+    expect(await refusedPublish(generation.nc, reserve)).toBe(false);
+    expect(await refusedPublish(generation.nc, identifiers)).toBe(false);
+    // The public edge never reaches the energy ledger or a user's identifiers directly.
+    expect(await refusedPublish(gateway.nc, reserve)).toBe(true);
+    expect(await refusedPublish(gateway.nc, identifiers)).toBe(true);
+    expect(await refusedPublish(media.nc, reserve)).toBe(true);
+    // Generation is not the gateway: the public routes of other services stay closed to it.
+    expect(await refusedPublish(generation.nc, rpcSubject(NS, 'billing', BillingRpc.CreateOrderRoute.method))).toBe(true);
   });
 
   it("refuses reading another user's replies: no inbox but one's own", async () => {

@@ -11,6 +11,7 @@ export const GenerationFinishedV1 = defineEvent({
   name: 'GenerationFinished',
   version: 1,
   producer: 'any',
+  publishers: ['generation', 'chat'],
   schema: z.strictObject({
     userId: id,
     /** The energy reservation's id: the job's id. */

@@ -11,6 +11,7 @@ export const ProhibitedContentDetectedV1 = defineEvent({
   name: 'ProhibitedContentDetected',
   version: 1,
   producer: 'any',
+  publishers: ['media', 'generation', 'chat'],
   schema: z.strictObject({
     userId: id,
     subjectKind: z.enum(['upload', 'prompt', 'generated']),
