@@ -61,6 +61,35 @@ export default tseslint.config(
     },
   },
   {
+    // One egress (policy §7.2, R4.2): outbound AI traffic leaves generation only through
+    // ContractorEgress, which scrubs the prompt and drops trace context. So no file of the
+    // service may open a network client of its own, except the egress's http adapter and
+    // the reader of input uploads from media's internal API (src/media/). NATS, PostgreSQL
+    // and S3 go through their libraries and are not affected. Tests may run local servers.
+    files: ['services/generation/src/**/*.ts'],
+    ignores: ['services/generation/src/contractor/http-contractor.ts', 'services/generation/src/media/**', '**/*.spec.ts', '**/test/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: ['http', 'https', 'http2', 'net', 'tls', 'dgram', 'undici', '@homiwork/api-client']
+            .flatMap((name) => (/^[a-z0-9]+$/.test(name) && name !== 'undici' ? [name, `node:${name}`] : [name]))
+            .map((name) => ({ name, allowTypeImports: true, message: 'Only the contractor egress (contractor/http-contractor.ts) and src/media/ open network connections in generation (policy §7.2).' })),
+          patterns: [{ group: ['undici/*'], allowTypeImports: true, message: 'Only the contractor egress opens network connections in generation (policy §7.2).' }],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        ...['fetch', 'XMLHttpRequest', 'WebSocket', 'EventSource'].map((name) => ({ name, message: 'Only the contractor egress (contractor/http-contractor.ts) and src/media/ open network connections in generation (policy §7.2).' })),
+      ],
+      'no-restricted-properties': ['error', { object: 'globalThis', property: 'fetch', message: 'Only the contractor egress and src/media/ open network connections in generation (policy §7.2).' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ImportExpression[source.value=/^(node:)?(http|https|http2|net|tls|dgram)$|^undici/]', message: 'Only the contractor egress and src/media/ open network connections in generation (policy §7.2).' },
+      ],
+    },
+  },
+  {
     // Tests may use loose typing where they poke at wire formats on purpose.
     files: ['**/*.spec.ts', '**/test/**/*.ts', 'e2e/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-member-access': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },

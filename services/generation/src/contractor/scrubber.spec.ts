@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { AnonymizationError, PromptScrubber, type UserIdentifiers } from './scrubber.js';
+
+const ana: UserIdentifiers = { email: 'Ana.Lopez+test@example.com', username: 'ana_lopez' };
+const scrubber = new PromptScrubber();
+const scrub = (text: string, identifiers: UserIdentifiers = ana) => scrubber.scrub(text, identifiers);
+
+describe('PromptScrubber: the user’s own identifiers', () => {
+  it.each([
+    ['as registered', 'Write to Ana.Lopez+test@example.com today'],
+    ['lower case', 'Write to ana.lopez+test@example.com today'],
+    ['upper case', 'Write to ANA.LOPEZ+TEST@EXAMPLE.COM today'],
+    ['without the +tag (the same mailbox)', 'Write to ana.lopez@example.com today'],
+    ['in full-width forms', 'Write to ａｎａ.ｌｏｐｅｚ＋ｔｅｓｔ＠ｅｘａｍｐｌｅ.ｃｏｍ today'],
+    ['split by a zero-width space', 'Write to ana.lopez+test@exa\u200Bmple.com today'],
+  ])('removes the email %s', (_case, prompt) => {
+    const result = scrub(prompt);
+    expect(result).toBe('Write to today');
+  });
+
+  it.each([
+    ['plain', 'A poem for ana_lopez about spring'],
+    ['upper case', 'A poem for ANA_LOPEZ about spring'],
+    ['as a mention', 'A poem for @ana_lopez about spring'],
+    ['possessive', "A poem for ana_lopez's about spring"],
+    ['inside a longer word', 'A poem for xXana_lopezXx about spring'],
+    ['with a dot', 'A poem for ana.lopez about spring'],
+    ['with a hyphen', 'A poem for ana-lopez about spring'],
+    ['without a separator', 'A poem for analopez about spring'],
+    ['as a name with a space', 'A poem for Ana Lopez about spring'],
+    ['with accents', 'A poem for Ána Lópéz about spring'],
+    ['in full-width letters', 'A poem for ａｎａ＿ｌｏｐｅｚ about spring'],
+    ['with Cyrillic look-alike letters', 'A poem for \u0430na_l\u043E\u0440ez about spring'],
+    ['split by invisible characters', 'A poem for ana\u200B_lo\u00ADpez about spring'],
+    ['with combining accents', 'A poem for a\u0301na_lope\u0301z about spring'],
+  ])('removes the username %s', (_case, prompt) => {
+    expect(scrub(prompt)).toBe('A poem for about spring');
+  });
+
+  it('removes the email’s name part as a whole word, with or without the @', () => {
+    const identifiers = { email: 'jo.smith@example.org', username: 'fox_rider' };
+    expect(scrub('Thanks from jo.smith and @Jo_Smith!', identifiers)).toBe('Thanks from and !');
+    expect(scrub('Thanks from jo.smithson', identifiers)).toBe('Thanks from jo.smithson');
+  });
+
+  it('removes a username shorter than 3 characters only as a whole word', () => {
+    const identifiers = { email: 'x@example.org', username: 'al' };
+    expect(scrub('al and @al wrote about Alice, pals and a palace', identifiers)).toBe('and wrote about Alice, pals and a palace');
+  });
+
+  it('removes a 3-character username even inside words (the rule is wide on purpose)', () => {
+    expect(scrub('bob said: a bobsled for Bob', { email: 'x@example.org', username: 'bob' })).toBe('said: a for');
+  });
+
+  it('keeps the prompt’s other words, line breaks and indentation', () => {
+    expect(scrub('Dear team,\n  thanks for the launch!\nBest, ana_lopez')).toBe('Dear team,\n  thanks for the launch!\nBest,');
+  });
+
+  it('does not leave a username inside a mask (username "phone")', () => {
+    const result = scrub('Call +1 212 555 0123 now', { email: 'x@example.org', username: 'phone' });
+    expect(result.toLowerCase()).not.toContain('phone');
+    expect(result).not.toMatch(/\d/);
+  });
+});
+
+describe('PromptScrubber: anyone’s email addresses and phone numbers', () => {
+  it.each([
+    'bob@other.org',
+    'Bob.Builder+work@Sub.Other.Co.UK',
+    'müller@bücher.de',
+    'someone@localhost',
+    'Ｂｏｂ＠ｏｔｈｅｒ.ｏｒｇ',
+  ])('masks the email address %s', (email) => {
+    expect(scrub(`Send it to ${email}, please`)).toBe('Send it to [email], please');
+  });
+
+  it.each([
+    '+49 170 1234567',
+    '+49 (0) 170 123 45 67',
+    '(555) 123-4567',
+    '555.123.4567',
+    '555-123-4567',
+    '0170/1234567',
+    '01701234567',
+    '+44 20 7946 0958',
+    '020 7946 0958',
+    '+7 912 345-67-89',
+    '06 12 34 56 78',
+    '+33 6 12 34 56 78',
+    '+1 (212) 555-0123',
+    '０１７０ １２３４５６７',
+    '\u0660\u0661\u0667\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667',
+  ])('masks the phone number %s', (phone) => {
+    const result = scrub(`Call me at ${phone} tonight`);
+    expect(result).toBe('Call me at [phone] tonight');
+  });
+
+  it('keeps dates, times, counts and amounts', () => {
+    const prompt = 'A greeting for the party on 2025-06-14 (or 14.06.2025, 06/14/2025) at 10:30 with 3 cakes, 12 guests and 1,000,000 thanks';
+    expect(scrub(prompt)).toBe(prompt);
+  });
+
+  it('masks a long digit run even if it might be something else (privacy first)', () => {
+    expect(scrub('Order 1234 5678 arrived')).toBe('Order [phone] arrived');
+  });
+});
+
+describe('PromptScrubber: verify step and fail-closed', () => {
+  /** A scrubber whose removal step misses everything: only the verify step stands between the prompt and the contractor. */
+  class MissingScrubber extends PromptScrubber {
+    protected override mask(text: string): string {
+      return text;
+    }
+  }
+  const missing = new MissingScrubber();
+
+  it.each([
+    ['the user’s email', 'hi ANA.LOPEZ+TEST@example.com', /email address/],
+    ['the username', 'hi Ana_Lopez', /username/],
+    ['a look-alike username', 'hi \u0430na_lopez', /username/],
+    ['another email', 'hi bob@other.org', /email address/],
+    ['a phone number', 'hi (555) 123-4567', /phone number/],
+    ['an international phone number', 'hi +49 30 1234', /phone number/],
+  ])('throws when %s survives removal', (_case, prompt, reason) => {
+    expect(() => missing.scrub(prompt, ana)).toThrow(AnonymizationError);
+    expect(() => missing.scrub(prompt, ana)).toThrow(reason);
+  });
+
+  it('passes a clean prompt through the same verify step', () => {
+    expect(missing.scrub('A poem about spring on 2025-03-21', ana)).toBe('A poem about spring on 2025-03-21');
+  });
+
+  it('names the failed check and none of the prompt’s text', () => {
+    let message = '';
+    try {
+      missing.scrub('hi ana_lopez, call 0170/1234567', ana);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/survived scrubbing/);
+    expect(message).not.toMatch(/ana|lopez|0170|1234567/i);
+  });
+
+  it('assertAnonymous accepts what scrub produced for many spellings at once', () => {
+    const prompt = 'For ANA_LOPEZ (ana.lopez+test@EXAMPLE.com), call +49 170 1234567 or write bob@x.org; Ａｎａ Ｌｏｐｅｚ says hi';
+    const result = scrub(prompt);
+    expect(() => scrubber.assertAnonymous(result, ana)).not.toThrow();
+    expect(result).toBe('For (), call [phone] or write [email]; says hi');
+  });
+});
