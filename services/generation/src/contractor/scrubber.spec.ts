@@ -70,6 +70,9 @@ describe('PromptScrubber: anyone’s email addresses and phone numbers', () => {
     'müller@bücher.de',
     'someone@localhost',
     'Ｂｏｂ＠ｏｔｈｅｒ.ｏｒｇ',
+    '"bob builder"@other.org',
+    'bob@[192.0.2.17]',
+    'bob@[IPv6:2001:db8::1]',
   ])('masks the email address %s', (email) => {
     expect(scrub(`Send it to ${email}, please`)).toBe('Send it to [email], please');
   });

@@ -62,8 +62,14 @@ const MIN_INFIX_LENGTH = 3;
 // The look-behind starts a match only where a run of local-part characters starts, so a
 // long run without an `@` is scanned once, not once per position.
 const EMAIL = /(?<![\p{L}\p{N}\p{M}._%+'!#$&*=?^`{|}~-])[\p{L}\p{N}\p{M}._%+'!#$&*=?^`{|}~-]+@[\p{L}\p{N}\p{M}-]+(?:\.[\p{L}\p{N}\p{M}-]+)*/gu;
-/** What the verify step calls email-like: anything directly on both sides of an `@`. */
-const EMAIL_LIKE = /[\p{L}\p{N}\p{M}_.+-]@[\p{L}\p{N}\p{M}]/u;
+/**
+ * The forms EMAIL leaves: a quoted local part (`"ana lopez"@example.com`) or an address
+ * literal as the domain (`ana@[192.0.2.1]`, which would also send an IP address). Whatever
+ * still has something on both sides of an `@` after this fails the verify step.
+ */
+const UNUSUAL_EMAIL = /(?:"[^"\r\n]{1,64}"|[^\s@]+)@(?:\[[^\]\r\n]{1,64}\]|[\p{L}\p{N}\p{M}-]+(?:\.[\p{L}\p{N}\p{M}-]+)*)/gu;
+/** What the verify step calls email-like: anything but space directly on both sides of an `@`. */
+const EMAIL_LIKE = /[^\s@]@[^\s@]/u;
 const PHONE_CANDIDATE = /[+(]?\p{Nd}(?:[ \t\-./()\u2010-\u2015\u2212]{0,3}\p{Nd})*/gu;
 const DIGIT = /\p{Nd}/gu;
 // ISO (2025-06-14) and day/month-first or month/day-first (14.06.2025, 06/14/2025) dates
@@ -99,7 +105,7 @@ export class PromptScrubber {
    */
   protected mask(text: string, patterns: IdentifierPatterns): string {
     let result = removeIdentifiers(text, patterns);
-    result = result.replace(EMAIL, EMAIL_MASK);
+    result = result.replace(EMAIL, EMAIL_MASK).replace(UNUSUAL_EMAIL, EMAIL_MASK);
     result = maskPhoneNumbers(result);
     return removeIdentifiers(result, patterns);
   }
