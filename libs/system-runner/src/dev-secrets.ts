@@ -7,16 +7,18 @@ export interface DevSecrets {
   JWT_PUBLIC_KEY: string;
   IP_HASH_SALT: string;
   INTERNAL_API_TOKEN: string;
+  /** The HMAC key billing checks payment webhooks with; the local processor signs with it. */
+  PAYMENT_WEBHOOK_SECRET: string;
 }
 
 /**
  * Fresh secrets for a local or test run: an Ed25519 key pair for access tokens, the
- * address-hash salt and the internal API token. Production configures its own; the
- * services refuse to start without them.
+ * address-hash salt, the internal API token and the payment webhook key. Production
+ * configures its own; the services refuse to start without them.
  */
 export function generateDevSecrets(): DevSecrets {
   const keys = generateKeyPairSync('ed25519', { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
-  return { JWT_PRIVATE_KEY: keys.privateKey, JWT_PUBLIC_KEY: keys.publicKey, IP_HASH_SALT: randomBytes(32).toString('hex'), INTERNAL_API_TOKEN: randomBytes(32).toString('hex') };
+  return { JWT_PRIVATE_KEY: keys.privateKey, JWT_PUBLIC_KEY: keys.publicKey, IP_HASH_SALT: randomBytes(32).toString('hex'), INTERNAL_API_TOKEN: randomBytes(32).toString('hex'), PAYMENT_WEBHOOK_SECRET: randomBytes(32).toString('hex') };
 }
 
 /**
@@ -26,12 +28,14 @@ export function generateDevSecrets(): DevSecrets {
  */
 export function persistentDevSecrets(runDir: string, options: { rotate?: boolean } = {}): { secrets: DevSecrets; created: boolean } {
   const file = join(runDir, 'secrets.json');
-  if (!options.rotate && existsSync(file)) return { secrets: JSON.parse(readFileSync(file, 'utf8')) as DevSecrets, created: false };
+  const kept = !options.rotate && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<DevSecrets>) : undefined;
+  // A secret added since the file was written (a new service's) is generated and kept; the others stay.
+  const secrets = { ...generateDevSecrets(), ...kept };
+  if (kept && Object.keys(secrets).every((key) => key in kept)) return { secrets, created: false };
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
-  const secrets = generateDevSecrets();
   writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
   chmodSync(file, 0o600);
-  return { secrets, created: true };
+  return { secrets, created: kept === undefined };
 }
 
 /**

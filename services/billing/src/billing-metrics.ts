@@ -1,0 +1,24 @@
+import { Injectable } from '@nestjs/common';
+import type { Counter } from 'prom-client';
+import { ServiceMetrics } from '@homiwork/observability';
+
+/**
+ * The energy flow and payments (R9.1), for the dashboards: labels are fixed vocabularies
+ * (purpose, reason, outcome, provider name from config) — never a user, order or amount.
+ */
+@Injectable()
+export class BillingMetrics {
+  readonly reservations: Counter<'purpose' | 'outcome'>;
+  readonly energy: Counter<'reason'>;
+  readonly webhooks: Counter<'provider' | 'outcome'>;
+  readonly orders: Counter<'kind' | 'outcome'>;
+  readonly primeChanges: Counter<'active'>;
+
+  constructor(metrics: ServiceMetrics) {
+    this.reservations = metrics.counter({ name: 'billing_reservations_total', help: 'Energy reservations by purpose and outcome (reserved, replayed, insufficient, refused)', labelNames: ['purpose', 'outcome'] as const });
+    this.energy = metrics.counter({ name: 'billing_energy_total', help: 'Energy moved through the ledger, by reason (signup, reservation, refund, purchase)', labelNames: ['reason'] as const });
+    this.webhooks = metrics.counter({ name: 'billing_webhooks_total', help: 'Payment webhooks by provider and outcome (applied, replayed, card_data, bad_signature, invalid, unknown_provider)', labelNames: ['provider', 'outcome'] as const });
+    this.orders = metrics.counter({ name: 'billing_orders_total', help: 'Orders by product kind and outcome (created, processor_unavailable, paid, cancelled, failed)', labelNames: ['kind', 'outcome'] as const });
+    this.primeChanges = metrics.counter({ name: 'billing_prime_changes_total', help: 'PrimeStatusChanged announcements by active', labelNames: ['active'] as const });
+  }
+}

@@ -1,0 +1,88 @@
+import { Injectable } from '@nestjs/common';
+import { Database } from '@homiwork/persistence';
+
+export type OrderStatus = 'pending' | 'paid' | 'cancelled' | 'failed' | 'closed';
+
+export interface OrderRecord {
+  id: string;
+  /** Null once the user was erased: the record stays for accounting, without the link. */
+  userId: string | null;
+  unlinkedRef: string | null;
+  productId: string;
+  kind: 'energy' | 'prime';
+  /** What the order buys, fixed when it was placed (the catalogue may change meanwhile). */
+  energy: number | null;
+  primeDays: number | null;
+  amount: number;
+  currency: string;
+  status: OrderStatus;
+  processor: string;
+  processorTransactionId: string | null;
+  createdAt: Date;
+  paidAt: Date | null;
+  closedAt: Date | null;
+  retainUntil: Date;
+}
+
+const COLUMNS = `id, user_id AS "userId", unlinked_ref AS "unlinkedRef", product_id AS "productId", kind, energy, prime_days AS "primeDays",
+  amount, currency, status, processor, processor_transaction_id AS "processorTransactionId", created_at AS "createdAt",
+  paid_at AS "paidAt", closed_at AS "closedAt", retain_until AS "retainUntil"`;
+
+/** Orders: the transaction records of §5.7 (amount, currency, status, processor transaction id, times; never card data). */
+@Injectable()
+export class OrdersRepository {
+  constructor(private readonly db: Database) {}
+
+  async insert(order: Omit<OrderRecord, 'unlinkedRef' | 'processorTransactionId' | 'paidAt' | 'closedAt'>): Promise<void> {
+    await this.db.query(
+      `INSERT INTO orders (id, user_id, product_id, kind, energy, prime_days, amount, currency, status, processor, created_at, retain_until)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      [order.id, order.userId, order.productId, order.kind, order.energy, order.primeDays, order.amount, order.currency, order.status, order.processor, order.createdAt, order.retainUntil],
+    );
+  }
+
+  async find(id: string): Promise<OrderRecord | undefined> {
+    const [row] = await this.db.query<OrderRecord[]>(`SELECT ${COLUMNS} FROM orders WHERE id = $1`, [id]);
+    return row && { ...row, currency: row.currency.trim() };
+  }
+
+  /** The order, locked until the transaction ends: webhooks for one order apply one at a time. */
+  async findForUpdate(id: string): Promise<OrderRecord | undefined> {
+    const [row] = await this.db.query<OrderRecord[]>(`SELECT ${COLUMNS} FROM orders WHERE id = $1 FOR UPDATE`, [id]);
+    return row && { ...row, currency: row.currency.trim() };
+  }
+
+  async listOfUser(userId: string, limit: number): Promise<OrderRecord[]> {
+    const rows = await this.db.query<OrderRecord[]>(`SELECT ${COLUMNS} FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id LIMIT $2`, [userId, limit]);
+    return rows.map((row) => ({ ...row, currency: row.currency.trim() }));
+  }
+
+  async markPaid(id: string, transactionId: string, now: Date, retainUntil: Date): Promise<void> {
+    await this.db.query(
+      "UPDATE orders SET status = 'paid', processor_transaction_id = $2, paid_at = $3, retain_until = GREATEST(retain_until, $4) WHERE id = $1",
+      [id, transactionId, now, retainUntil],
+    );
+  }
+
+  /** pending → cancelled or failed; nothing for an order past pending (paid is final). */
+  async endPending(id: string, status: 'cancelled' | 'failed', now: Date): Promise<boolean> {
+    const [, count] = await this.db.query<[unknown[], number]>("UPDATE orders SET status = $2, closed_at = $3 WHERE id = $1 AND status = 'pending'", [id, status, now]);
+    return count === 1;
+  }
+
+  /** At erasure: open orders are closed, then every order loses the link to the user and gets one random reference instead. */
+  async closeAndUnlinkAllOfUser(userId: string, unlinkedRef: string, now: Date): Promise<{ closed: number; unlinked: number }> {
+    const [, closed] = await this.db.query<[unknown[], number]>("UPDATE orders SET status = 'closed', closed_at = $2 WHERE user_id = $1 AND status = 'pending'", [userId, now]);
+    const [, unlinked] = await this.db.query<[unknown[], number]>('UPDATE orders SET user_id = NULL, unlinked_ref = $2 WHERE user_id = $1', [userId, unlinkedRef]);
+    return { closed, unlinked };
+  }
+
+  /** §5.7: records past their retention, oldest first, at most `limit` per call. */
+  async deleteRetainedBefore(now: Date, limit: number): Promise<number> {
+    const [, count] = await this.db.query<[unknown[], number]>(
+      'DELETE FROM orders WHERE id IN (SELECT id FROM orders WHERE retain_until <= $1 ORDER BY retain_until LIMIT $2 FOR UPDATE SKIP LOCKED)',
+      [now, limit],
+    );
+    return count;
+  }
+}

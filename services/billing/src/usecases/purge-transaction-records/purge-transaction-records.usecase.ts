@@ -1,0 +1,36 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { addDays, Clock } from '@homiwork/clock';
+import { BillingConfig } from '../../config.js';
+import { OrdersRepository } from '../../persistence/orders.repository.js';
+import { WebhookEventsRepository } from '../../persistence/webhook-events.repository.js';
+
+const BATCH = 1_000;
+
+/**
+ * §5.7: transaction records are kept for TRANSACTION_RETENTION_YEARS after creation or
+ * payment (`retain_until`), then deleted — linked or not. Remembered webhook event ids go
+ * after WEBHOOK_EVENT_RETENTION_DAYS (processors stop retrying long before). One pass;
+ * each batch is one statement, so no transaction of its own.
+ */
+@Injectable()
+export class PurgeTransactionRecords {
+  constructor(
+    private readonly orders: OrdersRepository,
+    private readonly webhookEvents: WebhookEventsRepository,
+    @Inject(BillingConfig) private readonly config: BillingConfig,
+    @Inject(Clock) private readonly clock: Clock,
+  ) {}
+
+  /** Returns how many orders were deleted. */
+  async execute(): Promise<number> {
+    const now = this.clock.now();
+    let deleted = 0;
+    for (;;) {
+      const count = await this.orders.deleteRetainedBefore(now, BATCH);
+      deleted += count;
+      if (count < BATCH) break;
+    }
+    await this.webhookEvents.deleteReceivedBefore(addDays(now, -this.config.WEBHOOK_EVENT_RETENTION_DAYS));
+    return deleted;
+  }
+}
