@@ -210,6 +210,9 @@ async function httpPhase(): Promise<void> {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
+      // Production refuses the development payment processor; this bench buys nothing.
+      PAYMENT_PROCESSOR: 'webhook',
+      PAYMENT_PROCESSOR_URL: 'http://127.0.0.1:9/unused',
       DATABASE_URL: databaseUrl(database),
       NATS_URL: TEST_NATS_URL,
       EVENT_NAMESPACE: RUN_ID,

@@ -161,6 +161,9 @@ async function startSystem(database: string, runDir: string, mediaTmp: string): 
     PATH: process.env.PATH,
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
+    // Production refuses the development payment processor; this bench buys nothing.
+    PAYMENT_PROCESSOR: 'webhook',
+    PAYMENT_PROCESSOR_URL: 'http://127.0.0.1:9/unused',
     DATABASE_URL: databaseUrl(database),
     // No NATS_URL: the system starts its own nats-server with one user per service, as npm start does.
     EVENT_NAMESPACE: RUN_ID,
