@@ -1,6 +1,16 @@
 import { RpcError } from '@homiwork/messaging';
 
-// The answers generation gives. Messages name the problem and never echo personal data.
+// The answers generation gives. Messages name the problem (and the field) and never echo
+// personal data: no prompt text, no ids other than the position of a bad one.
 export const GenerationErrors = {
   unauthenticated: () => new RpcError(401, 'unauthorized', 'authentication required'),
+  // A request that finishes after its account was deleted: 401, like every other request of
+  // that account from then on (its tokens are revoked), as media answers it.
+  accountDeleted: () => new RpcError(401, 'unauthorized', 'this account has been deleted; nothing was stored'),
+  generationNotFound: () => new RpcError(404, 'not_found', 'no such generation'),
+  contentNotFound: () => new RpcError(404, 'not_found', 'no such content'),
+  uploadNotFound: (index: number) => new RpcError(404, 'upload_not_found', `uploadIds.${index}: no such upload`),
+  promptRejected: () => new RpcError(422, 'content_rejected', 'prompt: this request cannot be accepted under the service rules'),
+  uploadsUnavailable: () => new RpcError(503, 'service_unavailable', 'the uploads could not be checked; nothing was charged, try again shortly', 5),
+  reservationFailed: () => new RpcError(503, 'service_unavailable', 'energy could not be reserved; nothing is charged, try again shortly', 5),
 };

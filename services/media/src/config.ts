@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { databaseServiceConfig, withTestOnlyClockControl } from '@homiwork/config';
+import { moderationConfigShape } from '@homiwork/moderation';
 
 const megabytes = (fallback: number) => z.coerce.number().positive().max(2048).default(fallback).transform((mb) => Math.round(mb * 1024 * 1024));
 
@@ -21,11 +22,8 @@ export const mediaConfigSchema = withTestOnlyClockControl(
     MEDIA_MAX_AUDIO_MB: megabytes(50),
     MEDIA_MAX_VIDEO_MB: megabytes(200),
     MEDIA_MAX_TEXT_MB: megabytes(1),
-    /** 64-bit dHashes (16 hex digits) of images that must never be accepted. */
-    MODERATION_IMAGE_BLOCKLIST: z.string().default(''),
-    MODERATION_MAX_HAMMING: z.coerce.number().int().min(0).max(16).default(6),
-    /** `id=regex;id2=regex2`, matched case-insensitively against upload text and prompts. */
-    MODERATION_TEXT_RULES: z.string().default(''),
+    // The same settings generation reads, so one setting serves both.
+    ...moderationConfigShape,
     /** Safety net for §5.3: how often media itself deletes uploads past their 7 days. */
     UPLOAD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(600_000),
   }),

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { MediaConsumers, MediaRpc, UploadExpiredV1, UserDeletedV1, type CallerContext, type EventPayload, type RpcRequest } from '@homiwork/contracts';
+import { ContentDeletedV1, MediaConsumers, MediaRpc, UploadExpiredV1, UserDeletedV1, type CallerContext, type EventPayload, type RpcRequest } from '@homiwork/contracts';
 import type { EventContext } from '@homiwork/messaging';
 import { OnEvent, OnRpc } from '@homiwork/service-kit';
 import { DeleteUpload } from './usecases/delete-upload/delete-upload.usecase.js';
@@ -45,5 +45,11 @@ export class MediaHandlers {
   @OnEvent(MediaConsumers.uploadExpired)
   uploadExpired(payload: EventPayload<typeof UploadExpiredV1>, context: EventContext): Promise<void> {
     return this.purge.one(payload.uploadId, payload.userId, { type: UploadExpiredV1.type, messageId: context.messageId });
+  }
+
+  /** §2.1.6: content the user deleted takes its source uploads with it. */
+  @OnEvent(MediaConsumers.contentDeleted)
+  contentDeleted(payload: EventPayload<typeof ContentDeletedV1>, context: EventContext): Promise<void> {
+    return this.purge.ofDeletedContent(payload.userId, payload.sourceUploadIds, { type: ContentDeletedV1.type, messageId: context.messageId });
   }
 }

@@ -7,7 +7,8 @@ import { MediaHandlers } from './media.handlers.js';
 import { MEDIA_MIGRATIONS } from './migrations/index.js';
 import { UploadWorkDirs } from './persistence/upload-work-dirs.js';
 import { UploadsRepository } from './persistence/uploads.repository.js';
-import { AvTransformer, ImageBlocklistCheck, ImageTransformer, Moderator, parseBlocklist, parseTextRules, TextRuleCheck } from './processing/index.js';
+import { Moderator, moderatorFromConfig } from '@homiwork/moderation';
+import { AvTransformer, ImageTransformer } from './processing/index.js';
 import { DeleteUpload } from './usecases/delete-upload/delete-upload.usecase.js';
 import { GetUpload } from './usecases/get-upload/get-upload.usecase.js';
 import { GetUploadFile } from './usecases/get-upload-file/get-upload-file.usecase.js';
@@ -41,13 +42,7 @@ export class MediaModule {
         MediaHandlers,
         { provide: ImageTransformer, useValue: new ImageTransformer() },
         { provide: AvTransformer, useValue: new AvTransformer() },
-        {
-          provide: Moderator,
-          useValue: new Moderator([
-            new ImageBlocklistCheck(parseBlocklist(config.MODERATION_IMAGE_BLOCKLIST), config.MODERATION_MAX_HAMMING),
-            new TextRuleCheck(parseTextRules(config.MODERATION_TEXT_RULES)),
-          ]),
-        },
+        { provide: Moderator, useValue: moderatorFromConfig(config) },
       ],
     };
   }

@@ -17,7 +17,8 @@ import { mediaConfigSchema, type MediaConfig } from '../src/config.js';
 import { MEDIA_MIGRATIONS } from '../src/migrations/index.js';
 import { UploadWorkDirs } from '../src/persistence/upload-work-dirs.js';
 import { UploadsRepository } from '../src/persistence/uploads.repository.js';
-import { AvTransformer, ImageTransformer, Moderator } from '../src/processing/index.js';
+import { Moderator } from '@homiwork/moderation';
+import { AvTransformer, ImageTransformer } from '../src/processing/index.js';
 import { DeleteUpload } from '../src/usecases/delete-upload/delete-upload.usecase.js';
 import { GetUpload } from '../src/usecases/get-upload/get-upload.usecase.js';
 import { GetUploadFile } from '../src/usecases/get-upload-file/get-upload-file.usecase.js';
@@ -151,6 +152,38 @@ describe('purges join the event consumer’s transaction', () => {
     expect(await rowCount(stuck.id)).toBe(1);
     await store.remove([stuck.objectKey]);
     await uploads.deleteById(stuck.id);
+  });
+});
+
+describe('deleted content takes its source uploads with it (§2.1.6)', () => {
+  it('ContentDeleted removes the owner’s named uploads (row and object), never another user’s, and confirms each id', async () => {
+    const owner = randomUUID();
+    const stranger = randomUUID();
+    const [first, second, kept] = [await storedUpload(owner), await storedUpload(owner), await storedUpload(owner)];
+    const foreign = await storedUpload(stranger);
+    const messageId = randomUUID();
+    const trigger = { type: 'ContentDeleted.v1', messageId };
+    await dataSource.transaction((manager) => withinTransaction(manager, () => purge.ofDeletedContent(owner, [first.id, second.id, foreign.id, first.id], trigger)));
+    expect(await rowCount(first.id)).toBe(0);
+    expect(await rowCount(second.id)).toBe(0);
+    expect(await rowCount(kept.id)).toBe(1);
+    expect(await rowCount(foreign.id)).toBe(1);
+    await expect(store.stat(first.objectKey)).resolves.toBeNull();
+    expect(await store.stat(foreign.objectKey)).not.toBeNull();
+    const receipts = await dataSource.query<Array<{ scopeId: string; counts: unknown }>>(
+      "SELECT payload->>'scopeId' AS \"scopeId\", payload->'counts' AS counts FROM media.outbox WHERE type = 'PurgeCompleted.v1' AND payload->'trigger'->>'messageId' = $1 ORDER BY payload->>'scopeId'",
+      [messageId],
+    );
+    expect(receipts).toEqual(
+      [
+        { scopeId: first.id, counts: { uploads: 1, objects: 1 } },
+        { scopeId: second.id, counts: { uploads: 1, objects: 1 } },
+        { scopeId: foreign.id, counts: { uploads: 0, objects: 0 } },
+      ].sort((a, b) => a.scopeId.localeCompare(b.scopeId)),
+    );
+    // Redelivered: nothing more to delete, the receipts say so.
+    await dataSource.transaction((manager) => withinTransaction(manager, () => purge.ofDeletedContent(owner, [first.id], { type: 'ContentDeleted.v1', messageId: randomUUID() })));
+    expect(await rowCount(kept.id)).toBe(1);
   });
 });
 

@@ -18,5 +18,6 @@ export type Upload = z.infer<typeof Upload>;
 const UploadId = z.strictObject({ id: z.uuid() });
 
 export const ListUploadsRoute = defineRoute({ service: 'media', method: 'uploads.list', request: z.strictObject({}), response: z.strictObject({ items: z.array(Upload) }) });
-export const GetUploadRoute = defineRoute({ service: 'media', method: 'uploads.get', request: UploadId, response: Upload });
+/** Generation asks too, to check that the uploads a generation names are the caller's own (with the caller's context). */
+export const GetUploadRoute = defineRoute({ service: 'media', method: 'uploads.get', request: UploadId, response: Upload, callers: ['gateway', 'generation'] });
 export const DeleteUploadRoute = defineRoute({ service: 'media', method: 'uploads.delete', request: UploadId, response: z.strictObject({}) });

@@ -87,6 +87,11 @@ export class UploadsRepository {
     return row && toUpload(row);
   }
 
+  /** The user's own uploads among `ids`, locked until the transaction ends; anyone else's are simply not found. */
+  async findOwnedForUpdate(userId: string, ids: readonly string[]): Promise<Upload[]> {
+    return (await this.db.query<UploadRow[]>('SELECT * FROM uploads WHERE id = ANY($1::uuid[]) AND user_id = $2 ORDER BY id FOR UPDATE', [ids, userId])).map(toUpload);
+  }
+
   async deleteById(id: string): Promise<number> {
     const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM uploads WHERE id = $1', [id]);
     return count;

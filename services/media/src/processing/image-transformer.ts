@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import type { Metadata, SharpOptions } from 'sharp';
-import { imageDHash } from '@homiwork/perceptual-hash';
+import { moderationDHash } from '@homiwork/moderation';
 import { REFUSED_FORMATS } from './media-kinds.js';
 import { sharp } from './sharp-runtime.js';
 import { UploadRejected } from './upload-rejected.js';
@@ -62,7 +62,7 @@ export class ImageTransformer {
   async dHash(input: string | Buffer): Promise<bigint> {
     await this.checkHeader(input);
     try {
-      return await imageDHash(input, this.inputOptions(), this.timeoutSeconds);
+      return await moderationDHash(input, { maxPixels: this.maxPixels, timeoutSeconds: this.timeoutSeconds });
     } catch (error) {
       throw this.rejection(error);
     }

@@ -1,27 +1,33 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '@homiwork/clock';
 import { PurgeCompletedV1, type EventPayload } from '@homiwork/contracts';
-import { Transactor, UserTombstones } from '@homiwork/persistence';
 import { EventsOutbox } from '@homiwork/messaging';
-import { RecordsRepository } from '../../persistence/records.repository.js';
+import { Transactor, UserTombstones } from '@homiwork/persistence';
+import { ObjectStore } from '@homiwork/storage';
+import { ContentsRepository } from '../../persistence/contents.repository.js';
+import { JobsRepository } from '../../persistence/jobs.repository.js';
+import { PrimeStatusRepository } from '../../persistence/prime-status.repository.js';
 
 type Trigger = EventPayload<typeof PurgeCompletedV1>['trigger'];
 
 /**
- * R1.5: everything generation keeps about an erased user goes, confirmed with PurgeCompleted.
- * The tombstone is recorded first, in the same transaction (the event handler's, which
- * this joins): it waits for every write of the user already under way to commit, so the
- * deletes below see it, and it refuses every later one. The rule for every write this
- * service ever makes for a user — inside the write's `Transactor.run`, before writing:
- *
- *     await this.tombstones.guard(userId); // throws UserErased once the user is purged
+ * R1.5: everything generation keeps about an erased user goes — jobs, content rows, the
+ * Prime copy, and every object under `generation/<userId>/` (trash included) — confirmed
+ * with PurgeCompleted (counts only). The tombstone is recorded first, in the same
+ * transaction (the event handler's, which this joins): it waits for every write of the user
+ * already under way to commit, so the deletes below see it, and it refuses every later one
+ * (a job finishing after this stores nothing, and removes the object it put). Objects go
+ * before rows, so a failure retries the whole purge with the rows still naming what is left.
  */
 @Injectable()
 export class PurgeUser {
   constructor(
     private readonly transactor: Transactor,
     private readonly tombstones: UserTombstones,
-    private readonly records: RecordsRepository,
+    private readonly jobs: JobsRepository,
+    private readonly contents: ContentsRepository,
+    private readonly prime: PrimeStatusRepository,
+    private readonly store: ObjectStore,
     private readonly outbox: EventsOutbox,
     @Inject(Clock) private readonly clock: Clock,
   ) {}
@@ -30,8 +36,11 @@ export class PurgeUser {
     return this.transactor.run(async () => {
       const now = this.clock.now();
       await this.tombstones.record(userId, now);
-      const records = await this.records.deleteAllOfUser(userId);
-      await this.outbox.append(PurgeCompletedV1, { service: 'generation', userId, erasureId, scope: 'user', scopeId: userId, trigger, counts: { records }, purgedAt: now.toISOString() });
+      const objects = await this.store.removeAllForOwner(userId);
+      const contents = await this.contents.deleteAllOfUser(userId);
+      const jobs = await this.jobs.deleteAllOfUser(userId);
+      await this.prime.deleteOfUser(userId);
+      await this.outbox.append(PurgeCompletedV1, { service: 'generation', userId, erasureId, scope: 'user', scopeId: userId, trigger, counts: { jobs, contents, objects }, purgedAt: now.toISOString() });
     });
   }
 }

@@ -54,6 +54,27 @@ export class PurgeUploads {
   }
 
   /**
+   * §2.1.6: the user deleted generated content, and the uploads it was made from go with
+   * it — only those the user owns (an id naming someone else's upload deletes nothing).
+   * One receipt per id asked for, with zero counts for one already gone (expired, deleted
+   * by hand, or never the user's), so a redelivery confirms again and changes nothing.
+   */
+  ofDeletedContent(userId: string, uploadIds: readonly string[], trigger: Trigger): Promise<void> {
+    return this.transactor.run(async () => {
+      const owned = await this.uploads.findOwnedForUpdate(userId, [...new Set(uploadIds)]);
+      if (owned.length > 0) {
+        await this.store.remove(owned.map((upload) => upload.objectKey));
+        await this.uploads.deleteByIds(owned.map((upload) => upload.id));
+      }
+      const found = new Set(owned.map((upload) => upload.id));
+      for (const uploadId of new Set(uploadIds)) {
+        const n = found.has(uploadId) ? 1 : 0;
+        await this.confirm({ userId, erasureId: null, scope: 'upload', scopeId: uploadId, trigger, counts: { uploads: n, objects: n } });
+      }
+    });
+  }
+
+  /**
    * The safety net for §5.3 (`UploadSweeper` schedules it): everything past its 7 days
    * goes, even if no event asked — in batches, each its own transaction, until nothing
    * due is left, so one run drains any backlog. Returns how many uploads it deleted.

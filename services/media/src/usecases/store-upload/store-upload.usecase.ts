@@ -15,7 +15,8 @@ import { MediaConfig } from '../../config.js';
 import { MediaErrors } from '../../media-errors.js';
 import { UploadWorkDirs } from '../../persistence/upload-work-dirs.js';
 import { UploadsRepository } from '../../persistence/uploads.repository.js';
-import { AvTransformer, ImageTransformer, Moderator, normalizeText, sniffUpload, type ModerationVerdict, type UploadKind } from '../../processing/index.js';
+import { Moderator, type ModerationVerdict } from '@homiwork/moderation';
+import { AvTransformer, ImageTransformer, normalizeText, sniffUpload, type UploadKind } from '../../processing/index.js';
 import { toUploadView } from '../upload-view.js';
 import { writeLimited } from './write-limited.js';
 

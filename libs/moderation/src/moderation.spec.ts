@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { ImageBlocklistCheck } from './image-blocklist-check.js';
-import { parseBlocklist, parseTextRules } from './moderation-config.js';
+import { moderationConfigShape, moderatorFromConfig, parseBlocklist, parseTextRules } from './moderation-config.js';
 import { Moderator, type ModerationCheck, type ModerationVerdict } from './moderation.js';
 import { TextRuleCheck } from './text-rule-check.js';
 
@@ -135,5 +136,28 @@ describe('parseTextRules', () => {
     expect(() => parseTextRules('ok=a;Bad Id=b')).toThrow(/rule 2 has an invalid id/);
     expect(() => parseTextRules('empty=')).toThrow(/"empty" has an empty pattern/);
     expect(() => parseTextRules('a=x;a=y')).toThrow(/"a" is defined twice/);
+  });
+});
+
+describe('moderationConfigShape', () => {
+  const schema = z.object(moderationConfigShape);
+
+  it('defaults to no rules and a distance of 6, and builds a moderator from the settings', async () => {
+    const config = schema.parse({});
+    expect(config).toEqual({ MODERATION_IMAGE_BLOCKLIST: '', MODERATION_MAX_HAMMING: 6, MODERATION_TEXT_RULES: '' });
+    const moderator = moderatorFromConfig(schema.parse({ MODERATION_TEXT_RULES: 'arson=set fire', MODERATION_IMAGE_BLOCKLIST: '0f0f0f0f0f0f0f0f', MODERATION_MAX_HAMMING: '0' }));
+    expect(await moderator.text('please SET FIRE')).toEqual({ allowed: false, rule: 'text-rule:arson' });
+    expect(await moderator.image(LISTED)).toEqual({ allowed: false, rule: 'image-blocklist:0' });
+    expect(await moderator.image(LISTED ^ 1n)).toEqual({ allowed: true });
+  });
+
+  it('refuses a malformed rule at boot, naming the setting and the rule but not the pattern', () => {
+    const result = schema.safeParse({ MODERATION_TEXT_RULES: 'good=ok;broken=(secret-pattern' });
+    expect(result.success).toBe(false);
+    expect(result.error!.issues[0]!.path).toEqual(['MODERATION_TEXT_RULES']);
+    expect(result.error!.issues[0]!.message).toMatch(/"broken".*invalid regular expression/);
+    expect(result.error!.issues[0]!.message).not.toContain('secret-pattern');
+    expect(schema.safeParse({ MODERATION_IMAGE_BLOCKLIST: 'xyz' }).success).toBe(false);
+    expect(schema.safeParse({ MODERATION_MAX_HAMMING: '17' }).success).toBe(false);
   });
 });

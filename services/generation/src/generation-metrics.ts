@@ -1,0 +1,27 @@
+import { Injectable } from '@nestjs/common';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import { ServiceMetrics } from '@homiwork/observability';
+
+/**
+ * Generation's own metrics. Labels are bounded sets — the kind, the adapter (`local` or
+ * `http`), the outcome (`succeeded` or a failure code of domain/job-state.ts) and the
+ * phase — never a user, job, prompt or content.
+ */
+@Injectable()
+export class GenerationMetrics {
+  readonly jobs: Counter<'kind' | 'adapter' | 'outcome'>;
+  /** `dispatch`: time inside the contractor egress; `overhead`: everything else of the run (identifiers, inputs, moderation, storage, the final transaction). */
+  readonly jobSeconds: Histogram<'kind' | 'adapter' | 'phase'>;
+  readonly inFlight: Gauge;
+
+  constructor(metrics: ServiceMetrics) {
+    this.jobs = metrics.counter({ name: 'generation_jobs_total', help: 'Generation jobs that ended, by kind, adapter and outcome (succeeded or the failure code)', labelNames: ['kind', 'adapter', 'outcome'] as const });
+    this.jobSeconds = metrics.histogram({
+      name: 'generation_job_seconds',
+      help: 'Time of a generation job run by phase: dispatch (in the contractor) and overhead (the rest of the run)',
+      labelNames: ['kind', 'adapter', 'phase'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    });
+    this.inFlight = metrics.gauge({ name: 'generation_jobs_in_flight', help: 'Jobs this instance is running now' });
+  }
+}

@@ -1,0 +1,99 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { addDays, Clock } from '@homiwork/clock';
+import { PurgeCompletedV1, type EventPayload } from '@homiwork/contracts';
+import { EventsOutbox } from '@homiwork/messaging';
+import { Transactor } from '@homiwork/persistence';
+import { ObjectStore } from '@homiwork/storage';
+import { GenerationConfig } from '../../config.js';
+import { ContentsRepository } from '../../persistence/contents.repository.js';
+
+type Trigger = EventPayload<typeof PurgeCompletedV1>['trigger'];
+
+/** Items per sweep transaction: one DeleteObjects request, one DELETE, row locks held briefly. */
+export const SWEEP_BATCH_SIZE = 500;
+
+/**
+ * §5.4's final removals, each confirmed with PurgeCompleted (scope `content`, counts only):
+ * one item retention says has expired (ContentExpired), and generation's own pass over
+ * everything past its expiry or its days in the trash. Objects are deleted before rows,
+ * inside the transaction (the event handler's, which `one` joins), so a failure retries the
+ * whole purge and deletion is idempotent — media's purge pattern, so an object that cannot
+ * be removed keeps its row, and with it the fact that it must still go.
+ */
+@Injectable()
+export class PurgeContent {
+  constructor(
+    private readonly transactor: Transactor,
+    private readonly contents: ContentsRepository,
+    private readonly store: ObjectStore,
+    private readonly outbox: EventsOutbox,
+    @Inject(Clock) private readonly clock: Clock,
+    @Inject(GenerationConfig) private readonly config: GenerationConfig,
+  ) {}
+
+  /** One item, whatever its state; already gone ⇒ a receipt with zero counts. */
+  one(contentId: string, userId: string, trigger: Trigger): Promise<void> {
+    return this.transactor.run(async () => {
+      const content = await this.contents.findByIdForUpdate(contentId);
+      const objects = content ? await this.store.remove([content.objectKey]) : 0;
+      const contents = content ? await this.contents.deleteById(contentId) : 0;
+      await this.confirm(content?.userId ?? userId, contentId, trigger, { contents, objects });
+    });
+  }
+
+  /**
+   * Everything due — past its expiry, or in the trash longer than CONTENT_TRASH_DAYS — in
+   * batches, each its own transaction, until nothing due is left. A failed batch is retried
+   * item by item, so one object that cannot be removed holds back no other; it is left out
+   * for the rest of the run and reported at the end. Returns how many items went.
+   */
+  async due(batchSize = SWEEP_BATCH_SIZE): Promise<number> {
+    let total = 0;
+    const failed: string[] = [];
+    const failures: unknown[] = [];
+    for (;;) {
+      const purged = await this.dueBatch(batchSize, failed).catch(() => this.dueOneByOne(batchSize, failed, failures));
+      total += purged.count;
+      if (purged.seen < batchSize) break;
+    }
+    if (failures.length > 0) throw new AggregateError(failures, `${failures.length} content item(s) due could not be purged; ${total} were`);
+    return total;
+  }
+
+  private async dueOneByOne(limit: number, failed: string[], failures: unknown[]): Promise<{ count: number; seen: number }> {
+    const now = this.clock.now();
+    const due = await this.contents.dueForRemoval(now, this.trashCutoff(now), limit, failed);
+    let count = 0;
+    for (const content of due) {
+      try {
+        await this.one(content.id, content.userId, null);
+        count++;
+      } catch (error) {
+        failed.push(content.id);
+        failures.push(error);
+      }
+    }
+    return { count, seen: due.length };
+  }
+
+  private dueBatch(limit: number, excluding: readonly string[]): Promise<{ count: number; seen: number }> {
+    return this.transactor.run(async () => {
+      const now = this.clock.now();
+      const due = await this.contents.dueForRemoval(now, this.trashCutoff(now), limit, excluding);
+      if (due.length === 0) return { count: 0, seen: 0 };
+      // remove() throws unless every key is confirmed gone, so each receipt's 1 object is true.
+      await this.store.remove(due.map((content) => content.objectKey));
+      await this.contents.deleteByIds(due.map((content) => content.id));
+      for (const content of due) await this.confirm(content.userId, content.id, null, { contents: 1, objects: 1 });
+      return { count: due.length, seen: due.length };
+    });
+  }
+
+  private trashCutoff(now: Date): Date {
+    return addDays(now, -this.config.CONTENT_TRASH_DAYS);
+  }
+
+  private async confirm(userId: string, contentId: string, trigger: Trigger, counts: { contents: number; objects: number }): Promise<void> {
+    await this.outbox.append(PurgeCompletedV1, { service: 'generation', userId, erasureId: null, scope: 'content', scopeId: contentId, trigger, counts, purgedAt: this.clock.now().toISOString() });
+  }
+}
