@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetMe, HTTP_ROUTES, type HttpRoute } from '@homiwork/contracts';
+import { CreateGeneration, GetMe, HTTP_ROUTES, type HttpRoute } from '@homiwork/contracts';
 import { eventually } from '@homiwork/testing';
-import { createResources, planResources, type ResourceOwner, type ResourcePlan } from './support/resource-owners.js';
+import { createResources, finishedGeneration, markerWord, planResources, type ResourceOwner, type ResourcePlan } from './support/resource-owners.js';
 import { errorCodeOf, exampleRequest, pathParams, routeName, sendRoute, type RouteAnswer, type RouteRequest } from './support/route-request.js';
 import type { ExampleHints } from './support/schema-example.js';
 import { differences, SystemFingerprint } from './support/system-fingerprint.js';
@@ -19,8 +19,12 @@ import { claimsOf, forgeAccessToken, tokenAttacks, type TokenAttack } from './su
  */
 
 const PASSWORD = 'a long and uncommon passphrase';
-/** Values the generated bodies must use to be accepted: the accounts' real password. */
-const HINTS: ExampleHints = { fields: { password: PASSWORD, currentPassword: PASSWORD } };
+/**
+ * Values the generated bodies must use to be accepted: the accounts' real password, the
+ * cheapest generation kind, and (set once the system runs) a product billing sells.
+ */
+const FIELD_HINTS: Record<string, unknown> = { password: PASSWORD, currentPassword: PASSWORD, kind: 'text' };
+const HINTS: ExampleHints = { fields: FIELD_HINTS };
 
 const PROTECTED_ROUTES = HTTP_ROUTES.filter((route) => route.auth !== 'public');
 const OPERATOR_ROUTES = HTTP_ROUTES.filter((route) => route.auth === 'operator');
@@ -45,7 +49,7 @@ const victims = new Map<HttpRoute, { account: Account; request: RouteRequest; at
 let owner: Account;
 let stranger: Account;
 const ownerParams = new Map<HttpRoute, Record<string, string>>();
-const ownerMarker = `owner secret ${randomUUID()}`;
+const ownerMarker = markerWord('ownersecret');
 
 const baseUrl = () => system.gateways[0]!;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -78,7 +82,7 @@ const unknownParams = (route: HttpRoute) => Object.fromEntries(pathParams(route.
 /** A victim for the route: real resources where they can be made, else unknown ids (the guard must refuse before any lookup). */
 async function victimFor(route: HttpRoute, deletedAccountAccessToken: string) {
   const account = await newAccount({ operator: route.auth === 'operator' });
-  const marker = `victim secret ${randomUUID()}`;
+  const marker = markerWord('victimsecret');
   const plan = PLANS.get(route);
   const params = plan?.kind === 'creatable' ? await createResources(plan, ownerOf(account, marker)) : unknownParams(route);
   // A second session of the victim, logged out: its access token is revoked but not expired.
@@ -106,12 +110,18 @@ beforeAll(async () => {
   await revocationSeen(deleted.accessToken);
 
   [owner, stranger] = await Promise.all([newAccount(), newAccount()]);
+  const [product] = (await system.api({ token: owner.accessToken }).billing.products()).items;
+  if (!product) throw new Error('billing sells no product: POST /v1/billing/orders would have nothing to order');
+  FIELD_HINTS.productId = product.id;
   await Promise.all([
     ...PROTECTED_ROUTES.map(async (route) => victims.set(route, await victimFor(route, deleted.accessToken))),
     ...[...PLANS].map(async ([route, plan]) => {
       if (plan.kind === 'creatable') ownerParams.set(route, await createResources(plan, ownerOf(owner, ownerMarker)));
     }),
-  ]);
+  ]).catch((error: unknown) => {
+    // A resource that could not be made is usually a service's failure: its last words say which.
+    throw new Error(`${String(error)}\nlast log lines:\n${system.logs.slice(-12).map((line) => line.slice(0, 300)).join('\n')}`);
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -172,10 +182,12 @@ describe('token attacks on every authenticated route (R1.3)', () => {
     }
     it(`control: ${routeName(route)} succeeds with a forged token of correct claims and the same kind of request`, async () => {
       const account = await newAccount({ operator: route.auth === 'operator' });
-      const params = plan ? await createResources(plan, ownerOf(account, `control ${randomUUID()}`)) : {};
+      const params = plan ? await createResources(plan, ownerOf(account, markerWord('control'))) : {};
       const token = await forgeAccessToken(system.secrets.JWT_PRIVATE_KEY, claimsOf(account.accessToken));
       const answer = await sendRoute(baseUrl(), route, exampleRequest(route, params, HINTS), `Bearer ${token}`);
       expect(answer.status, answer.text.slice(0, 300)).toBe(route.successStatus);
+      // A job it started runs on: let it finish before the next test's "nothing changed".
+      if (route === CreateGeneration) await finishedGeneration(ownerOf(account, ''), (answer.json as { id: string }).id);
     });
   }
 });
@@ -214,7 +226,7 @@ describe('one user never reaches another’s resources (R1.3)', () => {
       expect(theirs.text).not.toContain(ownerMarker);
 
       // Control: the owner gets the same kind of request through (on a fresh resource: the route may delete it).
-      const marker = `owner control ${randomUUID()}`;
+      const marker = markerWord('ownercontrol');
       const own = await sendRoute(baseUrl(), route, exampleRequest(route, await createResources(plan, ownerOf(owner, marker)), HINTS), `Bearer ${owner.accessToken}`);
       expect(own.status, own.text.slice(0, 300)).toBe(route.successStatus);
       // Where the route serves the content, the marker shows up: the leak check above would see a leak.

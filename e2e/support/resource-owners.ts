@@ -1,4 +1,5 @@
-import type { HttpRoute } from '@homiwork/contracts';
+import { randomBytes } from 'node:crypto';
+import { CreateGeneration, DeleteContent, GetGeneration, type HttpRoute } from '@homiwork/contracts';
 import { createdId, exampleRequest, pathParams, routeName, type RouteAnswer, type RouteRequest } from './route-request.js';
 import type { ExampleHints } from './schema-example.js';
 
@@ -14,18 +15,74 @@ export interface ResourceOwner {
   /** Sends a request with the owner's valid token. */
   send(route: HttpRoute, request: RouteRequest): Promise<RouteAnswer>;
   hints: ExampleHints;
-  /** Written into created files, so a leak can be searched for. */
+  /**
+   * Written into created files and generated content, so a leak can be searched for: one
+   * lower-case word (see `markerWord`), as a generation's prompt survives the scrubber and
+   * the local contractor's theme words whole only as a plain word.
+   */
   marker: string;
+}
+
+/** A marker for ResourceOwner: `label` and 16 random lower-case letters, one word of at most 24 letters. */
+export function markerWord(label: string): string {
+  const letters = Array.from(randomBytes(16), (byte) => String.fromCharCode(97 + (byte % 26))).join('');
+  return `${label}${letters}`.slice(0, 24);
 }
 
 /** Makes one resource of the owner and answers its id; `params` holds the ids of its parents. */
 export type ResourceCreator = (owner: ResourceOwner, params: Readonly<Record<string, string>>) => Promise<string>;
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits until the owner's generation job has finished and answers it. A job left running
+ * would change the system while the suite's next "nothing changed" snapshot is taken.
+ */
+export async function finishedGeneration(owner: ResourceOwner, id: string, timeoutMs = 60_000): Promise<{ status: string; contentId?: string; error?: { code: string } }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await owner.send(GetGeneration, { params: { id } });
+    const job = answer.json as { status?: string; contentId?: string; error?: { code: string } } | undefined;
+    if (answer.status !== 200) throw new Error(`GET /v1/generations/${id} answered ${answer.status} ${answer.text.slice(0, 200)}`);
+    if (job?.status === 'succeeded' || job?.status === 'failed') return job as { status: string };
+    if (Date.now() > deadline) throw new Error(`generation ${id} still ${job?.status} after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** A finished `text` generation whose prompt is the owner's marker; the cheapest kind, and its content carries the marker. */
+async function textGeneration(owner: ResourceOwner): Promise<{ id: string; contentId: string | undefined; status: string }> {
+  const id = createdId(CreateGeneration, await owner.send(CreateGeneration, { params: {}, body: { kind: 'text', prompt: owner.marker } }));
+  const job = await finishedGeneration(owner, id);
+  return { id, contentId: job.contentId, status: job.status };
+}
+
 /** Keyed by the resource's path up to its id (`/v1/contents/:id`): for resources that no `POST` to their collection creates. */
-export const RESOURCE_CREATORS: Readonly<Record<string, ResourceCreator>> = {};
+export const RESOURCE_CREATORS: Readonly<Record<string, ResourceCreator>> = {
+  // POST /v1/generations would create it too, but not wait for the job to finish.
+  '/v1/generations/:id': async (owner) => (await textGeneration(owner)).id,
+  '/v1/contents/:id': async (owner) => {
+    const job = await textGeneration(owner);
+    if (job.status !== 'succeeded' || !job.contentId) throw new Error(`generation ${job.id} made no content: ${job.status}`);
+    return job.contentId;
+  },
+};
+
+/** Keyed by `METHOD /path`: what a route needs done to the created resources before it can succeed (restore needs something in the trash). */
+export const ROUTE_PREPARATIONS: Readonly<Record<string, (owner: ResourceOwner, params: Readonly<Record<string, string>>) => Promise<void>>> = {
+  'POST /v1/contents/:id/restore': async (owner, params) => {
+    const answer = await owner.send(DeleteContent, { params: { id: params.id! } });
+    if (answer.status !== 204) throw new Error(`could not move content ${params.id} to the trash: ${answer.status} ${answer.text.slice(0, 200)}`);
+  },
+};
 
 /** Keyed like RESOURCE_CREATORS: resources that cannot be created through the API yet, and why. Reported as skipped. */
-export const UNCREATABLE_RESOURCES: Readonly<Record<string, string>> = {};
+export const UNCREATABLE_RESOURCES: Readonly<Record<string, string>> = {
+  '/v1/billing/webhooks/:provider':
+    'a payment processor’s name, not a resource of a user: the route is public and its caller proves itself with the signature (e2e/billing.e2e.ts)',
+  '/v1/billing/checkout/:orderId':
+    'the local processor’s public checkout page (development only), reached by the order’s unguessable id as a processor’s hosted page is: no token, so no other user to refuse (e2e/billing.e2e.ts)',
+};
 
 export interface CreationStep {
   param: string;
@@ -36,7 +93,10 @@ export interface CreationStep {
   via: string;
 }
 
-export type ResourcePlan = { kind: 'creatable'; steps: CreationStep[] } | { kind: 'skipped'; reason: string } | { kind: 'uncovered'; resource: string };
+export type ResourcePlan =
+  | { kind: 'creatable'; steps: CreationStep[]; prepare?: (owner: ResourceOwner, params: Readonly<Record<string, string>>) => Promise<void> }
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'uncovered'; resource: string };
 
 export function planResources(route: HttpRoute, routes: readonly HttpRoute[]): ResourcePlan {
   const steps: CreationStep[] = [];
@@ -59,12 +119,14 @@ export function planResources(route: HttpRoute, routes: readonly HttpRoute[]): R
       create: async (owner, params) => createdId(creator, await owner.send(creator, exampleRequest(creator, { ...params }, owner.hints, owner.marker))),
     });
   }
-  return { kind: 'creatable', steps };
+  const prepare = ROUTE_PREPARATIONS[routeName(route)];
+  return { kind: 'creatable', steps, ...(prepare ? { prepare } : {}) };
 }
 
-/** Creates the owner's resources along the plan and answers the path parameters naming them. */
+/** Creates the owner's resources along the plan (then readies them for the route) and answers the path parameters naming them. */
 export async function createResources(plan: Extract<ResourcePlan, { kind: 'creatable' }>, owner: ResourceOwner): Promise<Record<string, string>> {
   const params: Record<string, string> = {};
   for (const step of plan.steps) params[step.param] = await step.create(owner, params);
+  await plan.prepare?.(owner, params);
   return params;
 }

@@ -10,13 +10,19 @@ interface Seen {
   url: string;
   headers: IncomingHttpHeaders;
   body: unknown;
+  /** The body's exact text, whatever its type. */
+  raw: string;
 }
 
-type Answer = { status: number; body?: unknown; headers?: Record<string, string>; text?: string };
+type Answer = { status: number; body?: unknown; headers?: Record<string, string>; text?: string; bytes?: Buffer };
 
 const USER_ID = '5b0c1b6e-3f0a-4b8e-9d6c-2a1f4e7c9b10';
 const CREATED_AT = '2025-01-02T03:04:05.000Z';
 const TOKEN = 'a'.repeat(32);
+const CONTENT_ID = '7d3f2a10-6b1c-4e2f-9a8b-0c1d2e3f4a5b';
+const ORDER_ID = '9e8d7c6b-5a49-4837-a261-504f3e2d1c0b';
+// Not valid UTF-8: a client that read the file as text would change it.
+const FILE_BYTES = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0xff, 0xfe, 0x00, 0x80]);
 
 // A stand-in gateway: real HTTP on a real port, answering the way each test needs.
 function answer(method: string, url: string, body: unknown): Answer {
@@ -36,6 +42,12 @@ function answer(method: string, url: string, body: unknown): Answer {
   if (route === 'PATCH /v1/me') return { status: 502, headers: { 'content-type': 'text/html' }, text: '<html>Bad Gateway</html>' };
   if (route === 'DELETE /v1/me') return { status: 200, body: { erasureId: USER_ID } };
   if (path.startsWith('/v1/things/')) return { status: 200, body: { url } };
+  if (route === `GET /v1/contents/${CONTENT_ID}/file` && url.endsWith('?redirect=true')) return { status: 302, headers: { location: 'http://127.0.0.1:1/never-followed' } };
+  if (route === `GET /v1/contents/${CONTENT_ID}/file`) return { status: 200, headers: { 'content-type': 'image/png' }, bytes: FILE_BYTES };
+  if (route === `GET /v1/contents/${USER_ID}/file`) return { status: 404, body: { error: { code: 'not_found', message: 'no such resource' } } };
+  if (route === 'GET /v1/contents') return { status: 200, body: { items: [] } };
+  if (route === `POST /v1/billing/checkout/${ORDER_ID}`) return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, text: '<h1>Payment confirmed</h1>' };
+  if (route === 'POST /v1/billing/webhooks/local') return { status: 200, body: { received: true } };
   return { status: 404, body: { error: { code: 'not_found', message: 'no such route' } } };
 }
 
@@ -49,10 +61,16 @@ beforeAll(async () => {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
-      const body: unknown = raw === '' ? undefined : JSON.parse(raw);
-      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+      const json = (req.headers['content-type'] ?? '').includes('json');
+      let body: unknown;
+      try {
+        body = raw === '' ? undefined : json ? JSON.parse(raw) : raw;
+      } catch {
+        body = raw;
+      }
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body, raw });
       const reply = answer(req.method!, req.url!, body);
-      const payload = reply.text ?? (reply.body === undefined ? '' : JSON.stringify(reply.body));
+      const payload = reply.bytes ?? reply.text ?? (reply.body === undefined ? '' : JSON.stringify(reply.body));
       res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', ...reply.headers });
       res.end(payload);
     });
@@ -162,6 +180,45 @@ describe('ApiClient', () => {
       await expect(client.call(Part, { params: { thingId: '1' } })).rejects.toThrow(/path parameter "part" is missing/);
       await expect(client.call(Part, { params: { thingId: '1', part: '2', extra: '3' } })).rejects.toThrow(/no path parameter named "extra"/);
       expect(seen).toEqual([]);
+    });
+  });
+
+  describe('generation, content and billing routes', () => {
+    it('downloads a file as bytes, unchanged, with its type', async () => {
+      const file = await new ApiClient({ baseUrl, accessToken: 't' }).contents.file(CONTENT_ID);
+      expect(Buffer.from(file.bytes).equals(FILE_BYTES)).toBe(true);
+      expect(file.contentType).toBe('image/png');
+      const missing = await new ApiClient({ baseUrl, accessToken: 't' }).contents.file(USER_ID).catch((caught: unknown) => caught);
+      expect(missing).toMatchObject({ status: 404, code: 'not_found' });
+    });
+
+    it('reads the signed URL from the redirect without following it', async () => {
+      await expect(new ApiClient({ baseUrl, accessToken: 't' }).contents.signedUrl(CONTENT_ID)).resolves.toBe('http://127.0.0.1:1/never-followed');
+      expect(seen.map((request) => request.url)).toEqual([`/v1/contents/${CONTENT_ID}/file?redirect=true`]);
+    });
+
+    it('asks for the trash with ?deleted=true and for live content without the parameter', async () => {
+      const client = new ApiClient({ baseUrl, accessToken: 't' });
+      await client.contents.list({ deleted: true });
+      await client.contents.list();
+      expect(seen.map((request) => request.url)).toEqual(['/v1/contents?deleted=true', '/v1/contents']);
+    });
+
+    it('posts the checkout button as a form and returns the HTML page', async () => {
+      const page = await new ApiClient({ baseUrl, accessToken: 't' }).billing.completeCheckout(ORDER_ID, 'confirm');
+      expect(page).toBe('<h1>Payment confirmed</h1>');
+      expect(seen[0]!.headers['content-type']).toBe('application/x-www-form-urlencoded');
+      expect(seen[0]!.raw).toBe('action=confirm');
+      expect(seen[0]!.headers.authorization).toBeUndefined();
+    });
+
+    it('sends a webhook body byte for byte with its signature header, and no token', async () => {
+      const body = '{ "id" : "evt_1",\n "amount": 499.0 }';
+      await expect(new ApiClient({ baseUrl, accessToken: 't' }).billing.webhook('local', body, 't=1,v1=ab')).resolves.toEqual({ received: true });
+      expect(seen[0]!.raw).toBe(body);
+      expect(seen[0]!.headers['content-type']).toBe('application/json');
+      expect(seen[0]!.headers['processor-signature']).toBe('t=1,v1=ab');
+      expect(seen[0]!.headers.authorization).toBeUndefined();
     });
   });
 

@@ -1,3 +1,5 @@
-export { ApiClient, type ApiClientOptions, type CallInput, type RawInput, type RawResponse } from './api-client.js';
+export { ApiClient, type ApiClientOptions, type CallInput, type Download, type RawInput, type RawResponse } from './api-client.js';
 export { AccountsApi } from './accounts-api.js';
+export { BillingApi } from './billing-api.js';
+export { ContentsApi, GenerationsApi } from './generations-api.js';
 export { ApiContractError, ApiError } from './api-error.js';

@@ -39,15 +39,30 @@ export const gatewayConfigSchema = withTestOnlyClockControl(
     RATE_LIMIT_AUTH_PER_MINUTE: perMinute(10),
     RATE_LIMIT_READ_PER_MINUTE: perMinute(600),
     RATE_LIMIT_WRITE_PER_MINUTE: perMinute(120),
+    /** Generations started per minute, per address and per account: each one costs contractor time and energy. */
     RATE_LIMIT_GENERATION_PER_MINUTE: perMinute(20),
+    /**
+     * The `local` payment processor's checkout page (GET/POST /v1/billing/checkout/:orderId):
+     * confirms an order without any payment, so development and tests only. Unset: on
+     * unless NODE_ENV=production; off, the page is a 404.
+     */
+    LOCAL_CHECKOUT_PAGE: z.enum(['enabled', 'disabled']).optional(),
   }),
-).refine((config) => !(config.NODE_ENV === 'production' && config.TRUST_PROXY === true), {
-  // `true` believes X-Forwarded-For from anyone: every client could pick the address its
-  // limits and security events are keyed on.
-  message: 'may not be true in production: list the proxies in front of the gateway (addresses or CIDRs)',
-  path: ['TRUST_PROXY'],
-});
+)
+  .refine((config) => !(config.NODE_ENV === 'production' && config.TRUST_PROXY === true), {
+    // `true` believes X-Forwarded-For from anyone: every client could pick the address its
+    // limits and security events are keyed on.
+    message: 'may not be true in production: list the proxies in front of the gateway (addresses or CIDRs)',
+    path: ['TRUST_PROXY'],
+  })
+  .refine((config) => !(config.NODE_ENV === 'production' && config.LOCAL_CHECKOUT_PAGE === 'enabled'), {
+    message: 'may not be enabled in production: the local checkout marks orders paid without a payment',
+    path: ['LOCAL_CHECKOUT_PAGE'],
+  });
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+
+export const localCheckoutPageEnabled = (config: Pick<GatewayConfig, 'LOCAL_CHECKOUT_PAGE' | 'NODE_ENV'>): boolean =>
+  config.LOCAL_CHECKOUT_PAGE === undefined ? config.NODE_ENV !== 'production' : config.LOCAL_CHECKOUT_PAGE === 'enabled';
 
 /**
  * The injection token of the gateway's parsed configuration: `@Inject(GatewayConfig)

@@ -13,6 +13,10 @@ import { ErrorFilter } from './errors/error.filter.js';
 import { NatsKvRateLimiter } from './rate-limit/nats-kv-rate-limiter.js';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard.js';
 import { AccountsController } from './routes/accounts.controller.js';
+import { BillingController } from './routes/billing.controller.js';
+import { CheckoutController } from './routes/checkout.controller.js';
+import { ContentsController } from './routes/contents.controller.js';
+import { GenerationsController } from './routes/generations.controller.js';
 import { HealthController } from './routes/health.controller.js';
 import { UploadsController } from './routes/uploads.controller.js';
 
@@ -32,7 +36,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [ServiceKitModule.forRoot({ service: 'gateway', config, ...overrides })],
-      controllers: [HealthController, AccountsController, UploadsController],
+      controllers: [HealthController, AccountsController, UploadsController, GenerationsController, ContentsController, BillingController, CheckoutController],
       providers: [
         { provide: GatewayConfig, useValue: config },
         ActivityReporter,

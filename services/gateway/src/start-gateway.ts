@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '@homiwork/observability';
 import { startService, type StartedService } from '@homiwork/service-kit';
 import type { GatewayConfig } from './config.js';
+import { registerBodyParsers } from './edge/body-parsers.js';
 import { registerEdge } from './edge/request-context.js';
 import { GatewayModule } from './gateway.module.js';
 import { registerApiDocs } from './openapi.js';
@@ -30,6 +31,7 @@ export function startGateway(config: GatewayConfig, overrides: { logger?: Logger
           maxAge: 600,
         });
         await fastify.register(multipart, { throwFileSizeLimit: true, limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 0, parts: 2 } });
+        registerBodyParsers(app);
         await registerApiDocs(fastify);
       },
     },

@@ -49,9 +49,10 @@ export const ReceiveWebhook = defineHttpRoute({
   auth: 'public',
   rateLimit: 'write',
   body: undefined,
+  bodyFormat: 'raw',
   successStatus: 200,
   response: ReceiveWebhookRoute.response,
-  errors: [[400, 'invalid_webhook'], [401, 'invalid_signature'], E.notFound, [422, 'card_data_refused'], E.tooLarge, E.rateLimited],
+  errors: [[400, 'invalid_webhook'], [401, 'invalid_signature'], E.notFound, [415, 'unsupported_media_type'], [422, 'card_data_refused'], E.tooLarge, E.rateLimited, E.unavailable],
 });
 
 export const ListTransactions = defineHttpRoute({
@@ -89,11 +90,11 @@ export const CompleteCheckout = defineHttpRoute({
   auth: 'public',
   rateLimit: 'write',
   body: CompleteCheckoutRoute.request.pick({ action: true }),
+  bodyFormat: 'form',
   successStatus: 200,
   response: z.string(),
   htmlResponse: true,
   errors: [E.validation, E.notFound, [409, 'order_not_pending'], E.rateLimited],
 });
-
 
 export const BILLING_ROUTES = [GetBalance, ListProducts, CreateOrder, ReceiveWebhook, ListTransactions, GetCheckoutPage, CompleteCheckout] as const;

@@ -19,6 +19,12 @@ export interface HttpRoute<Body extends z.ZodType | undefined = z.ZodType | unde
   readonly body: Body;
   /** For multipart uploads: the form field carrying the file (the body is then not JSON). */
   readonly multipartField?: string;
+  /**
+   * A body that is not parsed JSON: `form` is an HTML form's post
+   * (application/x-www-form-urlencoded, accepted on these routes only), `raw` is JSON passed
+   * on as the exact text received (a signed webhook: the signature covers the bytes).
+   */
+  readonly bodyFormat?: 'form' | 'raw';
   readonly successStatus: 200 | 201 | 202 | 204;
   /** Absent for 204. */
   readonly response: Response;

@@ -8,7 +8,7 @@ import { buildOpenApiDocument, operationId, type OpenApiDocument, type OpenApiMe
 import { API_MD_PATH, parseApiTable, readApiMd, REPO_ROOT, SHARED_API_MD_PATH } from './test/api-md.js';
 
 /** API.md sections whose routes the table already serves; add one as its routes land. */
-const CHECKED_SECTIONS = ['Health', 'Accounts', 'Uploads'] as const;
+const CHECKED_SECTIONS = ['Health', 'Accounts', 'Uploads', 'Generations and content', 'Billing'] as const;
 
 const doc = buildOpenApiDocument(HTTP_ROUTES, { title: 'Homiwork API', version: '1.0.0' });
 
@@ -86,6 +86,20 @@ describe('buildOpenApiDocument', () => {
     expect(adHoc.paths['/v1/billing/webhooks/{provider}']?.post?.parameters?.[0]?.schema).toEqual({ type: 'string' });
   });
 
+  it('describes an HTML page as text/html, a form post as urlencoded and a raw body as JSON passed on unparsed', () => {
+    const page = find(doc, 'GET', '/v1/billing/checkout/:orderId')!;
+    expect(page.responses['200']!.content).toEqual({ 'text/html': { schema: { type: 'string' } } });
+    expect(page.security).toEqual([]);
+    const confirm = find(doc, 'POST', '/v1/billing/checkout/:orderId')!;
+    expect(Object.keys(confirm.requestBody!.content)).toEqual(['application/x-www-form-urlencoded']);
+    expect(confirm.requestBody!.content['application/x-www-form-urlencoded']!.schema).toMatchObject({ required: ['action'], properties: { action: { enum: ['confirm', 'cancel'] } } });
+    expect(confirm.responses['200']!.content).toHaveProperty('text/html');
+    const webhook = find(doc, 'POST', '/v1/billing/webhooks/:provider')!;
+    expect(webhook.requestBody).toMatchObject({ required: true, content: { 'application/json': { schema: {} } } });
+    expect(webhook.requestBody!.description).toMatch(/byte for byte/);
+    expect(webhook.responses['200']!.content).toHaveProperty('application/json');
+  });
+
   it('refuses a route defined twice rather than dropping one', () => {
     const live = HTTP_ROUTES[0]!;
     expect(() => buildOpenApiDocument([live, { ...live, summary: 'again' }], { title: 't', version: '0' })).toThrow(/defined twice/);
@@ -116,10 +130,11 @@ describe('the route table agrees with docs/api.md', () => {
         const where = `${section}: ${row.method} ${row.path}`;
         const route = HTTP_ROUTES.find((candidate) => candidate.method === row.method && candidate.path === row.path);
         expect(route, `${where} is missing from HTTP_ROUTES`).toBeDefined();
-        expect(route!.successStatus, where).toBe(row.successStatus);
+        // A row that describes its answer in words (the checkout page) names no status to compare.
+        if (row.successStatus !== undefined) expect(route!.successStatus, where).toBe(row.successStatus);
         const schema = bodySchema(find(doc, row.method, row.path));
-        // "multipart/form-data, field `file`" is a multipart route, not a JSON body.
-        if (route!.multipartField) continue;
+        // "multipart/form-data, field `file`" is a multipart route, not a JSON body; a raw body ("provider's signed payload") has no fields to name.
+        if (route!.multipartField || route!.bodyFormat === 'raw') continue;
         for (const field of row.bodyFields) {
           expect(schema?.properties, `${where}: body field ${field.name}`).toHaveProperty(field.name);
           const required = schema?.required ?? [];
@@ -171,6 +186,11 @@ describe('parseApiTable', () => {
       { method: 'GET', path: '/v1/things', successStatus: 200, bodyFields: [] },
     ]);
     expect(parseApiTable(markdown, 'Other')).toEqual([{ method: 'GET', path: '/other', successStatus: 200, bodyFields: [] }]);
+  });
+
+  it('reads a row whose success column names no status, without one', () => {
+    const page = ['## Pages', '| method, path | body | success |', '|---|---|---|', '| GET /v1/page/:id | | an HTML page (development only) |'].join('\n');
+    expect(parseApiTable(page, 'Pages')).toEqual([{ method: 'GET', path: '/v1/page/:id', bodyFields: [] }]);
   });
 
   it('fails on a missing section or file instead of checking nothing', () => {

@@ -23,7 +23,7 @@ export interface OpenApiOperation {
   description?: string;
   tags: string[];
   parameters?: OpenApiParameter[];
-  requestBody?: { required: true; content: Record<string, { schema: JsonSchema }> };
+  requestBody?: { required: true; description?: string; content: Record<string, { schema: JsonSchema }> };
   responses: Record<string, OpenApiResponse>;
   /** `[]` on public routes: stated explicitly, so a later document-wide default cannot lock them. */
   security: Array<Record<string, string[]>>;
@@ -89,7 +89,7 @@ function operation(route: HttpRoute): OpenApiOperation {
     ...(route.auth === 'operator' ? { description: 'Requires the `operator` role.' } : {}),
     tags: [route.tag],
     ...(params.length > 0 ? { parameters: params.map(pathParameter) } : {}),
-    ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } } } : {}),
+    ...requestBody(route),
     ...(route.multipartField
       ? {
           requestBody: {
@@ -103,10 +103,26 @@ function operation(route: HttpRoute): OpenApiOperation {
   };
 }
 
+function requestBody(route: HttpRoute): Pick<OpenApiOperation, 'requestBody'> {
+  if (route.bodyFormat === 'raw') {
+    return {
+      requestBody: {
+        required: true,
+        description: 'Passed on byte for byte: the signature covers the exact body received',
+        content: { 'application/json': { schema: route.body ? jsonSchema(route.body, 'input') : {} } },
+      },
+    };
+  }
+  if (!route.body) return {};
+  const mediaType = route.bodyFormat === 'form' ? 'application/x-www-form-urlencoded' : 'application/json';
+  return { requestBody: { required: true, content: { [mediaType]: { schema: jsonSchema(route.body, 'input') } } } };
+}
+
 function successResponse(route: HttpRoute): Record<string, OpenApiResponse> {
   const description = SUCCESS_TEXT[route.successStatus];
   if (!route.response) return { [route.successStatus]: { description } };
   if (route.binaryResponse) return { [route.successStatus]: { description, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } };
+  if (route.htmlResponse) return { [route.successStatus]: { description, content: { 'text/html': { schema: { type: 'string' } } } } };
   return { [route.successStatus]: { description, content: { 'application/json': { schema: jsonSchema(route.response, 'output') } } } };
 }
 

@@ -5,10 +5,9 @@ import { CreateUpload, DeleteUpload, GetUpload, GetUploadFile, ListUploads, Medi
 import { RpcClient } from '@homiwork/messaging';
 import { GatewayConfig } from '../config.js';
 import { callerOf } from '../edge/request-context.js';
-import { GatewayError, GatewayErrors } from '../errors/gateway-error.js';
+import { GatewayError } from '../errors/gateway-error.js';
 import { ServeRoute } from './http-route.decorator.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+import { resourceId } from './request-params.js';
 
 /**
  * The Uploads table of API.md. Bytes stream straight through to media's internal API
@@ -60,12 +59,12 @@ export class UploadsController {
 
   @ServeRoute(GetUpload)
   get(@Param('id') id: string, @Req() request: FastifyRequest) {
-    return this.rpc.call(MediaRpc.GetUploadRoute, { id: this.uploadId(id) }, callerOf(request));
+    return this.rpc.call(MediaRpc.GetUploadRoute, { id: resourceId(id) }, callerOf(request));
   }
 
   @ServeRoute(GetUploadFile)
   async file(@Param('id') id: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    const answer = await fetch(`${this.config.MEDIA_INTERNAL_URL}/internal/uploads/${this.uploadId(id)}/file`, { headers: this.internalHeaders(request) }).catch(() => {
+    const answer = await fetch(`${this.config.MEDIA_INTERNAL_URL}/internal/uploads/${resourceId(id)}/file`, { headers: this.internalHeaders(request) }).catch(() => {
       throw new GatewayError(503, 'service_unavailable', 'the media service is unavailable');
     });
     if (!answer.ok || !answer.body) {
@@ -82,13 +81,7 @@ export class UploadsController {
 
   @ServeRoute(DeleteUpload)
   async delete(@Param('id') id: string, @Req() request: FastifyRequest): Promise<void> {
-    await this.rpc.call(MediaRpc.DeleteUploadRoute, { id: this.uploadId(id) }, callerOf(request));
-  }
-
-  /** A malformed id is simply not found (API.md: unknown ids answer 404). */
-  private uploadId(id: string): string {
-    if (!UUID.test(id)) throw GatewayErrors.notFound();
-    return id;
+    await this.rpc.call(MediaRpc.DeleteUploadRoute, { id: resourceId(id) }, callerOf(request));
   }
 
   private internalHeaders(request: FastifyRequest): Record<string, string> {

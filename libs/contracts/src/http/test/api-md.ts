@@ -14,8 +14,8 @@ export const SHARED_API_MD_PATH = fileURLToPath(new URL('../shared/API.md', REPO
 export interface ApiMdRow {
   method: string;
   path: string;
-  /** The first status in the success column (`200 / 503` → 200). */
-  successStatus: number;
+  /** The first status in the success column (`200 / 503` → 200); absent where the column only describes the answer (the checkout page). */
+  successStatus?: number;
   /** Fields named in the body column's braces; `?` marks an optional one. */
   bodyFields: Array<{ name: string; optional: boolean }>;
 }
@@ -43,8 +43,8 @@ export function parseApiTable(markdown: string, section: string): ApiMdRow[] {
   return rows.map((row) => {
     const [method, path] = (row[routeAt] ?? '').split(/\s+/);
     const status = /\b(\d{3})\b/.exec(row[successAt] ?? '');
-    if (!method || !path || !status) throw new Error(`API.md section "${section}": cannot read row | ${row.join(' | ')} |`);
-    return { method, path, successStatus: Number(status[1]), bodyFields: bodyFields(bodyAt < 0 ? '' : (row[bodyAt] ?? '')) };
+    if (!method || !path) throw new Error(`API.md section "${section}": cannot read row | ${row.join(' | ')} |`);
+    return { method, path, ...(status ? { successStatus: Number(status[1]) } : {}), bodyFields: bodyFields(bodyAt < 0 ? '' : (row[bodyAt] ?? '')) };
   });
 }
 

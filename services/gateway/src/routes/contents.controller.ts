@@ -1,0 +1,91 @@
+import { Readable } from 'node:stream';
+import { Controller, Inject, Param, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DeleteContent, GenerationRpc, GetContent, GetContentFile, ListContents, RestoreContent } from '@homiwork/contracts';
+import { RpcClient } from '@homiwork/messaging';
+import { GatewayConfig } from '../config.js';
+import { callerOf } from '../edge/request-context.js';
+import { GatewayError, GatewayErrors } from '../errors/gateway-error.js';
+import { ServeRoute } from './http-route.decorator.js';
+import { booleanQuery, resourceId } from './request-params.js';
+
+const storeUnavailable = () => new GatewayError(503, 'service_unavailable', 'the content store is unavailable; try again shortly', 5);
+
+/**
+ * The content half of API.md's "Generations and content". Metadata over NATS; the bytes
+ * come from the object store through a signed URL (≤ 15 minutes) that generation hands
+ * out: streamed through here by default, so the client never sees the store, or given to
+ * the client as a 302 with `?redirect=true`.
+ */
+@Controller()
+export class ContentsController {
+  constructor(
+    private readonly rpc: RpcClient,
+    @Inject(GatewayConfig) private readonly config: GatewayConfig,
+  ) {}
+
+  @ServeRoute(ListContents)
+  list(@Req() request: FastifyRequest) {
+    return this.rpc.call(GenerationRpc.ListContentsRoute, { deleted: booleanQuery(request.query, 'deleted', false) }, callerOf(request));
+  }
+
+  @ServeRoute(GetContent)
+  get(@Param('id') id: string, @Req() request: FastifyRequest) {
+    return this.rpc.call(GenerationRpc.GetContentRoute, { id: resourceId(id) }, callerOf(request));
+  }
+
+  @ServeRoute(GetContentFile)
+  async file(@Param('id') id: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const redirect = booleanQuery(request.query, 'redirect', false);
+    const signed = await this.rpc.call(GenerationRpc.GetContentFileRoute, { id: resourceId(id) }, callerOf(request));
+    if (redirect) {
+      await reply.status(302).header('location', signed.url).header('cache-control', 'private, no-store').send();
+      return;
+    }
+    const answer = await this.fetchObject(signed.url);
+    await reply
+      .status(200)
+      .header('content-type', signed.mimeType)
+      .header('content-length', answer.headers.get('content-length') ?? String(signed.bytes))
+      .header('cache-control', 'private, no-store')
+      .send(Readable.fromWeb(answer.body as never));
+  }
+
+  @ServeRoute(DeleteContent)
+  async delete(@Param('id') id: string, @Req() request: FastifyRequest): Promise<void> {
+    await this.rpc.call(GenerationRpc.DeleteContentRoute, { id: resourceId(id) }, callerOf(request));
+  }
+
+  @ServeRoute(RestoreContent)
+  restore(@Param('id') id: string, @Req() request: FastifyRequest) {
+    return this.rpc.call(GenerationRpc.RestoreContentRoute, { id: resourceId(id) }, callerOf(request));
+  }
+
+  /**
+   * The object behind a signed URL. Redirects are not followed (a signed URL names the
+   * object itself), the wait for the answer is bounded but the transfer is not (a video to
+   * a slow client may take a while), and an object gone between the record and the read
+   * (final removal) is the 404 of an unknown id.
+   */
+  private async fetchObject(url: string): Promise<Response & { body: ReadableStream<Uint8Array> }> {
+    const headersDue = new AbortController();
+    const timer = setTimeout(() => headersDue.abort(), this.config.RPC_TIMEOUT_MS);
+    let answer: Response;
+    try {
+      answer = await fetch(url, { redirect: 'error', signal: headersDue.signal });
+    } catch {
+      throw storeUnavailable();
+    } finally {
+      clearTimeout(timer);
+    }
+    if (answer.status === 404) {
+      await answer.body?.cancel();
+      throw GatewayErrors.notFound();
+    }
+    if (answer.status !== 200 || !answer.body) {
+      await answer.body?.cancel();
+      throw storeUnavailable();
+    }
+    return answer as Response & { body: ReadableStream<Uint8Array> };
+  }
+}
