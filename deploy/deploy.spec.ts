@@ -45,8 +45,8 @@ const needing = (dependency: ServiceManifestEntry['needs'][number]): string[] =>
   SERVICE_MANIFEST.filter((entry) => entry.needs.includes(dependency)).map((entry) => entry.name);
 const S3_SERVICES: readonly string[] = needing('s3');
 const DATA_STORES = ['postgres', 'nats', 'minio'] as const;
-/** The compose service behind each `needs` of the manifest (smtp is an outside relay: the egress network). */
-const NEEDED_STORE: Record<ServiceManifestEntry['needs'][number], string | undefined> = { postgres: 'postgres', nats: 'nats', s3: 'minio', smtp: undefined };
+/** The compose service behind each `needs` of the manifest (smtp and outside APIs are reached over the egress network). */
+const NEEDED_STORE: Record<ServiceManifestEntry['needs'][number], string | undefined> = { postgres: 'postgres', nats: 'nats', s3: 'minio', smtp: undefined, 'outside-api': undefined };
 const PUBLISHING = ['gateway', 'grafana'];
 const OPS_PORT = '9100';
 const READY_URL = `http://127.0.0.1:${OPS_PORT}/health/ready`;
@@ -77,6 +77,9 @@ const OPERATOR_ENV: Readonly<Record<string, string>> = {
   SMTP_URL: 'smtps://relay-user:relay-password@smtp.example.com:465',
   MAIL_FROM: 'no-reply@example.com',
   PUBLIC_WEB_URL: 'https://app.example.com',
+  PUBLIC_API_URL: 'https://api.example.com',
+  PAYMENT_PROCESSOR_URL: 'https://payments.example.com/v1/orders',
+  PAYMENT_WEBHOOK_SECRET: randomBytes(32).toString('hex'),
   // One NATS password per user of deploy/nats/authorization.conf (each service, migrate).
   ...Object.fromEntries(natsUserNames().map((user) => [natsPasswordVariable(user), randomBytes(24).toString('hex')])),
 };
@@ -265,9 +268,15 @@ function namedVolumes(service: ComposeService): { source: string; target: string
  * Secret-looking variables whose value is not a required `${VAR:?message}` reference (or,
  * for a service behind a profile, an empty `${VAR:-}`).
  */
+/**
+ * An empty optional reference (`${VAR:-}`) is allowed for a service behind a profile, and
+ * for a key only a feature the operator may leave off uses (CONTRACTOR_API_KEY: only kinds
+ * sent to an outside contractor; the service's own config check then requires it).
+ */
+const OPTIONAL_FEATURE_SECRETS = new Set(['CONTRACTOR_API_KEY', 'PAYMENT_PROCESSOR_API_KEY']);
 function literalSecrets(env: Record<string, string>, inProfile = false): string[] {
   return Object.entries(env)
-    .filter(([name, value]) => SECRET_NAME.test(name) && !REQUIRED_REFERENCE.test(value) && !(inProfile && OPTIONAL_REFERENCE.test(value)))
+    .filter(([name, value]) => SECRET_NAME.test(name) && !REQUIRED_REFERENCE.test(value) && !((inProfile || OPTIONAL_FEATURE_SECRETS.has(name)) && OPTIONAL_REFERENCE.test(value)))
     .map(([name]) => name);
 }
 
@@ -554,7 +563,8 @@ describe('docker-compose.yml', () => {
     expect(holders('SMTP_URL')).toEqual(['identity']);
     expect(holders('S3_SECRET_KEY')).toEqual([...S3_SERVICES].sort());
     expect(holders('DATABASE_URL')).toEqual([...needing('postgres'), 'migrate'].sort());
-    expect(holders('INTERNAL_API_TOKEN')).toEqual(['gateway', 'media']);
+    expect(holders('INTERNAL_API_TOKEN')).toEqual(['gateway', 'generation', 'media']);
+    expect(holders('PAYMENT_WEBHOOK_SECRET')).toEqual(['billing']);
   });
 
   it('starts with only the default stack\'s variables: none required for services behind a profile', () => {
@@ -644,7 +654,7 @@ describe.each(SERVICE_MANIFEST.map((entry) => [entry.name, entry] as const))('ma
       expect(deps[store], `${name} waits for ${store}`).toBe(entry.needs.includes(need) ? 'service_healthy' : undefined);
     }
     expect(networks(svc)).toContain('backend');
-    expect(networks(svc).includes('egress'), `${name} on the egress network`).toBe(entry.needs.includes('smtp'));
+    expect(networks(svc).includes('egress'), `${name} on the egress network`).toBe(entry.needs.includes('smtp') || entry.needs.includes('outside-api'));
   });
 
   it('gets the settings of what it needs, and no others', () => {
@@ -832,12 +842,12 @@ describe('deploy/Dockerfile', () => {
     for (const rule of ['**/node_modules', '**/dist', '**/.env*']) expect(ignore, rule).toContain(rule);
   });
 
-  it('installs ffmpeg from apt for the media service only', () => {
+  it('installs ffmpeg from apt for the services that run it only (media, generation)', () => {
     expect(dockerfile).toMatch(/apt-get install -y --no-install-recommends ffmpeg/);
     const withFfmpeg = Object.entries(services)
       .filter(([, svc]) => typeof svc.build === 'object' && svc.build.args?.WITH_FFMPEG === 'true')
       .map(([name]) => name);
-    expect(withFfmpeg).toEqual(['media']);
+    expect(withFfmpeg.sort()).toEqual(['generation', 'media']);
   });
 });
 

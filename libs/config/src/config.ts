@@ -10,7 +10,8 @@ export class ConfigError extends Error {
  * setting and why, on one line, and never echoes its value (it may be a secret).
  */
 export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
-  const result = schema.safeParse(env);
+  // An empty setting is an unset one: Compose's `${VAR:-}` passes optional settings that way.
+  const result = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const setting = issue.path.join('.') || '(environment)';

@@ -1,7 +1,11 @@
 import type { ServiceName } from '@homiwork/contracts';
 
-/** What a service needs running before it can start (and what `.ci/run`/compose provide). */
-export type Dependency = 'postgres' | 'nats' | 's3' | 'smtp';
+/**
+ * What a service needs running before it can start (and what `.ci/run`/compose provide).
+ * `outside-api`: the HTTP API of an outside party (an AI contractor, a payment processor),
+ * reached over the egress network in production; in development a local stand-in or none.
+ */
+export type Dependency = 'postgres' | 'nats' | 's3' | 'smtp' | 'outside-api';
 
 /**
  * One service, described once. Everything that starts, migrates, tests, benchmarks,
@@ -55,8 +59,8 @@ const MEDIA_RUNTIME_ENV = { ...LEAN_NODE, MALLOC_ARENA_MAX: '2' } as const;
 export const SERVICE_MANIFEST: readonly ServiceManifestEntry[] = [
   { name: 'identity', root: 'services/identity', opsPort: 9101, needs: ['postgres', 'nats', 'smtp'], env: LEAN_NODE },
   { name: 'media', root: 'services/media', opsPort: 9102, needs: ['postgres', 'nats', 's3'], provides: (opsUrl) => ({ MEDIA_INTERNAL_URL: opsUrl }), env: MEDIA_RUNTIME_ENV },
-  { name: 'generation', root: 'services/generation', opsPort: 9103, needs: ['postgres', 'nats', 's3'], env: LEAN_NODE },
-  { name: 'billing', root: 'services/billing', opsPort: 9104, needs: ['postgres', 'nats'], env: LEAN_NODE },
+  { name: 'generation', root: 'services/generation', opsPort: 9103, needs: ['postgres', 'nats', 's3', 'outside-api'], env: LEAN_NODE },
+  { name: 'billing', root: 'services/billing', opsPort: 9104, needs: ['postgres', 'nats', 'outside-api'], env: LEAN_NODE },
   // The gateway is last: its readiness includes every other service's.
   { name: 'gateway', root: 'services/gateway', opsPort: 9100, publicPort: 8080, needs: ['nats'], env: LEAN_NODE },
 ];
