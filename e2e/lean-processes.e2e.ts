@@ -23,6 +23,9 @@ beforeAll(async () => {
   system = await startSystemProcess({
     PATH: process.env.PATH,
     NODE_ENV: 'production',
+    // Production refuses the development payment processor; nothing is bought here.
+    PAYMENT_PROCESSOR: 'webhook',
+    PAYMENT_PROCESSOR_URL: 'http://127.0.0.1:9/unused',
     LOG_LEVEL: 'warn',
     DATABASE_URL: database.url,
     EVENT_NAMESPACE: createTestNamespace(),
