@@ -47,6 +47,14 @@ export interface StartedService {
  * ops port (health, metrics). A public service (the gateway) listens on its public port
  * and serves health and metrics on a separate ops listener, so /metrics is never public.
  */
+/**
+ * The longest a client may take to send one whole request, body included. Fastify's default
+ * (0) turns off Node's own limit, so a client trickling a body a byte at a time would hold
+ * its connection for ever — on public routes that need no login, such as the processors'
+ * webhook. Five minutes (Node's default) still lets a 200 MB upload arrive at 6 Mbit/s.
+ */
+export const HTTP_REQUEST_TIMEOUT_MS = 300_000;
+
 export async function startService(
   rootModule: unknown,
   config: BaseServiceConfig,
@@ -61,7 +69,7 @@ export async function startService(
 ): Promise<StartedService> {
   const tracing = initTracing({ service: options.service, ...(config.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT } : {}) });
   const publicHttp = options.public;
-  const adapter = new FastifyAdapter({ logger: false, bodyLimit: publicHttp?.bodyLimit ?? 64 * 1024, trustProxy: publicHttp?.trustProxy ?? false });
+  const adapter = new FastifyAdapter({ logger: false, bodyLimit: publicHttp?.bodyLimit ?? 64 * 1024, trustProxy: publicHttp?.trustProxy ?? false, requestTimeout: HTTP_REQUEST_TIMEOUT_MS });
   const app = await NestFactory.create<NestFastifyApplication>(rootModule as never, adapter, { bufferLogs: true, abortOnError: false });
   app.useLogger(new NestLogger(app.get<Logger>(LOGGER)));
   const metrics = app.get(ServiceMetrics);
@@ -80,7 +88,7 @@ export async function startService(
 
   let ops = nestFastify;
   if (publicHttp) {
-    ops = Fastify({ logger: false });
+    ops = Fastify({ logger: false, requestTimeout: HTTP_REQUEST_TIMEOUT_MS });
     registerHttpMetrics(ops, metrics);
     await publicHttp.configure?.(app);
   } else {

@@ -4,7 +4,7 @@ export { ServiceRuntime, type ReadinessReport } from './service-runtime.js';
 export { OnEvent, OnRpc, NATS_JETSTREAM_TRANSPORT, rpcPattern, eventPattern } from './decorators.js';
 export { NatsJetStreamServer, type NatsJetStreamServerOptions } from './nats-jetstream.server.js';
 export { NatsRpcClientProxy, type NatsRpcClientProxyOptions, type RpcCall } from './nats-rpc-client.proxy.js';
-export { startService, type StartedService } from './bootstrap.js';
+export { HTTP_REQUEST_TIMEOUT_MS, startService, type StartedService } from './bootstrap.js';
 export { LOGGER, NATS, SERVICE_CONFIG } from './tokens.js';
 export { installProcessSafetyNet, type ProcessSafetyNet, type ProcessSafetyNetOptions } from './process-safety-net.js';
 export { PeriodicSweeper } from './periodic-sweeper.js';

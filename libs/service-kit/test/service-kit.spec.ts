@@ -11,7 +11,7 @@ import { clockControlSubject, defineConsumer, defineRoute, UserRegisteredV1 } fr
 import { CreateMessagingTables1764200000000, Outbox, RpcClient, type EventContext } from '@homiwork/messaging';
 import { initTracing, withSpan } from '@homiwork/observability';
 import { createTestDatabase, createTestNamespace, eventually, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
-import { OnEvent, OnRpc, ServiceKitModule, startService, type StartedService } from '../src/index.js';
+import { OnEvent, OnRpc, ServiceKitModule, HTTP_REQUEST_TIMEOUT_MS, startService, type StartedService } from '../src/index.js';
 
 // A miniature service: one route that changes state and announces it, one consumer of that event.
 const Register = defineRoute({ service: 'identity', method: 'kit-test.register', request: z.strictObject({}), response: z.strictObject({ userId: z.uuid() }) });
@@ -91,6 +91,12 @@ describe('service kit', () => {
     const ready = await fetch(`${started.url}/health/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ok', checks: { nats: 'ok', database: 'ok', events: 'ok' } });
+  });
+
+  it('bounds how long a client may take to send a request, so a trickled body cannot hold a connection for ever', () => {
+    const server = started.app.getHttpServer() as { requestTimeout: number };
+    expect(server.requestTimeout).toBe(HTTP_REQUEST_TIMEOUT_MS);
+    expect(HTTP_REQUEST_TIMEOUT_MS).toBeGreaterThan(0);
   });
 
   it('serves a route, relays its event and applies it in the consumer, in one trace', async () => {
