@@ -73,6 +73,9 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
     // JetStream reserves a stream's bytes up front; test streams stay small.
     EVENT_STREAM_MAX_BYTES: String(64 * 1024 * 1024),
     PUBLIC_API_URL: `http://127.0.0.1:${gatewayPorts[0]}`,
+    // Neither has a default any more: tests buy through the local processor unless they name another.
+    PAYMENT_PROCESSOR: 'local',
+    LOCAL_CHECKOUT_PAGE: 'enabled',
     ...options.env,
   };
   const supervisor = new Supervisor({

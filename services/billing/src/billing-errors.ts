@@ -12,6 +12,10 @@ export const BillingErrors = {
   productNotFound: () => new RpcError(404, 'product_not_found', 'productId: no such product'),
   orderNotFound: () => new RpcError(404, 'not_found', 'no such order'),
   orderNotPending: () => new RpcError(409, 'order_not_pending', 'this order is already paid, cancelled or closed'),
+  tooManyOpenOrders: (max: number, hours: number) =>
+    new RpcError(409, 'too_many_open_orders', `you have ${max} unpaid orders open: pay or cancel one first (an unpaid order lapses ${hours} h after it was placed)`),
+  // Two requests for the same product at once: the first is still opening its checkout.
+  orderInProgress: () => new RpcError(409, 'order_in_progress', 'an order for this product is being opened; ask again in a moment to get its checkout', 1),
   processorUnavailable: () => new RpcError(503, 'service_unavailable', 'the payment processor is unavailable; try again shortly', 5),
   unknownProvider: () => new RpcError(404, 'not_found', 'no such payment provider'),
   invalidSignature: (why: string) => new RpcError(401, 'invalid_signature', `the webhook signature is ${why}`),

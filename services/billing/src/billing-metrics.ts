@@ -18,7 +18,7 @@ export class BillingMetrics {
     this.reservations = metrics.counter({ name: 'billing_reservations_total', help: 'Energy reservations by purpose and outcome (reserved, replayed, insufficient, refused)', labelNames: ['purpose', 'outcome'] as const });
     this.energy = metrics.counter({ name: 'billing_energy_total', help: 'Energy moved through the ledger, by reason (signup, reservation, refund, purchase)', labelNames: ['reason'] as const });
     this.webhooks = metrics.counter({ name: 'billing_webhooks_total', help: 'Payment webhooks by provider and outcome (applied, replayed, card_data, bad_signature, invalid, unknown_provider)', labelNames: ['provider', 'outcome'] as const });
-    this.orders = metrics.counter({ name: 'billing_orders_total', help: 'Orders by product kind and outcome (created, processor_unavailable, paid, cancelled, failed)', labelNames: ['kind', 'outcome'] as const });
+    this.orders = metrics.counter({ name: 'billing_orders_total', help: 'Orders by product kind and outcome (created, answered_again, too_many_open, in_progress, processor_unavailable, paid, cancelled, failed, expired)', labelNames: ['kind', 'outcome'] as const });
     this.primeChanges = metrics.counter({ name: 'billing_prime_changes_total', help: 'PrimeStatusChanged announcements by active', labelNames: ['active'] as const });
   }
 }

@@ -17,6 +17,7 @@ import { WebhookPaymentProcessor } from './processors/webhook-processor.js';
 import { CompleteCheckout } from './usecases/complete-checkout/complete-checkout.usecase.js';
 import { CreateOrder } from './usecases/create-order/create-order.usecase.js';
 import { EndPrimePeriods } from './usecases/end-prime-periods/end-prime-periods.usecase.js';
+import { ExpirePendingOrders } from './usecases/expire-pending-orders/expire-pending-orders.usecase.js';
 import { PrimeSweeper } from './usecases/end-prime-periods/prime-sweeper.js';
 import { GetBalance } from './usecases/get-balance/get-balance.usecase.js';
 import { GetCheckout } from './usecases/get-checkout/get-checkout.usecase.js';
@@ -43,6 +44,7 @@ export const BILLING_USE_CASES = [
   CompleteCheckout,
   EndPrimePeriods,
   PurgeUser,
+  ExpirePendingOrders,
   PurgeTransactionRecords,
 ];
 

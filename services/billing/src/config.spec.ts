@@ -3,16 +3,27 @@ import { loadConfig } from '@homiwork/config';
 import { DEFAULT_PRODUCTS } from './catalogue/catalogue.js';
 import { billingConfigSchema } from './config.js';
 
-const BASE = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x', PAYMENT_WEBHOOK_SECRET: 's'.repeat(32) };
+const BASE = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x', PAYMENT_WEBHOOK_SECRET: 's'.repeat(32), PAYMENT_PROCESSOR: 'local' };
 
 describe('billing configuration', () => {
-  it('has the documented defaults: 100 energy at signup, a price for every purpose, the built-in catalogue, the local processor', () => {
+  it('has the documented defaults: 100 energy at signup, a price for every purpose, the built-in catalogue, 5 years of records, 5 open orders of 24 h, unpaid ones kept 30 days', () => {
     const config = loadConfig(billingConfigSchema, BASE);
     expect(config.ENERGY_SIGNUP_GRANT).toBe(100);
     expect(config.ENERGY_COSTS).toEqual({ song: 30, image: 10, poem: 2, text: 2, video: 50, chat: 1 });
     expect(config.BILLING_PRODUCTS).toEqual(DEFAULT_PRODUCTS);
-    expect(config.PAYMENT_PROCESSOR).toBe('local');
     expect(config.TRANSACTION_RETENTION_YEARS).toBe(5);
+    expect(config.MAX_OPEN_ORDERS_PER_USER).toBe(5);
+    expect(config.PENDING_ORDER_TTL_HOURS).toBe(24);
+    expect(config.UNPAID_ORDER_RETENTION_DAYS).toBe(30);
+  });
+
+  it('has no default processor: an environment that names none stops billing, whatever NODE_ENV is (or when it is unset)', () => {
+    const withoutProcessor: Record<string, string> = { DATABASE_URL: BASE.DATABASE_URL, PAYMENT_WEBHOOK_SECRET: BASE.PAYMENT_WEBHOOK_SECRET };
+    for (const env of [withoutProcessor, { ...withoutProcessor, NODE_ENV: 'development' }, { ...withoutProcessor, NODE_ENV: 'production' }, { ...withoutProcessor, PAYMENT_PROCESSOR: '' }]) {
+      expect(() => loadConfig(billingConfigSchema, env), JSON.stringify(env)).toThrow(/PAYMENT_PROCESSOR must be set/);
+    }
+    expect(loadConfig(billingConfigSchema, { ...withoutProcessor, PAYMENT_PROCESSOR: 'local' }).PAYMENT_PROCESSOR).toBe('local');
+    expect(() => loadConfig(billingConfigSchema, { ...withoutProcessor, PAYMENT_PROCESSOR: 'free' })).toThrow(/PAYMENT_PROCESSOR must be webhook \(with PAYMENT_PROCESSOR_URL\), or local/);
   });
 
   it('refuses costs that leave a purpose unpriced, price one twice, name an unknown one, or are zero', () => {
@@ -45,5 +56,11 @@ describe('billing configuration', () => {
 
   it('keeps transaction records at least 5 years', () => {
     expect(() => loadConfig(billingConfigSchema, { ...BASE, TRANSACTION_RETENTION_YEARS: '4' })).toThrow(/TRANSACTION_RETENTION_YEARS/);
+  });
+
+  it('refuses open-order limits that are zero or unbounded', () => {
+    expect(() => loadConfig(billingConfigSchema, { ...BASE, MAX_OPEN_ORDERS_PER_USER: '0' })).toThrow(/MAX_OPEN_ORDERS_PER_USER/);
+    expect(() => loadConfig(billingConfigSchema, { ...BASE, PENDING_ORDER_TTL_HOURS: '0' })).toThrow(/PENDING_ORDER_TTL_HOURS/);
+    expect(() => loadConfig(billingConfigSchema, { ...BASE, UNPAID_ORDER_RETENTION_DAYS: '0' })).toThrow(/UNPAID_ORDER_RETENTION_DAYS/);
   });
 });

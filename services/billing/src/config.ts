@@ -19,9 +19,13 @@ export const billingConfigSchema = withTestOnlyClockControl(
     /**
      * `local`: the development processor (checkout page on the gateway, which then calls the
      * webhook as a processor would); refused in production. `webhook`: a processor reached at
-     * PAYMENT_PROCESSOR_URL that notifies through the signed webhook.
+     * PAYMENT_PROCESSOR_URL that notifies through the signed webhook. No default: `local`
+     * hands out energy and Prime for nothing, so it runs only where it is asked for (npm
+     * start and the e2e harness set it outside production), never because NODE_ENV was unset.
      */
-    PAYMENT_PROCESSOR: z.enum(['local', 'webhook']).default('local'),
+    PAYMENT_PROCESSOR: z.enum(['local', 'webhook'], {
+      error: (issue) => `must be ${issue.input === undefined ? 'set: ' : ''}webhook (with PAYMENT_PROCESSOR_URL), or local outside production`,
+    }),
     /** The `:provider` of the webhook path for the `webhook` processor (the local one is `local`). */
     PAYMENT_PROVIDER_NAME: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lower-case letters, digits or dashes').default('processor'),
     /** The HMAC-SHA256 key of webhook signatures, shared with the processor. */
@@ -38,6 +42,12 @@ export const billingConfigSchema = withTestOnlyClockControl(
     /** §5.7: transaction records are kept this many years after creation (or payment), then deleted. */
     TRANSACTION_RETENTION_YEARS: z.coerce.number().int().min(5).max(30).default(5),
     TRANSACTION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(3_600_000),
+    /** Orders a user may have open (pending) at once; one more is refused with 409 too_many_open_orders. */
+    MAX_OPEN_ORDERS_PER_USER: z.coerce.number().int().min(1).max(100).default(5),
+    /** An order not paid within this many hours is cancelled (the buyer may order again). */
+    PENDING_ORDER_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
+    /** An order that ended unpaid (cancelled, failed, closed) is no transaction record of §5.7: deleted this many days after it ended. */
+    UNPAID_ORDER_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
     /** Processors retry a notification for days; its event id is remembered this long to answer the retry as a replay. */
     WEBHOOK_EVENT_RETENTION_DAYS: z.coerce.number().int().min(7).max(365).default(30),
   }),

@@ -6,6 +6,7 @@ import { connectToNats, MessagingMetrics, RpcClient, RpcServer, type NatsHandles
 import { ServiceMetrics } from '@homiwork/observability';
 import { withinTransaction } from '@homiwork/persistence';
 import { createTestNamespace, TEST_NATS_URL } from '@homiwork/testing';
+import { TransactionRecordsSweeper } from '../src/usecases/purge-transaction-records/transaction-records-sweeper.js';
 import { signWebhook } from '../src/webhooks/webhook-signature.js';
 import { startHttpRecorder, type RecordedRequest } from './http-recorder.js';
 import { capturingLogger, startBillingKit, WEBHOOK_SECRET, type BillingKit } from './support.js';
@@ -24,14 +25,17 @@ let identity: RpcServer;
 let processor: Awaited<ReturnType<typeof startHttpRecorder>>;
 let processorFails = false;
 const emails = new Map<string, string>();
+let identityCalls = 0;
+const usernameOf = (userId: string) => `user_${userId.slice(0, 8)}`;
 
 beforeAll(async () => {
   const namespace = createTestNamespace();
   nats = await connectToNats(TEST_NATS_URL, 'billing-payments-test');
   identity = new RpcServer(nats.nc, namespace, 'identity', capturingLogger('identity').logger, new MessagingMetrics(new ServiceMetrics('identity')));
   identity.serve(IdentityRpc.GetIdentifiersRoute, ({ userId }) => {
+    identityCalls++;
     const email = emails.get(userId);
-    return email ? Promise.resolve({ email, username: `user_${userId.slice(0, 8)}` }) : Promise.reject(new (class extends Error {})('unknown'));
+    return email ? Promise.resolve({ email, username: usernameOf(userId) }) : Promise.reject(new (class extends Error {})('unknown'));
   });
   processor = await startHttpRecorder((request: RecordedRequest) => {
     if (processorFails) return { status: 500, body: '{"error":"down"}' };
@@ -39,7 +43,8 @@ beforeAll(async () => {
     return { status: 201, body: JSON.stringify({ checkoutUrl: `https://pay.example/checkout/${orderId}` }) };
   });
   kit = await startBillingKit({
-    env: { PAYMENT_PROCESSOR: 'webhook', PAYMENT_PROVIDER_NAME: PROVIDER, PAYMENT_PROCESSOR_URL: `${processor.url}/v1/orders`, ENERGY_SIGNUP_GRANT: '100' },
+    // Three open orders at most: below the built-in catalogue's four products, so the limit can be reached.
+    env: { PAYMENT_PROCESSOR: 'webhook', PAYMENT_PROVIDER_NAME: PROVIDER, PAYMENT_PROCESSOR_URL: `${processor.url}/v1/orders`, ENERGY_SIGNUP_GRANT: '100', MAX_OPEN_ORDERS_PER_USER: '3' },
     rpc: new RpcClient(nats.nc, namespace, 3_000),
   });
 });
@@ -88,6 +93,10 @@ describe('CreateOrder and the processor (§7.1: amount, currency, order id, emai
     expect(Object.keys(sent!.headers).sort()).toEqual(['accept', 'accept-encoding', 'accept-language', 'connection', 'content-length', 'content-type', 'host', 'sec-fetch-mode', 'user-agent'].filter((key) => key in sent!.headers).sort());
     expect(await kit.rowsContaining(emails.get(userId)!)).toEqual({});
     expect(kit.logLines.join('\n')).not.toContain(emails.get(userId)!);
+    // Identity answers the username too: billing drops it at once — not sent, stored or logged.
+    expect(sent!.body).not.toContain(usernameOf(userId));
+    expect(await kit.rowsContaining(usernameOf(userId))).toEqual({});
+    expect(kit.logLines.join('\n')).not.toContain(usernameOf(userId));
     expect(await statusOf(created.orderId)).toBe('pending');
     expect((await kit.useCases.listTransactions.execute(caller(userId))).items).toEqual([
       { orderId: created.orderId, productId: 'energy-100', kind: 'energy', amount: 199, currency: 'EUR', status: 'pending', createdAt: expect.any(String), paidAt: null },
@@ -111,6 +120,137 @@ describe('CreateOrder and the processor (§7.1: amount, currency, order id, emai
     }
     const [failed] = (await kit.useCases.listTransactions.execute(caller(userId))).items;
     expect(failed).toMatchObject({ productId: 'prime-30', status: 'failed' });
+  });
+});
+
+const HOUR_MS = 3_600_000;
+const openOrdersOf = async (userId: string) =>
+  (await kit.dataSource.query<Array<{ n: number }>>("SELECT count(*)::int AS n FROM billing.orders WHERE user_id = $1 AND status = 'pending'", [userId]))[0]!.n;
+const exists = async (orderId: string) => (await kit.dataSource.query('SELECT 1 FROM billing.orders WHERE id = $1', [orderId])).length === 1;
+const sweeper = () => new TransactionRecordsSweeper(kit.useCases.expirePendingOrders, kit.useCases.purgeTransactionRecords, kit.logger, kit.config);
+
+describe('open orders: answered again, limited, lapsing, and unpaid ones kept briefly', () => {
+  it('a second order for the same product while the first is open answers the same order and checkout: no second order, no second call to identity or the processor', async () => {
+    const userId = newBuyer();
+    const first = await order(userId, 'energy-100');
+    const calls = { processor: processor.requests.length, identity: identityCalls };
+    expect(await order(userId, 'energy-100')).toEqual(first);
+    expect(await order(userId, 'energy-100')).toEqual(first);
+    expect(processor.requests.length).toBe(calls.processor);
+    expect(identityCalls).toBe(calls.identity);
+    expect(await openOrdersOf(userId)).toBe(1);
+    // Another product is another order; once the first has ended, the same product is a new one.
+    const other = await order(userId, 'prime-30');
+    expect(other.orderId).not.toBe(first.orderId);
+    await deliver(notification(first.orderId, 'payment.cancelled', { amount: 199 }));
+    const again = await order(userId, 'energy-100');
+    expect(again.orderId).not.toBe(first.orderId);
+    expect(processor.requests.length).toBe(calls.processor + 2);
+  });
+
+  it('the same product ordered 8 times at once: one order, one call to the processor; the others answer that order or 409 order_in_progress', async () => {
+    const userId = newBuyer();
+    const before = processor.requests.length;
+    const answers = await Promise.allSettled(Array.from({ length: 8 }, () => order(userId, 'energy-500')));
+    const created = answers.filter((answer) => answer.status === 'fulfilled').map((answer) => answer.value);
+    expect(created.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(created.map((answer) => answer.orderId)).size).toBe(1);
+    for (const answer of answers) if (answer.status === 'rejected') expect(answer.reason).toMatchObject({ status: 409, code: 'order_in_progress', retryAfterSeconds: expect.any(Number) });
+    expect(processor.requests.length - before).toBe(1);
+    expect(await openOrdersOf(userId)).toBe(1);
+    expect(await order(userId, 'energy-500')).toEqual(created[0]);
+  });
+
+  it('refuses an order beyond MAX_OPEN_ORDERS_PER_USER open ones with 409 too_many_open_orders, without asking anyone; one ending makes room', async () => {
+    const userId = newBuyer();
+    const open = [await order(userId, 'energy-100'), await order(userId, 'energy-500'), await order(userId, 'prime-30')];
+    const calls = { processor: processor.requests.length, identity: identityCalls };
+    const refused = order(userId, 'prime-365');
+    await expect(refused).rejects.toMatchObject({ status: 409, code: 'too_many_open_orders' });
+    await expect(refused).rejects.toThrow(/3 unpaid orders/);
+    expect(processor.requests.length).toBe(calls.processor);
+    expect(identityCalls).toBe(calls.identity);
+    expect(await openOrdersOf(userId)).toBe(3);
+    // An open product is still answered: that is no new order.
+    expect(await order(userId, 'prime-30')).toEqual(open[2]);
+    await deliver(notification(open[0]!.orderId, 'payment.succeeded', { amount: 199 }));
+    expect((await order(userId, 'prime-365')).amount).toBe(3999);
+  });
+
+  it('an order not paid within PENDING_ORDER_TTL_HOURS is cancelled by the sweep (and no longer answered or counted); a late success still pays it and keeps it 5 years', async () => {
+    const userId = newBuyer();
+    const lapsing = await order(userId, 'energy-100');
+    const latePaid = await order(userId, 'energy-500');
+    kit.clock.advance(23 * HOUR_MS);
+    await sweeper().sweep();
+    expect(await statusOf(lapsing.orderId)).toBe('pending');
+    expect(await order(userId, 'energy-100')).toEqual(lapsing);
+    kit.clock.advance(2 * HOUR_MS);
+    expect(await sweeper().sweep()).toBeGreaterThanOrEqual(2);
+    expect(await statusOf(lapsing.orderId)).toBe('cancelled');
+    expect(await statusOf(latePaid.orderId)).toBe('cancelled');
+    expect(kit.clock.nowMs() - (await kit.orders.find(lapsing.orderId))!.closedAt!.getTime()).toBeLessThan(5_000);
+    // The buyer gets a new checkout for the product.
+    const renewed = await order(userId, 'energy-100');
+    expect(renewed.orderId).not.toBe(lapsing.orderId);
+    // The processor took the money after all: paid, credited, a transaction record.
+    await deliver(notification(latePaid.orderId, 'payment.succeeded', { amount: 799 }));
+    expect(await statusOf(latePaid.orderId)).toBe('paid');
+    expect(await kit.energyOf(userId)).toEqual({ balance: 500, ledgerSum: 500 });
+  });
+
+  it('an order past its time is ended when its buyer orders again, also before any sweep ran', async () => {
+    const userId = newBuyer();
+    const stale = await order(userId, 'prime-30');
+    kit.clock.advance(25 * HOUR_MS);
+    const fresh = await order(userId, 'prime-30');
+    expect(fresh.orderId).not.toBe(stale.orderId);
+    expect(await statusOf(stale.orderId)).toBe('cancelled');
+    expect(await openOrdersOf(userId)).toBe(1);
+  });
+
+  it('an order whose checkout never came back (a crash between the order and the processor) is failed and replaced once the processor’s time is up', async () => {
+    const userId = newBuyer();
+    const orderId = randomUUID();
+    const now = kit.clock.now();
+    await kit.orders.insert({ id: orderId, userId, productId: 'energy-100', kind: 'energy', energy: 100, primeDays: null, amount: 199, currency: 'EUR', status: 'pending', processor: PROVIDER, createdAt: now, retainUntil: now });
+    await expect(order(userId, 'energy-100')).rejects.toMatchObject({ status: 409, code: 'order_in_progress' });
+    kit.clock.advance(kit.config.PAYMENT_PROCESSOR_TIMEOUT_MS + 10_000);
+    const replaced = await order(userId, 'energy-100');
+    expect(replaced.orderId).not.toBe(orderId);
+    expect(await statusOf(orderId)).toBe('failed');
+  });
+
+  it('never-paid orders are deleted UNPAID_ORDER_RETENTION_DAYS after they ended; paid ones stay for the 5 years of §5.7', async () => {
+    const userId = newBuyer();
+    const cancelled = await order(userId, 'energy-100');
+    const paid = await order(userId, 'energy-500');
+    const lapsed = await order(userId, 'prime-30');
+    await deliver(notification(cancelled.orderId, 'payment.cancelled', { amount: 199 }));
+    await deliver(notification(paid.orderId, 'payment.succeeded', { amount: 799 }));
+    processorFails = true;
+    try {
+      await expect(order(userId, 'prime-365')).rejects.toMatchObject({ status: 503 });
+    } finally {
+      processorFails = false;
+    }
+    const [failed] = (await kit.useCases.listTransactions.execute(caller(userId))).items.filter((item) => item.status === 'failed');
+    kit.clock.advance(25 * HOUR_MS);
+    await sweeper().sweep();
+    expect(await statusOf(lapsed.orderId)).toBe('cancelled');
+    // An hour short of 30 days after the cancel and the failure: all kept.
+    kit.clock.advance(30 * DAY_MS - 26 * HOUR_MS);
+    await sweeper().sweep();
+    expect([await exists(cancelled.orderId), await exists(failed!.orderId), await exists(lapsed.orderId)]).toEqual([true, true, true]);
+    // An hour past: those two go; the lapsed order ended a day later and stays a day longer.
+    kit.clock.advance(2 * HOUR_MS);
+    await sweeper().sweep();
+    expect([await exists(cancelled.orderId), await exists(failed!.orderId), await exists(lapsed.orderId)]).toEqual([false, false, true]);
+    kit.clock.advance(DAY_MS);
+    await sweeper().sweep();
+    expect(await exists(lapsed.orderId)).toBe(false);
+    expect(await exists(paid.orderId)).toBe(true);
+    expect((await kit.useCases.listTransactions.execute(caller(userId))).items.map((item) => [item.orderId, item.status])).toEqual([[paid.orderId, 'paid']]);
   });
 });
 

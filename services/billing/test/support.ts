@@ -19,6 +19,7 @@ import type { PaymentProcessor } from '../src/processors/payment-processor.js';
 import { CompleteCheckout } from '../src/usecases/complete-checkout/complete-checkout.usecase.js';
 import { CreateOrder } from '../src/usecases/create-order/create-order.usecase.js';
 import { EndPrimePeriods } from '../src/usecases/end-prime-periods/end-prime-periods.usecase.js';
+import { ExpirePendingOrders } from '../src/usecases/expire-pending-orders/expire-pending-orders.usecase.js';
 import { GetBalance } from '../src/usecases/get-balance/get-balance.usecase.js';
 import { GetCheckout } from '../src/usecases/get-checkout/get-checkout.usecase.js';
 import { GrantSignupEnergy } from '../src/usecases/grant-signup-energy/grant-signup-energy.usecase.js';
@@ -44,7 +45,7 @@ export function capturingLogger(service = 'billing'): { logger: Logger; lines: s
 }
 
 export function billingTestConfig(env: Record<string, string>): BillingConfig {
-  return loadConfig(billingConfigSchema, { NODE_ENV: 'test', NATS_URL: TEST_NATS_URL, PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET, ...env });
+  return loadConfig(billingConfigSchema, { NODE_ENV: 'test', NATS_URL: TEST_NATS_URL, PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET, PAYMENT_PROCESSOR: 'local', ...env });
 }
 
 /**
@@ -79,6 +80,7 @@ export interface BillingKit {
     completeCheckout: CompleteCheckout;
     endPrimePeriods: EndPrimePeriods;
     purgeUser: PurgeUser;
+    expirePendingOrders: ExpirePendingOrders;
     purgeTransactionRecords: PurgeTransactionRecords;
     createOrder?: CreateOrder;
   };
@@ -118,6 +120,7 @@ export async function startBillingKit(options: { env?: Record<string, string>; p
     completeCheckout: new CompleteCheckout(orders, processor),
     endPrimePeriods: new EndPrimePeriods(transactor, tombstones, prime, outbox, metrics, clock),
     purgeUser: new PurgeUser(transactor, tombstones, ledger, reservations, orders, prime, outbox, clock),
+    expirePendingOrders: new ExpirePendingOrders(orders, metrics, config, clock),
     purgeTransactionRecords: new PurgeTransactionRecords(orders, webhookEvents, config, clock),
     ...(options.rpc ? { createOrder: new CreateOrder(transactor, tombstones, orders, processor, options.rpc, metrics, config, clock, logger) } : {}),
   };

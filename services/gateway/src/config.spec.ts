@@ -7,13 +7,15 @@ const { publicKey } = generateKeyPairSync('ed25519', { publicKeyEncoding: { type
 const required = { IP_HASH_SALT: 's'.repeat(32), JWT_PUBLIC_KEY: publicKey, INTERNAL_API_TOKEN: 't'.repeat(32) };
 
 describe('LOCAL_CHECKOUT_PAGE', () => {
-  it('is on by default outside production and off in it', () => {
-    expect(localCheckoutPageEnabled(loadConfig(gatewayConfigSchema, { ...required, NODE_ENV: 'development' }))).toBe(true);
-    expect(localCheckoutPageEnabled(loadConfig(gatewayConfigSchema, { ...required, NODE_ENV: 'test' }))).toBe(true);
-    expect(localCheckoutPageEnabled(loadConfig(gatewayConfigSchema, { ...required, NODE_ENV: 'production' }))).toBe(false);
+  it('is off unless enabled, in every environment and when NODE_ENV is unset', () => {
+    expect(localCheckoutPageEnabled(loadConfig(gatewayConfigSchema, required))).toBe(false);
+    for (const NODE_ENV of ['development', 'test', 'production']) expect(localCheckoutPageEnabled(loadConfig(gatewayConfigSchema, { ...required, NODE_ENV })), NODE_ENV).toBe(false);
+    expect(localCheckoutPageEnabled(loadConfig(gatewayConfigSchema, { ...required, LOCAL_CHECKOUT_PAGE: '' }))).toBe(false);
   });
 
-  it('can be switched off anywhere, but not on in production', () => {
+  it('is on when enabled outside production; can be switched off anywhere, but not on in production', () => {
+    expect(localCheckoutPageEnabled(loadConfig(gatewayConfigSchema, { ...required, LOCAL_CHECKOUT_PAGE: 'enabled' }))).toBe(true);
+    expect(localCheckoutPageEnabled(loadConfig(gatewayConfigSchema, { ...required, NODE_ENV: 'test', LOCAL_CHECKOUT_PAGE: 'enabled' }))).toBe(true);
     expect(localCheckoutPageEnabled(loadConfig(gatewayConfigSchema, { ...required, NODE_ENV: 'development', LOCAL_CHECKOUT_PAGE: 'disabled' }))).toBe(false);
     expect(localCheckoutPageEnabled(loadConfig(gatewayConfigSchema, { ...required, NODE_ENV: 'production', LOCAL_CHECKOUT_PAGE: 'disabled' }))).toBe(false);
     expect(() => loadConfig(gatewayConfigSchema, { ...required, NODE_ENV: 'production', LOCAL_CHECKOUT_PAGE: 'enabled' })).toThrow(/LOCAL_CHECKOUT_PAGE may not be enabled in production/);

@@ -43,10 +43,11 @@ export const gatewayConfigSchema = withTestOnlyClockControl(
     RATE_LIMIT_GENERATION_PER_MINUTE: perMinute(20),
     /**
      * The `local` payment processor's checkout page (GET/POST /v1/billing/checkout/:orderId):
-     * confirms an order without any payment, so development and tests only. Unset: on
-     * unless NODE_ENV=production; off, the page is a 404.
+     * confirms an order without any payment, so development and tests only. Off (a 404)
+     * unless `enabled` — also when NODE_ENV is unset; refused in production. npm start and
+     * the e2e harness enable it outside production, with billing's `local` processor.
      */
-    LOCAL_CHECKOUT_PAGE: z.enum(['enabled', 'disabled']).optional(),
+    LOCAL_CHECKOUT_PAGE: z.enum(['enabled', 'disabled']).default('disabled'),
   }),
 )
   .refine((config) => !(config.NODE_ENV === 'production' && config.TRUST_PROXY === true), {
@@ -61,8 +62,7 @@ export const gatewayConfigSchema = withTestOnlyClockControl(
   });
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 
-export const localCheckoutPageEnabled = (config: Pick<GatewayConfig, 'LOCAL_CHECKOUT_PAGE' | 'NODE_ENV'>): boolean =>
-  config.LOCAL_CHECKOUT_PAGE === undefined ? config.NODE_ENV !== 'production' : config.LOCAL_CHECKOUT_PAGE === 'enabled';
+export const localCheckoutPageEnabled = (config: Pick<GatewayConfig, 'LOCAL_CHECKOUT_PAGE'>): boolean => config.LOCAL_CHECKOUT_PAGE === 'enabled';
 
 /**
  * The injection token of the gateway's parsed configuration: `@Inject(GatewayConfig)

@@ -78,6 +78,7 @@ beforeAll(async () => {
     // Larger than a webhook may be: the webhook's own limit must hold regardless.
     BODY_LIMIT_BYTES: String(1024 * 1024),
     RPC_TIMEOUT_MS: '2000',
+    LOCAL_CHECKOUT_PAGE: 'enabled',
   });
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {

@@ -42,14 +42,20 @@ const rotate = process.argv.includes('--rotate-secrets');
 const { secrets, created } = persistentDevSecrets(runDir, { rotate });
 say(created ? `new development secrets in ${runDir}/secrets.json` : `development secrets reused from ${runDir}/secrets.json`);
 
+const nodeEnv = process.env.NODE_ENV ?? 'development';
+// Billing and the gateway have no payment default (an unset NODE_ENV must not hand out
+// energy for nothing): outside production this launcher asks for the local processor and
+// its checkout page, unless the environment names a processor of its own.
+const localPayments = nodeEnv !== 'production' && (process.env.PAYMENT_PROCESSOR || 'local') === 'local';
 const env: NodeJS.ProcessEnv = {
   ...secrets,
   ...process.env,
   DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/homiwork',
   NATS_URL: process.env.NATS_URL,
   EVENT_NAMESPACE: process.env.EVENT_NAMESPACE ?? 'hw',
-  NODE_ENV: process.env.NODE_ENV ?? 'development',
+  NODE_ENV: nodeEnv,
   DOWNSTREAM_SERVICES: process.env.DOWNSTREAM_SERVICES ?? downstreamServices(),
+  ...(localPayments ? { PAYMENT_PROCESSOR: 'local', LOCAL_CHECKOUT_PAGE: process.env.LOCAL_CHECKOUT_PAGE || 'enabled' } : {}),
 };
 const children: ChildProcess[] = [];
 let supervisor: Supervisor | undefined;

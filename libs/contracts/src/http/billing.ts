@@ -38,7 +38,7 @@ export const CreateOrder = defineHttpRoute({
   body: CreateOrderRoute.request,
   successStatus: 201,
   response: CreateOrderRoute.response,
-  errors: [E.validation, E.invalidJson, E.unauthorized, [404, 'product_not_found'], E.rateLimited, E.unavailable],
+  errors: [E.validation, E.invalidJson, E.unauthorized, [404, 'product_not_found'], [409, 'too_many_open_orders'], [409, 'order_in_progress'], E.rateLimited, E.unavailable],
 });
 
 export const ReceiveWebhook = defineHttpRoute({

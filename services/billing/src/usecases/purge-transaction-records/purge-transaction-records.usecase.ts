@@ -8,9 +8,12 @@ const BATCH = 1_000;
 
 /**
  * §5.7: transaction records are kept for TRANSACTION_RETENTION_YEARS after creation or
- * payment (`retain_until`), then deleted — linked or not. Remembered webhook event ids go
- * after WEBHOOK_EVENT_RETENTION_DAYS (processors stop retrying long before). One pass;
- * each batch is one statement, so no transaction of its own.
+ * payment (`retain_until`), then deleted — linked or not. An order that ended without
+ * being paid (cancelled, failed, lapsed, closed at erasure) records no transaction: it goes
+ * UNPAID_ORDER_RETENTION_DAYS after it ended (long enough to answer the buyer and a late
+ * processor notification). Remembered webhook event ids go after
+ * WEBHOOK_EVENT_RETENTION_DAYS (processors stop retrying long before). One pass; each
+ * batch is one statement, so no transaction of its own.
  */
 @Injectable()
 export class PurgeTransactionRecords {
@@ -27,6 +30,12 @@ export class PurgeTransactionRecords {
     let deleted = 0;
     for (;;) {
       const count = await this.orders.deleteRetainedBefore(now, BATCH);
+      deleted += count;
+      if (count < BATCH) break;
+    }
+    const unpaidEndedBefore = addDays(now, -this.config.UNPAID_ORDER_RETENTION_DAYS);
+    for (;;) {
+      const count = await this.orders.deleteUnpaidEndedBefore(unpaidEndedBefore, BATCH);
       deleted += count;
       if (count < BATCH) break;
     }

@@ -91,7 +91,9 @@ export class ReceiveWebhook {
     // The tombstone's shared lock before the order's row lock: the purge takes them in
     // that order too (tombstone, then the orders), so the two never wait on each other.
     const linked = seen.userId !== null && (await unlessErased(this.tombstones, seen.userId));
-    const order = (await this.orders.findForUpdate(event.orderId))!;
+    const order = await this.orders.findForUpdate(event.orderId);
+    // Deleted meanwhile by the retention sweep (it skips rows a webhook holds, not the other way round).
+    if (!order) throw BillingErrors.invalidWebhook('orderId: no such order');
     if (order.amount !== event.amount || order.currency !== event.currency) throw BillingErrors.invalidWebhook('amount and currency must be the order’s');
     switch (event.type) {
       case 'payment.succeeded':
