@@ -238,6 +238,25 @@ describe('the contractor learns nothing that identifies the user (R4.2, §7.2)',
   }, 90_000);
 });
 
+describe('a text upload never reaches the contractor (§7.2; security review)', () => {
+  it('is refused as an input at creation (422 unsupported_input), so nothing is sent and nothing charged', async () => {
+    const person = await newPerson();
+    const before = (await as(person).call(GetBalance)).energy;
+    const form = new FormData();
+    form.append('file', new Blob([`Notes of ${person.username}, ${person.email}, ${PHONE}`], { type: 'text/plain' }), 'notes.txt');
+    const stored = await fetch(`${system.gateways[0]}/v1/uploads`, { method: 'POST', headers: { ...person.headers, authorization: `Bearer ${person.accessToken}` }, body: form });
+    expect(stored.status).toBe(201);
+    const notes = (await stored.json()) as { id: string };
+    const recordedBefore = contractor.requests.length;
+    const answer = await as(person).raw(CreateGeneration, { body: { kind: 'poem', prompt: 'a poem about my notes', uploadIds: [notes.id] } });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(422);
+    expect((answer.body as { error: { code: string; message: string } }).error).toMatchObject({ code: 'unsupported_input', message: expect.stringContaining('uploadIds.0') });
+    expect(contractor.requests.length).toBe(recordedBefore);
+    expect((await system.sql('SELECT 1 FROM generation.jobs WHERE user_id = $1', [person.userId])).length).toBe(0);
+    expect((await as(person).call(GetBalance)).energy).toBe(before);
+  });
+});
+
 describe('the payment processor learns only amount, currency, order id and email (R6, §7.1)', () => {
   it('sends exactly those four fields and nothing else that identifies the user', async () => {
     const person = await newPerson();

@@ -290,6 +290,8 @@ describe('bad input: a clear 4xx naming the field, nothing stored, nothing charg
     ['an empty prompt', { kind: 'text', prompt: '' }, 'prompt'],
     ['a prompt of spaces only', { kind: 'text', prompt: '    ' }, 'prompt'],
     ['an over-long prompt', { kind: 'text', prompt: 'p'.repeat(4_001) }, 'prompt'],
+    // 700 characters, 4,200 once NFKC spells each ㌖ out as キロメートル (the form the scrubber reads).
+    ['a prompt over-long once NFKC spells it out', { kind: 'text', prompt: '\u3316'.repeat(700) }, 'prompt'],
     ['no prompt', { kind: 'poem' }, 'prompt'],
     ['an upload id that is not an id', { kind: 'image', prompt: 'x', uploadIds: ['not-an-id'] }, 'uploadIds'],
     ['too many upload ids', { kind: 'image', prompt: 'x', uploadIds: Array.from({ length: 5 }, () => randomUUID()) }, 'uploadIds'],
@@ -319,6 +321,25 @@ describe('bad input: a clear 4xx naming the field, nothing stored, nothing charg
       expect(answer.status).toBe(404);
       expect(answer.body.error?.code).toBe('upload_not_found');
       expect(answer.body.error?.message).not.toContain(uploadId);
+    }
+    expect(await jobCount(user)).toBe(0);
+    expect(await balance(user)).toBe(GRANT);
+  });
+
+  it('refuses a text upload as an input with 422 unsupported_input naming its position, charging nothing (its text would reach the contractor unscrubbed)', async () => {
+    const picture = await upload(user, await patternJpeg(fixtures, 'with-notes.jpg', 'a'), 'with-notes.jpg');
+    const form = new FormData();
+    form.append('file', new Blob([`Notes of ${user.email}: call me on +49 170 1234567`], { type: 'text/plain' }), 'notes.txt');
+    const stored = await fetch(`${system.gateways[0]}/v1/uploads`, { method: 'POST', headers: { authorization: `Bearer ${user.token}` }, body: form });
+    expect(stored.status).toBe(201);
+    const notes = (await stored.json()) as { id: string; kind: string };
+    expect(notes.kind).toBe('text');
+    for (const kind of ['image', 'poem', 'text'] as const) {
+      const answer = await request(user, CreateGeneration, { body: { kind, prompt: `a ${kind} from my notes`, uploadIds: [picture, notes.id] } });
+      expect(answer.status).toBe(422);
+      expect(answer.body.error?.code).toBe('unsupported_input');
+      expect(answer.body.error?.message).toContain('uploadIds.1');
+      expect(answer.body.error?.message).not.toContain(notes.id);
     }
     expect(await jobCount(user)).toBe(0);
     expect(await balance(user)).toBe(GRANT);

@@ -33,7 +33,12 @@ const generationSettings = databaseServiceConfig.extend({
   GENERATION_MAX_ATTEMPTS: int(1, 10, 3),
   /** A job still unreserved this long after it was queued was left by a crash between insert and reservation: the sweep fails it. */
   GENERATION_UNRESERVED_AFTER_MS: int(1_000, 86_400_000, 120_000),
-  /** Largest input upload sent to a contractor, in MB (media's largest kind, video, is 200 MB). */
+  /**
+   * Largest total of one job's input uploads sent to a contractor, in MB (media's largest
+   * kind, video, is 200 MB): refused at creation by media's sizes, enforced again while the
+   * bytes are read. A job holds its inputs in memory and the http adapter base64-encodes
+   * them, so this bounds each job's memory, not only each file.
+   */
   GENERATION_MAX_INPUT_MB: z.coerce.number().positive().max(2048).default(50).transform((mb) => Math.round(mb * 1024 * 1024)),
   /**
    * §5.4: content of a user without Prime is deleted this many days after it was created
@@ -44,6 +49,11 @@ const generationSettings = databaseServiceConfig.extend({
   CONTENT_TRASH_DAYS: int(1, 30, 7),
   /** A finished job's record (status, error, content id; its prompt is gone already) is kept this long for polling, then deleted. */
   JOB_RECORD_DAYS: int(1, 365, 30),
+  /**
+   * For how many days after a user's erasure each sweep still empties their prefix, removing
+   * a result object that landed after the purge (a put completed late, a crash before its removal).
+   */
+  ERASED_OBJECTS_SWEEP_DAYS: int(1, 30, 2),
   /** How often generation itself removes content past its expiry or its days in the trash, and fails abandoned jobs. */
   CONTENT_SWEEP_INTERVAL_MS: int(100, 86_400_000, 600_000),
   /** Lifetime of the signed URL GET /v1/contents/:id/file hands out (at most 15 minutes). */

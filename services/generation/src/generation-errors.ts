@@ -10,6 +10,13 @@ export const GenerationErrors = {
   generationNotFound: () => new RpcError(404, 'not_found', 'no such generation'),
   contentNotFound: () => new RpcError(404, 'not_found', 'no such content'),
   uploadNotFound: (index: number) => new RpcError(404, 'upload_not_found', `uploadIds.${index}: no such upload`),
+  unsupportedInput: (index: number, uploadKind: string, kind: string, accepted: readonly string[]) =>
+    new RpcError(422, 'unsupported_input', `uploadIds.${index}: a ${uploadKind} upload cannot be an input of a ${kind}; it takes ${accepted.join(' or ')} uploads only`),
+  inputsTooLarge: (maxBytes: number) =>
+    new RpcError(422, 'inputs_too_large', `uploadIds: the uploads together are larger than ${Math.floor(maxBytes / (1024 * 1024))} MB, the most one generation can use`),
+  // NFKC spells out compatibility characters (one `㌖` is six letters): the scrubber works on
+  // that form, so the limit is counted on it too.
+  promptTooLong: (maxChars: number) => new RpcError(400, 'validation_failed', `prompt: longer than ${maxChars} characters once its compatibility characters are spelled out (Unicode NFKC)`),
   promptRejected: () => new RpcError(422, 'content_rejected', 'prompt: this request cannot be accepted under the service rules'),
   uploadsUnavailable: () => new RpcError(503, 'service_unavailable', 'the uploads could not be checked; nothing was charged, try again shortly', 5),
   reservationFailed: () => new RpcError(503, 'service_unavailable', 'energy could not be reserved; nothing is charged, try again shortly', 5),

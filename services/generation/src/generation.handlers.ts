@@ -73,9 +73,10 @@ export class GenerationHandlers {
     return this.purgeUser.execute(payload.userId, payload.erasureId, { type: UserDeletedV1.type, messageId: context.messageId });
   }
 
+  /** Deletes only what generation's own record says is due (PurgeContent.one). */
   @OnEvent(GenerationConsumers.contentExpired)
-  contentExpired(payload: EventPayload<typeof ContentExpiredV1>, context: EventContext): Promise<void> {
-    return this.purgeContent.one(payload.contentId, payload.userId, { type: ContentExpiredV1.type, messageId: context.messageId });
+  async contentExpired(payload: EventPayload<typeof ContentExpiredV1>, context: EventContext): Promise<void> {
+    await this.purgeContent.one(payload.contentId, payload.userId, { type: ContentExpiredV1.type, messageId: context.messageId });
   }
 
   @OnEvent(GenerationConsumers.primeStatusChanged)

@@ -10,6 +10,7 @@ import { GenerationMetrics } from './generation-metrics.js';
 import { MediaUploads } from './media/media-uploads.js';
 import { GENERATION_MIGRATIONS } from './migrations/index.js';
 import { ContentsRepository } from './persistence/contents.repository.js';
+import { ErasedUsersRepository } from './persistence/erased-users.repository.js';
 import { JobsRepository } from './persistence/jobs.repository.js';
 import { PrimeStatusRepository } from './persistence/prime-status.repository.js';
 import { CreateGeneration } from './usecases/create-generation/create-generation.usecase.js';
@@ -27,6 +28,7 @@ import { RestoreContent } from './usecases/restore-content/restore-content.useca
 import { JobRunner } from './usecases/run-job/job-runner.js';
 import { JobWakeup } from './usecases/run-job/job-wakeup.js';
 import { RunJob } from './usecases/run-job/run-job.usecase.js';
+import { SweepErasedObjects } from './usecases/sweep-erased-objects/sweep-erased-objects.usecase.js';
 import { SweepJobs } from './usecases/sweep-jobs/sweep-jobs.usecase.js';
 
 function storageConfig(config: GenerationConfig): StorageConfig {
@@ -49,6 +51,7 @@ export class GenerationModule {
         JobsRepository,
         ContentsRepository,
         PrimeStatusRepository,
+        ErasedUsersRepository,
         FailJob,
         CreateGeneration,
         GetGeneration,
@@ -61,6 +64,7 @@ export class GenerationModule {
         PurgeContent,
         PurgeUser,
         SweepJobs,
+        SweepErasedObjects,
         ContentSweeper,
         JobWakeup,
         RunJob,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DAY_MS } from '@homiwork/clock';
 import {
   ContentCreatedV1,
@@ -15,6 +15,7 @@ import {
   UserDeletedV1,
 } from '@homiwork/contracts';
 import { formatDHash, moderationDHash } from '@homiwork/moderation';
+import { ObjectStore } from '@homiwork/storage';
 import { eventually } from '@homiwork/testing';
 import { LocalContractor } from '../src/contractor/local/local-contractor.js';
 import { ContentSweeper } from '../src/usecases/purge-content/content-sweeper.js';
@@ -131,6 +132,50 @@ describe('refusals at creation leave nothing behind', () => {
     expect(await h.sql('SELECT 1 FROM generation.jobs WHERE user_id = $1', [user.id])).toEqual([]);
   });
 
+  it('a text upload as an input: 422 unsupported_input naming its position; nothing reserved or stored (its text would reach the contractor unscrubbed)', async () => {
+    const user = h.newUser();
+    const picture = randomUUID();
+    const notes = randomUUID();
+    const sound = randomUUID();
+    h.peers.uploads.set(picture, { userId: user.id, mimeType: 'image/webp', data: Buffer.from('x') });
+    h.peers.uploads.set(notes, { userId: user.id, mimeType: 'text/plain; charset=utf-8', data: Buffer.from(`Notes of ${user.username}, ${user.email}, +49 170 1234567`) });
+    h.peers.uploads.set(sound, { userId: user.id, mimeType: 'audio/mp4', data: Buffer.from('x') });
+    const before = h.peers.reservations.length;
+    for (const kind of ['poem', 'text', 'image', 'song', 'video'] as const) {
+      const refused = h.call(CreateGenerationRoute, { kind, prompt: 'a poem about my notes', uploadIds: [picture, notes] }, user.id);
+      await expect(refused).rejects.toMatchObject({ status: 422, code: 'unsupported_input', message: expect.stringContaining('uploadIds.1') });
+    }
+    // Sound serves a song, not a poem.
+    await expect(h.call(CreateGenerationRoute, { kind: 'poem', prompt: 'a poem about this tune', uploadIds: [sound] }, user.id)).rejects.toMatchObject({ status: 422, code: 'unsupported_input', message: expect.stringContaining('uploadIds.0') });
+    expect(h.peers.reservations.length).toBe(before);
+    expect(h.peers.uploadReads).not.toContain(notes);
+    expect(await h.sql('SELECT 1 FROM generation.jobs WHERE user_id = $1', [user.id])).toEqual([]);
+  });
+
+  it('inputs together larger than GENERATION_MAX_INPUT_MB by media’s sizes: 422 inputs_too_large; nothing reserved or stored', async () => {
+    const user = h.newUser();
+    const ids = [randomUUID(), randomUUID()];
+    // Each within the limit, together over it: 4 × 50 MB would have been read and base64-expanded to ~1 GB.
+    for (const id of ids) h.peers.uploads.set(id, { userId: user.id, mimeType: 'image/webp', data: Buffer.from('x'), bytes: Math.ceil(h.config.GENERATION_MAX_INPUT_MB * 0.6) });
+    const before = h.peers.reservations.length;
+    await expect(h.call(CreateGenerationRoute, { kind: 'image', prompt: 'two big pictures', uploadIds: ids }, user.id)).rejects.toMatchObject({ status: 422, code: 'inputs_too_large', message: expect.stringContaining('uploadIds') });
+    expect(h.peers.reservations.length).toBe(before);
+    expect(await h.sql('SELECT 1 FROM generation.jobs WHERE user_id = $1', [user.id])).toEqual([]);
+    // The same upload named twice is read once, so it counts once.
+    const accepted = await h.call(CreateGenerationRoute, { kind: 'image', prompt: 'one big picture named twice', uploadIds: [ids[0]!, ids[0]!] }, user.id);
+    expect(accepted.status).toBe('queued');
+    await h.finished(accepted.id, user.id);
+  });
+
+  it('a prompt within the limit that NFKC spells out beyond it: 400 naming prompt; nothing reserved or stored', async () => {
+    const user = h.newUser();
+    const before = h.peers.reservations.length;
+    // 700 × ㌖ is 700 characters, and 4,200 once NFKC spells each out as キロメートル.
+    await expect(h.call(CreateGenerationRoute, { kind: 'poem', prompt: '\u3316'.repeat(700) }, user.id)).rejects.toMatchObject({ status: 400, code: 'validation_failed', message: expect.stringMatching(/^prompt/) });
+    expect(h.peers.reservations.length).toBe(before);
+    expect(await h.sql('SELECT 1 FROM generation.jobs WHERE user_id = $1', [user.id])).toEqual([]);
+  });
+
   it('a prohibited prompt: 422 content_rejected, ProhibitedContentDetected with the rule only, no job, no reservation', async () => {
     const user = h.newUser();
     const before = h.peers.reservations.length;
@@ -177,6 +222,20 @@ describe('failures while running end the job failed, refunded, prompt gone', () 
     expect(job).toMatchObject({ status: 'failed', error: { code: 'upload_not_found' } });
     expect(await jobRow(accepted.id)).toMatchObject({ prompt: null });
   });
+});
+
+describe('the input budget holds while the bytes are read', () => {
+  it('inputs media under-reported, together over GENERATION_MAX_INPUT_MB: the job fails input_too_large before anything is sent', async () => {
+    const user = h.newUser();
+    const ids = [randomUUID(), randomUUID()];
+    // Each under the limit (as each was allowed before), together over it.
+    for (const id of ids) h.peers.uploads.set(id, { userId: user.id, mimeType: 'image/webp', data: Buffer.alloc(Math.ceil(h.config.GENERATION_MAX_INPUT_MB * 0.6), 1), bytes: 1 });
+    const { accepted, job } = await generate(user, { kind: 'image', prompt: 'two pictures that grew', uploadIds: ids });
+    expect(job).toMatchObject({ status: 'failed', error: { code: 'input_too_large' } });
+    expect(await jobRow(accepted.id)).toMatchObject({ prompt: null });
+    expect(await h.store.listOwnerKeys(user.id)).toEqual([]);
+    for (const id of ids) h.peers.uploads.delete(id);
+  }, 30_000);
 });
 
 describe('reading and deleting content', () => {
@@ -233,11 +292,13 @@ describe('reading and deleting content', () => {
     ]);
   });
 
-  it('ContentExpired purges the item and confirms; a redelivery confirms again with zero counts', async () => {
+  it('ContentExpired purges the item due by its record and confirms; a redelivery confirms again with zero counts', async () => {
     const user = h.newUser();
     const { job } = await generate(user, { kind: 'poem', prompt: 'a poem about the harbour' });
     const id = job.contentId!;
     const key = (await contentRow(id))!.object_key;
+    // Its expiry has come, by generation's clock.
+    await h.sql('UPDATE generation.contents SET expires_at = $2 WHERE id = $1', [id, new Date(h.clock.nowMs() - 1_000)]);
     const first = await h.publish(ContentExpiredV1, { userId: user.id, contentId: id, expiredAt: h.clock.now().toISOString() });
     await eventually(async () => (await contentRow(id)) === undefined, { what: 'the expired item purged' });
     expect(await h.store.stat(key)).toBeNull();
@@ -248,6 +309,39 @@ describe('reading and deleting content', () => {
       [first, { contents: 1, objects: 1 }],
       [second, { contents: 0, objects: 0 }],
     ]);
+  });
+});
+
+describe('ContentExpired deletes only what generation’s own record says is due', () => {
+  it('keeps an item Prime keeps, one not yet expired, one restorable in the trash and another user’s, each confirmed with zero counts', async () => {
+    const user = h.newUser();
+    const other = h.newUser();
+    const kept = (await generate(user, { kind: 'poem', prompt: 'a poem Prime keeps' })).job.contentId!;
+    const fresh = (await generate(user, { kind: 'poem', prompt: 'a poem not yet expired' })).job.contentId!;
+    const trashed = (await generate(user, { kind: 'poem', prompt: 'a poem in the trash' })).job.contentId!;
+    const theirs = (await generate(other, { kind: 'poem', prompt: 'a poem of someone else, expired' })).job.contentId!;
+    await h.sql('UPDATE generation.contents SET expires_at = NULL WHERE id = $1', [kept]);
+    await h.call(DeleteContentRoute, { id: trashed }, user.id);
+    await h.sql('UPDATE generation.contents SET expires_at = $2 WHERE id = $1', [theirs, new Date(h.clock.nowMs() - 1_000)]);
+
+    // A stale or Prime-unaware expiry notice for each, and one naming the wrong owner.
+    const notices = [kept, fresh, trashed, theirs].map((contentId) => ({ contentId, userId: user.id }));
+    const messageIds: string[] = [];
+    for (const notice of notices) messageIds.push(await h.publish(ContentExpiredV1, { ...notice, expiredAt: h.clock.now().toISOString() }));
+    await eventually(async () => (await h.events(PurgeCompletedV1)).filter((event) => messageIds.includes(event.trigger?.messageId ?? '')).length === 4, { what: 'four receipts' });
+    const receipts = (await h.events(PurgeCompletedV1)).filter((event) => messageIds.includes(event.trigger?.messageId ?? ''));
+    for (const receipt of receipts) expect(receipt).toMatchObject({ service: 'generation', scope: 'content', userId: user.id, counts: { contents: 0, objects: 0 } });
+    for (const id of [kept, fresh, trashed, theirs]) {
+      const row = await contentRow(id);
+      expect(row, id).toBeDefined();
+      expect(await h.store.stat(row!.object_key)).not.toBeNull();
+    }
+    expect((await h.call(GetContentRoute, { id: kept }, user.id)).expiresAt).toBeNull();
+    expect((await h.call(ListContentsRoute, { deleted: true }, user.id)).items.map((item) => item.id)).toEqual([trashed]);
+
+    // The owner's own notice for the expired item does delete it.
+    await h.publish(ContentExpiredV1, { contentId: theirs, userId: other.id, expiredAt: h.clock.now().toISOString() });
+    await eventually(async () => (await contentRow(theirs)) === undefined, { what: 'the owner’s expired item purged' });
   });
 });
 
@@ -347,6 +441,59 @@ describe('UserDeleted', () => {
     // The other user's content is untouched; the erased user is refused.
     expect(await contentRow(kept.job.contentId!)).toBeDefined();
     await expect(h.call(CreateGenerationRoute, { kind: 'poem', prompt: 'too late' }, user.id)).rejects.toMatchObject({ status: 401 });
+  });
+});
+
+describe('a result that lands after its owner’s erasure', () => {
+  it('is not put at all when the user was erased while the job ran', async () => {
+    const user = h.newUser();
+    const jobId = randomUUID();
+    const now = h.clock.now();
+    await h.sql(
+      "INSERT INTO generation.jobs (id, user_id, kind, prompt, status, cost, reserved_at, attempts, lease_until, created_at, started_at) VALUES ($1, $2, 'poem', 'a poem about the tide', 'running', 2, $3, 1, $4, $3, $3)",
+      [jobId, user.id, now, new Date(h.clock.nowMs() + 3_600_000)],
+    );
+    // Erased mid-run: the purge has recorded the tombstone (and found nothing to delete yet).
+    await h.sql('INSERT INTO generation.tombstones (user_id, erased_at) VALUES ($1, $2)', [user.id, now]);
+    const [row] = await h.sql<{ created_at: Date }>('SELECT created_at FROM generation.jobs WHERE id = $1', [jobId]);
+    const running = { id: jobId, userId: user.id, kind: 'poem' as const, prompt: 'a poem about the tide', uploadIds: [], style: null, status: 'running' as const, cost: 2, reservedAt: row!.created_at, attempts: 1, leaseUntil: row!.created_at, contentId: null, errorCode: null, errorMessage: null, createdAt: row!.created_at, startedAt: row!.created_at, finishedAt: null };
+    const put = vi.spyOn(h.service.app.get(ObjectStore), 'put');
+    try {
+      const report = await h.service.app.get(RunJob).execute(running, new AbortController().signal);
+      expect(report.outcome).toBe('superseded');
+      expect(put).not.toHaveBeenCalled();
+    } finally {
+      put.mockRestore();
+    }
+    expect(await h.store.listOwnerKeys(user.id)).toEqual([]);
+    expect(await h.sql('SELECT 1 FROM generation.contents WHERE user_id = $1', [user.id])).toEqual([]);
+    await h.sql('DELETE FROM generation.jobs WHERE id = $1', [jobId]);
+  });
+
+  it('is removed by the next sweep when its put completes after the purge', async () => {
+    const user = h.newUser();
+    const bystander = h.newUser();
+    const kept = await generate(bystander, { kind: 'poem', prompt: 'a poem that stays put' });
+    await generate(user, { kind: 'poem', prompt: 'a poem before erasure' });
+    const erasureId = randomUUID();
+    await h.publish(UserDeletedV1, { userId: user.id, erasureId, reason: 'user_request', deletedAt: h.clock.now().toISOString() });
+    await eventually(async () => (await h.events(PurgeCompletedV1)).some((event) => event.erasureId === erasureId), { what: 'the purge receipt' });
+    expect(await h.store.listOwnerKeys(user.id)).toEqual([]);
+
+    // A put the store completes only now (the client had given up on it, or its process died before removing it).
+    await h.store.put(user.id, randomUUID(), Buffer.from('a late result'), { contentType: 'text/plain; charset=utf-8', size: 13 });
+    expect(await h.store.listOwnerKeys(user.id)).toHaveLength(1);
+    await h.service.app.get(ContentSweeper).sweep();
+    expect(await h.store.listOwnerKeys(user.id)).toEqual([]);
+    // Only erased users' prefixes are touched.
+    expect(await h.store.stat((await contentRow(kept.job.contentId!))!.object_key)).not.toBeNull();
+
+    // Past ERASED_OBJECTS_SWEEP_DAYS the prefix is no longer looked at.
+    h.clock.advance((h.config.ERASED_OBJECTS_SWEEP_DAYS + 1) * DAY_MS);
+    await h.store.put(user.id, randomUUID(), Buffer.from('much later'), { contentType: 'text/plain; charset=utf-8', size: 10 });
+    await h.service.app.get(ContentSweeper).sweep();
+    expect(await h.store.listOwnerKeys(user.id)).toHaveLength(1);
+    await h.store.removeAllForOwner(user.id);
   });
 });
 

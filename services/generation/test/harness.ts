@@ -57,8 +57,8 @@ export interface PeerBehaviour {
   identityDown: Set<string>;
   /** Every energy.reserve request received, in order. */
   reservations: Array<RpcRequest<typeof BillingRpc.ReserveEnergyRoute>>;
-  /** The users' uploads as media keeps them: transformed bytes and type. */
-  uploads: Map<string, { userId: string; mimeType: string; data: Buffer }>;
+  /** The users' uploads as media keeps them: transformed bytes and type (and, to make media's metadata differ from the bytes, a size it reports). */
+  uploads: Map<string, { userId: string; mimeType: string; data: Buffer; bytes?: number }>;
   /** Input reads media's byte API served. */
   uploadReads: string[];
   /** Uploads media still lists but whose bytes are gone (expired between the check and the run). */
@@ -228,7 +228,8 @@ function startPeers(nc: NatsConnection, namespace: string, peers: PeerBehaviour,
     const upload = peers.uploads.get(request.id);
     if (!upload || upload.userId !== caller.userId) return Promise.reject(new RpcError(404, 'not_found', 'no such upload'));
     const now = new Date();
-    return Promise.resolve({ id: request.id, kind: 'image' as const, mimeType: upload.mimeType, bytes: upload.data.length, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + 7 * 86_400_000).toISOString() });
+    const kind = upload.mimeType.startsWith('text/') ? 'text' : upload.mimeType.startsWith('audio/') ? 'audio' : upload.mimeType.startsWith('video/') ? 'video' : 'image';
+    return Promise.resolve({ id: request.id, kind, mimeType: upload.mimeType, bytes: upload.bytes ?? upload.data.length, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + 7 * 86_400_000).toISOString() });
   });
   return async () => {
     await billing.stop();

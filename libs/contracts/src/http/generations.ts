@@ -19,7 +19,18 @@ export const CreateGeneration = defineHttpRoute({
   body: CreateGenerationRequest,
   successStatus: 202,
   response: GenerationAccepted,
-  errors: [E.validation, E.invalidJson, E.unauthorized, [402, 'insufficient_energy'], [404, 'upload_not_found'], [422, 'content_rejected'], E.rateLimited, E.unavailable],
+  errors: [
+    E.validation,
+    E.invalidJson,
+    E.unauthorized,
+    [402, 'insufficient_energy'],
+    [404, 'upload_not_found'],
+    [422, 'content_rejected'],
+    [422, 'unsupported_input'],
+    [422, 'inputs_too_large'],
+    E.rateLimited,
+    E.unavailable,
+  ],
 });
 
 export const GetGeneration = defineHttpRoute({

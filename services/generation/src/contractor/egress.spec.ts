@@ -111,11 +111,30 @@ describe('ContractorEgress.dispatch', () => {
     ['missing identifiers', job(), { email: '', username: 'ana_lopez' }],
     ['a prompt that is nothing but personal data', job({ prompt: 'ana_lopez  Ana.Lopez+test@example.com' }), identifiers],
     ['an input with an odd MIME type', job({ inputs: [{ mimeType: 'image/png; name="ana.png"', data: Buffer.from('x') }] }), identifiers],
+    // A text upload is the user's own writing, never scrubbed (security review: it reached the contractor as it was).
+    ['a text input', job({ inputs: [{ mimeType: 'text/plain', data: Buffer.from('Notes of ana_lopez, ana.lopez@example.com, +49 170 1234567') }] }), identifiers],
+    ['a text input among images', job({ kind: 'image', inputs: [{ mimeType: 'image/webp', data: Buffer.from('x') }, { mimeType: 'text/markdown', data: Buffer.from('# ana_lopez') }] }), identifiers],
+    ['a markup input labelled as an image', job({ kind: 'image', inputs: [{ mimeType: 'image/svg+xml', data: Buffer.from('<svg><text>ana_lopez</text></svg>') }] }), identifiers],
+    ['an input that is not media', job({ inputs: [{ mimeType: 'application/json', data: Buffer.from('{"name":"ana_lopez"}') }] }), identifiers],
+    ['a film as input of a poem', job({ kind: 'poem', inputs: [{ mimeType: 'video/mp4', data: Buffer.from('x') }] }), identifiers],
   ])('fails closed on %s', async (_case, request, who) => {
     const adapter = new RecordingAdapter();
     const error = await failure(egressWith(adapter).dispatch(request, who, never));
     expect(error.code).toBe('anonymization_failed');
     expect(adapter.requests).toHaveLength(0);
+  });
+
+  it('sends images to every kind, sound to songs and videos, film to videos', async () => {
+    const adapter = new RecordingAdapter(() => ({ type: 'file', mimeType: 'video/mp4', data: Buffer.from('x') }));
+    const inputs = [
+      { mimeType: 'image/webp', data: Buffer.from('webp') },
+      { mimeType: 'audio/mp4', data: Buffer.from('m4a') },
+      { mimeType: 'video/mp4', data: Buffer.from('mp4') },
+    ];
+    await egressWith(adapter)
+      .dispatch(job({ kind: 'video', inputs }), identifiers, never)
+      .catch(() => undefined);
+    expect(adapter.requests[0]!.inputs.map((input) => input.mimeType)).toEqual(['image/webp', 'audio/mp4', 'video/mp4']);
   });
 
   it('runs the adapter detached from the caller’s trace, with tracing suppressed', async () => {

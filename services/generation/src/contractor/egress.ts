@@ -3,6 +3,7 @@ import { ROOT_CONTEXT, context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { GenerationRpc } from '@homiwork/contracts';
 import type { Logger } from '@homiwork/observability';
+import { acceptsInput, inputKindOf } from '../domain/input-kinds.js';
 import { ContractorError, type ContractorAdapter, type ContractorInput, type ContractorOptions, type ContractorRequest, type ContractorResult } from './contractor.js';
 import type { AdapterName, ContractorConfig } from './contractor-config.js';
 import { checkResult } from './contractor-result.js';
@@ -33,8 +34,11 @@ const MIME_TYPE = /^[a-z]+\/[a-z0-9][a-z0-9.+-]{0,99}$/;
  * result to an account. Nothing else from the job or the caller is copied: the request is
  * built field by field, not spread.
  *
- * It fails closed: when the prompt or an option cannot be shown to be anonymous, the
- * dispatch fails with `anonymization_failed` before any adapter is called.
+ * It fails closed: when the prompt or an option cannot be shown to be anonymous, or an
+ * input is not media the kind takes (text, markup, anything but an image, sound or film:
+ * domain/input-kinds.ts — a text upload would carry the user's writing unscrubbed), the
+ * dispatch fails with `anonymization_failed` before any adapter is called. Create-generation
+ * refuses such inputs already; this is the check that holds whatever reaches a job.
  *
  * The adapter runs in a detached, tracing-suppressed OpenTelemetry context: whatever trace
  * the job belongs to ends here, so no client instrumentation can put a `traceparent`,
@@ -131,6 +135,8 @@ export class ContractorEgress {
       options: this.allowedOptions(job.options, identifiers),
       inputs: job.inputs.map((input) => {
         if (!MIME_TYPE.test(input.mimeType) || !Buffer.isBuffer(input.data)) throw anonymizationFailed('an input is not a plain typed file');
+        const kind = inputKindOf(input.mimeType);
+        if (!kind || !acceptsInput(job.kind, kind)) throw anonymizationFailed('an input is not an image, sound or film this kind takes');
         return { mimeType: input.mimeType, data: input.data };
       }),
     };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnonymizationError, PromptScrubber, type UserIdentifiers } from './scrubber.js';
+import { AnonymizationError, MAX_SCRUB_CHARS, PromptScrubber, type UserIdentifiers } from './scrubber.js';
 
 const ana: UserIdentifiers = { email: 'Ana.Lopez+test@example.com', username: 'ana_lopez' };
 const scrubber = new PromptScrubber();
@@ -149,5 +149,74 @@ describe('PromptScrubber: verify step and fail-closed', () => {
     const result = scrub(prompt);
     expect(() => scrubber.assertAnonymous(result, ana)).not.toThrow();
     expect(result).toBe('For (), call [phone] or write [email]; says hi');
+  });
+});
+
+describe('PromptScrubber: identifiers and numbers split by other separators (security review)', () => {
+  it.each(['ana__lopez', 'ana--lopez', 'ana/lopez', 'ana·lopez', 'ana - lopez', 'ANA._.LOPEZ'])('removes the username joined as %s', (spelling) => {
+    expect(scrub(`my handle is ${spelling} today`)).toBe('my handle is today');
+  });
+
+  it('removes the email’s name part split where its letters meet its digits', () => {
+    const identifiers = { email: 'jdoe1987@mailbox.org', username: 'kq' };
+    expect(scrub('my id is jdoe1987, call me jdoe 1987 or JDOE-1987', identifiers)).toBe('my id is , call me or');
+    // Pieces shorter than 2 are not split off, or `a1` would match every "a 1".
+    expect(scrub('Person 1a2b3c4d and person_1a2b3c4d', { email: 'x@example.org', username: 'person_1a2b3c4d' })).toBe('and');
+  });
+
+  it.each(['555_123_4567', '555,123,4567', '555·123·4567', '555/123/4567', '555\n123\n4567', '555+123+4567', '555 _ 123 _ 4567'])('masks the phone number %j', (phone) => {
+    expect(scrub(`Call me at ${phone} tonight`)).toBe('Call me at [phone] tonight');
+  });
+
+  it('shelters only real dates in 1900–2099: a phone number written like a date is masked', () => {
+    expect(scrub('my number is 0170-12-12')).toBe('my number is [phone]');
+    expect(scrub('not a day: 31.02.2025 or 1899-01-01')).toBe('not a day: [phone] or [phone]');
+    expect(scrub('born 29.02.2024')).toBe('born 29.02.2024');
+  });
+
+  it('counts a date’s digits when other digits are joined to it, but keeps a date with its time', () => {
+    expect(scrub('call 030 12.12.2025')).toBe('call [phone]');
+    expect(scrub('Party on 14.06.2025 10:30, 2025-06-14, 10:30 and 1,250 balloons')).toBe('Party on 14.06.2025 10:30, 2025-06-14, 10:30 and 1,250 balloons');
+  });
+
+  it('fails closed in the verify step when such a number survives removal', () => {
+    class MissingScrubber extends PromptScrubber {
+      protected override mask(text: string): string {
+        return text;
+      }
+    }
+    for (const prompt of ['hi 555_123_4567', 'hi 555·123·4567', 'hi 0170-12-12', 'hi 030 12.12.2025']) expect(() => new MissingScrubber().scrub(prompt, ana)).toThrow(/phone number/);
+  });
+});
+
+describe('PromptScrubber: bounded work (security review)', () => {
+  it('refuses a text longer than the prompt limit once NFKC has expanded it', () => {
+    // U+3316 (㌖) is six letters in NFKC, U+FDFA eighteen: 4,000 characters become 24,000 and 72,000.
+    for (const prompt of ['\u3316'.repeat(4_000), '\uFDFA'.repeat(4_000), 'a'.repeat(8_001)]) {
+      expect(() => scrub(prompt)).toThrow(AnonymizationError);
+      expect(() => scrub(prompt)).toThrow(/too long/);
+    }
+    expect(scrub('a'.repeat(MAX_SCRUB_CHARS))).toBe('a'.repeat(MAX_SCRUB_CHARS));
+  });
+
+  // A regression guard, not a benchmark: before the fixes these took 0.7–2 s each.
+  it.each([
+    ['U+3316 x4000, expanding to 24,000 characters', '\u3316'.repeat(4_000), ana],
+    ['U+3316 x3999 then @ (the unanchored address pattern)', `${'\u3316'.repeat(3_999)}@`, ana],
+    ['a 4,000-character run with an @ at its end', `${'x'.repeat(3_999)}@`, ana],
+    ['U+2177 x4000, username vii (one word matched 4,000 times)', '\u2177'.repeat(4_000), { email: 'z@example.com', username: 'vii' }],
+    ['viii x1000, username vii', 'viii'.repeat(1_000), { email: 'z@example.com', username: 'vii' }],
+    ['MHz x1333, username mhz', 'MHz'.repeat(1_333), { email: 'z@example.com', username: 'mhz' }],
+    ['a.m. x1000, username a.m', 'a.m.'.repeat(1_000), { email: 'z@example.com', username: 'a.m' }],
+    ['digits and separators', '+1'.repeat(2_000), ana],
+    ['quotes', '"a'.repeat(2_000), ana],
+  ])('scrubs or refuses a worst-case 4,000-character prompt (%s) in under 100 ms', (_case, prompt, identifiers) => {
+    const started = performance.now();
+    try {
+      scrub(prompt, identifiers);
+    } catch (error) {
+      expect(error).toBeInstanceOf(AnonymizationError);
+    }
+    expect(performance.now() - started).toBeLessThan(100);
   });
 });

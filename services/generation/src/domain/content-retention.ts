@@ -39,3 +39,13 @@ export function contentExpiresAt(createdAt: Date, plan: ExpiryPlan, retentionDay
   const from = plan.notBefore && plan.notBefore > createdAt ? plan.notBefore : createdAt;
   return addDays(from, retentionDays);
 }
+
+/**
+ * Whether an item is due for final removal by generation's own record, at `now`: past its
+ * expiry (never while Prime keeps it: `expiresAt` is null then), or in the trash since
+ * `trashCutoff` (now − CONTENT_TRASH_DAYS) or before. ContentsRepository.dueForRemoval
+ * selects the same items in SQL.
+ */
+export function isDueForRemoval(content: { expiresAt: Date | null; deletedAt: Date | null }, now: Date, trashCutoff: Date): boolean {
+  return (content.expiresAt !== null && content.expiresAt <= now) || (content.deletedAt !== null && content.deletedAt <= trashCutoff);
+}

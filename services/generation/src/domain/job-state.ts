@@ -39,7 +39,7 @@ export const JOB_FAILURES = {
   identifiers_unavailable: 'the request could not be anonymized, so nothing was sent; nothing was charged',
   upload_not_found: 'an input upload is no longer available; nothing was charged',
   upload_unavailable: 'an input upload could not be read; nothing was charged',
-  input_too_large: 'an input upload is too large to send; nothing was charged',
+  input_too_large: 'the input uploads are too large to send together; nothing was charged',
   anonymization_failed: 'the request could not be anonymized, so nothing was sent; nothing was charged',
   contractor_unavailable: 'the generation provider is unavailable; nothing was charged',
   contractor_timeout: 'the generation provider did not answer in time; nothing was charged',

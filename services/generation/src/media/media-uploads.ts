@@ -22,24 +22,27 @@ export class MediaUploads {
     @Inject(GenerationConfig) private readonly config: GenerationConfig,
   ) {}
 
-  /** Index of the first upload that is not the caller's live upload, or -1 when all are. Throws RpcError when media cannot answer. */
-  async firstMissing(uploadIds: readonly string[], caller: CallerContext): Promise<number> {
-    const answers = await Promise.all(
+  /** Media's facts of each upload, in order; undefined where it is not the caller's live upload. Throws RpcError when media cannot answer. */
+  async describe(uploadIds: readonly string[], caller: CallerContext): Promise<Array<MediaRpc.Upload | undefined>> {
+    return Promise.all(
       uploadIds.map((id) =>
         this.rpc.call(MediaRpc.GetUploadRoute, { id }, caller).then(
-          () => true,
+          (upload) => upload,
           (error: unknown) => {
-            if (error instanceof RpcError && error.status === 404) return false;
+            if (error instanceof RpcError && error.status === 404) return undefined;
             throw error;
           },
         ),
       ),
     );
-    return answers.indexOf(false);
   }
 
-  /** The transformed bytes of the user's upload, for one dispatch; never stored here. */
-  async read(uploadId: string, caller: { requestId: string; userId: string }, signal: AbortSignal): Promise<ContractorInput> {
+  /**
+   * The transformed bytes of the user's upload, for one dispatch; never stored here. More
+   * than `maxBytes` (what is left of the job's GENERATION_MAX_INPUT_MB) fails the job with
+   * `input_too_large` as soon as it shows, so a job never holds more than that in memory.
+   */
+  async read(uploadId: string, caller: { requestId: string; userId: string }, signal: AbortSignal, maxBytes: number = this.config.GENERATION_MAX_INPUT_MB): Promise<ContractorInput> {
     let answer: Response;
     try {
       answer = await fetch(`${this.config.MEDIA_INTERNAL_URL}/internal/uploads/${uploadId}/file`, {
@@ -60,7 +63,7 @@ export class MediaUploads {
       throw new JobFailure('upload_unavailable');
     }
     const declared = Number(answer.headers.get('content-length') ?? Number.NaN);
-    if (declared > this.config.GENERATION_MAX_INPUT_MB) {
+    if (declared > maxBytes) {
       await answer.body.cancel();
       throw new JobFailure('input_too_large');
     }
@@ -68,7 +71,7 @@ export class MediaUploads {
     let bytes = 0;
     for await (const chunk of answer.body as AsyncIterable<Uint8Array>) {
       bytes += chunk.length;
-      if (bytes > this.config.GENERATION_MAX_INPUT_MB) throw new JobFailure('input_too_large');
+      if (bytes > maxBytes) throw new JobFailure('input_too_large');
       chunks.push(Buffer.from(chunk));
     }
     const mimeType = (answer.headers.get('content-type') ?? '').split(';')[0]!.trim();

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '@homiwork/clock';
-import { BillingRpc, ProhibitedContentDetectedV1, type CallerContext, type GenerationRpc } from '@homiwork/contracts';
+import { BillingRpc, GenerationRpc, ProhibitedContentDetectedV1, type CallerContext, type MediaRpc } from '@homiwork/contracts';
 import { Moderator } from '@homiwork/moderation';
 import { EventsOutbox, RpcClient, RpcError } from '@homiwork/messaging';
 import type { Logger } from '@homiwork/observability';
 import { Transactor, UserErased, UserTombstones } from '@homiwork/persistence';
 import { LOGGER } from '@homiwork/service-kit';
+import { GenerationConfig } from '../../config.js';
+import { acceptsInput, INPUT_KINDS } from '../../domain/input-kinds.js';
 import { GenerationErrors } from '../../generation-errors.js';
 import { MediaUploads } from '../../media/media-uploads.js';
 import { JobsRepository } from '../../persistence/jobs.repository.js';
@@ -16,8 +18,14 @@ import { JobWakeup } from '../run-job/job-wakeup.js';
 /**
  * R4.1, R4.4: a generation request becomes a queued, reserved job — or nothing at all.
  *
+ * 0. A prompt longer than MAX_PROMPT_CHARS once in NFKC (the form the scrubber works on:
+ *    one `㌖` is six letters) is refused, 400 naming `prompt`.
  * 1. The uploads it names must be the caller's own live uploads (media answers as the
- *    caller; 404 `upload_not_found` naming the position).
+ *    caller; 404 `upload_not_found` naming the position), of a kind the generation takes
+ *    (domain/input-kinds.ts: never text, which would reach the contractor unscrubbed; 422
+ *    `unsupported_input` naming the position), and together no larger than
+ *    GENERATION_MAX_INPUT_MB by media's sizes (422 `inputs_too_large`), so a job never
+ *    holds — and base64-expands for a provider — more than that.
  * 2. The prompt is moderated; a prohibited one is refused (422), announced as
  *    ProhibitedContentDetected (rule code only) and nothing else is stored.
  * 3. The job is inserted `queued`, then billing reserves its price under the job's id.
@@ -41,16 +49,18 @@ export class CreateGeneration {
     private readonly failJob: FailJob,
     private readonly wakeup: JobWakeup,
     @Inject(Clock) private readonly clock: Clock,
+    @Inject(GenerationConfig) private readonly config: GenerationConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   async execute(request: GenerationRpc.CreateGenerationRequest, caller: CallerContext): Promise<{ id: string; status: 'queued'; cost: number }> {
     const userId = caller.userId;
     if (!userId) throw GenerationErrors.unauthenticated();
+    if (request.prompt.normalize('NFKC').length > GenerationRpc.MAX_PROMPT_CHARS) throw GenerationErrors.promptTooLong(GenerationRpc.MAX_PROMPT_CHARS);
     // Early and cheap; the guard at each write is what makes it certain.
     if (await this.tombstones.isErased(userId)) throw GenerationErrors.accountDeleted();
     const uploadIds = [...new Set(request.uploadIds ?? [])];
-    await this.checkUploads(request.uploadIds ?? [], caller);
+    await this.checkUploads(request.kind, request.uploadIds ?? [], caller);
 
     const verdict = await this.moderator.text(request.prompt);
     if (!verdict.allowed) {
@@ -71,16 +81,22 @@ export class CreateGeneration {
     return { id: job.id, status: 'queued', cost };
   }
 
-  private async checkUploads(uploadIds: readonly string[], caller: CallerContext): Promise<void> {
+  private async checkUploads(kind: GenerationRpc.GenerationKind, uploadIds: readonly string[], caller: CallerContext): Promise<void> {
     if (uploadIds.length === 0) return;
-    let missing: number;
+    let uploads: Array<MediaRpc.Upload | undefined>;
     try {
-      missing = await this.media.firstMissing(uploadIds, caller);
+      uploads = await this.media.describe(uploadIds, caller);
     } catch (error) {
       this.logger.warn({ err: error, requestId: caller.requestId }, 'uploads of a generation request could not be checked');
       throw GenerationErrors.uploadsUnavailable();
     }
+    const missing = uploads.indexOf(undefined);
     if (missing >= 0) throw GenerationErrors.uploadNotFound(missing);
+    const unsupported = uploads.findIndex((upload) => !acceptsInput(kind, upload!.kind));
+    if (unsupported >= 0) throw GenerationErrors.unsupportedInput(unsupported, uploads[unsupported]!.kind, kind, INPUT_KINDS[kind]);
+    // Each upload once, as the job reads them.
+    const bytes = [...new Map(uploadIds.map((id, index) => [id, uploads[index]!.bytes])).values()].reduce((sum, size) => sum + size, 0);
+    if (bytes > this.config.GENERATION_MAX_INPUT_MB) throw GenerationErrors.inputsTooLarge(this.config.GENERATION_MAX_INPUT_MB);
   }
 
   private async reserve(job: { id: string; userId: string }, kind: GenerationRpc.GenerationKind, caller: CallerContext): Promise<number> {

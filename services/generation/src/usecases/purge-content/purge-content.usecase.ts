@@ -2,9 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { addDays, Clock } from '@homiwork/clock';
 import { PurgeCompletedV1, type EventPayload } from '@homiwork/contracts';
 import { EventsOutbox } from '@homiwork/messaging';
+import type { Logger } from '@homiwork/observability';
 import { Transactor } from '@homiwork/persistence';
+import { LOGGER } from '@homiwork/service-kit';
 import { ObjectStore } from '@homiwork/storage';
 import { GenerationConfig } from '../../config.js';
+import { isDueForRemoval } from '../../domain/content-retention.js';
 import { ContentsRepository } from '../../persistence/contents.repository.js';
 
 type Trigger = EventPayload<typeof PurgeCompletedV1>['trigger'];
@@ -19,6 +22,14 @@ export const SWEEP_BATCH_SIZE = 500;
  * inside the transaction (the event handler's, which `one` joins), so a failure retries the
  * whole purge and deletion is idempotent — media's purge pattern, so an object that cannot
  * be removed keeps its row, and with it the fact that it must still go.
+ *
+ * Generation's own record decides, never the trigger alone: an item is deleted only when it
+ * is due by that record — past its `expires_at` (null while its owner has Prime, so never
+ * then) or in the trash longer than CONTENT_TRASH_DAYS — checked under the row lock. A
+ * ContentExpired for an item that is not due (retention's view was stale, or knew nothing
+ * of Prime), or that belongs to another user than the event names, deletes nothing: it is
+ * confirmed with zero counts and a log line naming ids only. So a Prime user's content is
+ * never deleted by an expiry notice, however late or wrong.
  */
 @Injectable()
 export class PurgeContent {
@@ -29,15 +40,29 @@ export class PurgeContent {
     private readonly outbox: EventsOutbox,
     @Inject(Clock) private readonly clock: Clock,
     @Inject(GenerationConfig) private readonly config: GenerationConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  /** One item, whatever its state; already gone ⇒ a receipt with zero counts. */
-  one(contentId: string, userId: string, trigger: Trigger): Promise<void> {
+  /**
+   * One item of `userId`, if it is due by generation's record; returns whether it went. With
+   * a trigger (ContentExpired) there is always a receipt — zero counts when the item is
+   * already gone, not due or not the user's; the sweep's own retry (no trigger) confirms
+   * only what it removed.
+   */
+  one(contentId: string, userId: string, trigger: Trigger): Promise<boolean> {
     return this.transactor.run(async () => {
       const content = await this.contents.findByIdForUpdate(contentId);
-      const objects = content ? await this.store.remove([content.objectKey]) : 0;
-      const contents = content ? await this.contents.deleteById(contentId) : 0;
-      await this.confirm(content?.userId ?? userId, contentId, trigger, { contents, objects });
+      const now = this.clock.now();
+      const refused = !content ? undefined : content.userId !== userId ? 'another_owner' : !isDueForRemoval(content, now, this.trashCutoff(now)) ? 'not_due' : undefined;
+      if (!content || refused) {
+        if (refused) this.logger.warn({ contentId, messageId: trigger?.messageId, reason: refused }, 'content not due by its record was kept; nothing deleted');
+        if (trigger) await this.confirm(userId, contentId, trigger, { contents: 0, objects: 0 });
+        return false;
+      }
+      const objects = await this.store.remove([content.objectKey]);
+      const contents = await this.contents.deleteById(contentId);
+      await this.confirm(content.userId, contentId, trigger, { contents, objects });
+      return true;
     });
   }
 
@@ -66,8 +91,7 @@ export class PurgeContent {
     let count = 0;
     for (const content of due) {
       try {
-        await this.one(content.id, content.userId, null);
-        count++;
+        if (await this.one(content.id, content.userId, null)) count++;
       } catch (error) {
         failed.push(content.id);
         failures.push(error);

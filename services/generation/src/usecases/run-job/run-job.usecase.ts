@@ -113,7 +113,13 @@ export class RunJob {
     if (job.prompt === null) throw new JobFailure('internal_error');
     const identifiers = await this.identifiersOf(job);
     const inputs: ContractorInput[] = [];
-    for (const uploadId of job.uploadIds) inputs.push(await this.media.read(uploadId, { requestId: job.id, userId: job.userId }, signal));
+    // One budget for all of the job's inputs (GENERATION_MAX_INPUT_MB), not one per input.
+    let budget = this.config.GENERATION_MAX_INPUT_MB;
+    for (const uploadId of job.uploadIds) {
+      const input = await this.media.read(uploadId, { requestId: job.id, userId: job.userId }, signal, budget);
+      budget -= input.data.length;
+      inputs.push(input);
+    }
 
     const dispatched = performance.now();
     let result: ContractorResult;
@@ -181,6 +187,10 @@ export class RunJob {
   }
 
   private async storeResult(job: Job, file: ResultFile): Promise<RunOutcome> {
+    // A user erased while the job ran gets no object at all. The guard in the transaction
+    // below is what makes it certain; this keeps the common case from writing under a prefix
+    // the purge has already emptied (ContentSweeper's late-object pass clears what a race leaves).
+    if (await this.tombstones.isErased(job.userId)) return 'superseded';
     const contentId = randomUUID();
     const key = this.store.keyFor(job.userId, contentId);
     // The object goes up while the transaction that records it runs its statements; the
@@ -246,7 +256,8 @@ export class RunJob {
   }
 
   private async removeObject(job: Job, key: string): Promise<void> {
-    // Left behind, the object is still under the user's prefix, where erasure finds it.
+    // Left behind, the object is still under the user's prefix, where erasure finds it — or,
+    // if the user was erased meanwhile, ContentSweeper's pass over recently erased prefixes.
     await this.store.remove([key]).catch((error: unknown) => this.logger.error({ err: error, jobId: job.id }, 'an unrecorded result could not be removed'));
   }
 
