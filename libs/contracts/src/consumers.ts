@@ -1,3 +1,4 @@
+import { ChatHistoryExpiredV1 } from './events/chat-history-expired.v1.js';
 import { ContentDeletedV1 } from './events/content-deleted.v1.js';
 import { ContentExpiredV1 } from './events/content-expired.v1.js';
 import { GenerationFinishedV1 } from './events/generation-finished.v1.js';
@@ -33,4 +34,10 @@ export const BillingConsumers = {
   userDeleted: defineConsumer({ service: 'billing', event: UserDeletedV1 }),
   userRegistered: defineConsumer({ service: 'billing', event: UserRegisteredV1 }),
   generationFinished: defineConsumer({ service: 'billing', event: GenerationFinishedV1 }),
+};
+
+export const ChatConsumers = {
+  userDeleted: defineConsumer({ service: 'chat', event: UserDeletedV1 }),
+  primeStatusChanged: defineConsumer({ service: 'chat', event: PrimeStatusChangedV1 }),
+  chatHistoryExpired: defineConsumer({ service: 'chat', event: ChatHistoryExpiredV1 }),
 };

@@ -29,3 +29,4 @@ export * as BillingRpc from './rpc/billing.js';
 export { systemReadyRoute, ReadinessReport } from './rpc/system.js';
 export * as MediaRpc from './rpc/media.js';
 export * as GenerationRpc from './rpc/generation.js';
+export * as ChatRpc from './rpc/chat.js';

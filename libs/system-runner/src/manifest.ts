@@ -61,6 +61,7 @@ export const SERVICE_MANIFEST: readonly ServiceManifestEntry[] = [
   { name: 'media', root: 'services/media', opsPort: 9102, needs: ['postgres', 'nats', 's3'], provides: (opsUrl) => ({ MEDIA_INTERNAL_URL: opsUrl }), env: MEDIA_RUNTIME_ENV },
   { name: 'generation', root: 'services/generation', opsPort: 9103, needs: ['postgres', 'nats', 's3', 'outside-api'], env: LEAN_NODE },
   { name: 'billing', root: 'services/billing', opsPort: 9104, needs: ['postgres', 'nats', 'outside-api'], env: LEAN_NODE },
+  { name: 'chat', root: 'services/chat', opsPort: 9105, needs: ['postgres', 'nats'], env: LEAN_NODE },
   // The gateway is last: its readiness includes every other service's.
   { name: 'gateway', root: 'services/gateway', opsPort: 9100, publicPort: 8080, needs: ['nats'], env: LEAN_NODE },
 ];

@@ -67,3 +67,26 @@ export const GetContentFileRoute = defineRoute({
 });
 export const DeleteContentRoute = defineRoute({ service: 'generation', method: 'contents.delete', request: ContentId, response: z.strictObject({}) });
 export const RestoreContentRoute = defineRoute({ service: 'generation', method: 'contents.restore', request: ContentId, response: Content });
+
+/** One turn of a conversation handed to the egress: who spoke and what was said. */
+export const ChatTurn = z.strictObject({ role: z.enum(['user', 'assistant']), text: z.string().min(1).max(8_000) });
+
+/**
+ * A chat reply through generation's anonymizing egress (R5.1, §7.2): the recent conversation
+ * (newest last, at most 16,000 characters in all — chat trims older turns) and the
+ * assistant's style. Generation scrubs every turn of the user's identifiers, dispatches it
+ * as a `text` job and answers the reply text; it stores nothing. Service-to-service only.
+ */
+export const ChatReplyRoute = defineRoute({
+  service: 'generation',
+  method: 'chat.reply',
+  request: z
+    .strictObject({
+      userId: z.uuid(),
+      style: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/),
+      turns: z.array(ChatTurn).min(1).max(100),
+    })
+    .refine((request) => request.turns.reduce((sum, turn) => sum + turn.text.length, 0) <= 16_000, { message: 'at most 16,000 characters in all', path: ['turns'] }),
+  response: z.strictObject({ text: z.string().min(1).max(100_000) }),
+  callers: ['chat'],
+});

@@ -1,0 +1,10 @@
+import { CreateMessagingTables1764200000000 } from '@homiwork/messaging';
+import { CreateTombstones1765000000000 } from '@homiwork/persistence';
+import { CreateChatTables1764900009105 } from './1764900009105-create-chat-tables.js';
+
+/**
+ * In order; the messaging tables (outbox, inbox) first. The tombstones table is the
+ * rule every service keeping user data follows: once it has purged a user on
+ * UserDeleted, nothing for that user is written again (see PurgeUser).
+ */
+export const CHAT_MIGRATIONS = [CreateMessagingTables1764200000000, CreateChatTables1764900009105, CreateTombstones1765000000000];
