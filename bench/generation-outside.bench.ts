@@ -37,7 +37,6 @@
  * with the S3 server's and nats-server's files) is removed at the end, also on failure.
  */
 import 'reflect-metadata';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -46,12 +45,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { ApiClient } from '@homiwork/api-client';
-import { REPO_ROOT, startSystemProcess, type InstanceStatus, type SystemProcess } from '@homiwork/system-runner';
+import { startSystemProcess, type SystemProcess } from '@homiwork/system-runner';
 import { databaseUrl, randomId } from '@homiwork/testing';
 import { type Cleanup, createBenchDatabase, intEnv, intListEnv, out, pidsNamed, runBench, sleep } from './support/bench-kit.js';
 import { cpuWindow, DISTURBED_PERCENT, OTHER, SELF, waitForQuietMachine, type CpuGroups, type CpuUsage } from './support/cpu.js';
 import { closedLoop, type LoopResult } from './support/loops.js';
-import { childrenOf, rssOfProc, sampleRss } from './support/memory.js';
+import { rssOfProc, sampleRss } from './support/memory.js';
+import { buildSystem, processesOf, type ProcessRow } from './support/system.js';
 import { fmt, MB, pad, percentile } from './support/stats.js';
 
 const CONFIG = {
@@ -154,35 +154,6 @@ const describeStatuses = (statuses: Statuses): string =>
 // ---------------------------------------------------------------------------------------
 // The system and its processes
 // ---------------------------------------------------------------------------------------
-
-interface ProcessRow {
-  label: string;
-  pid: number;
-  service?: string;
-}
-
-/** Every process of the running system: the supervisor, its tool children, each service instance. */
-function processesOf(system: SystemProcess, instances: InstanceStatus[]): ProcessRow[] {
-  const services = new Map(instances.filter((instance) => instance.pid).map((instance) => [instance.pid!, instance]));
-  const rows: ProcessRow[] = [{ label: 'supervisor', pid: system.pid }];
-  for (const child of childrenOf(system.pid)) {
-    const instance = services.get(child.pid);
-    if (instance) rows.push({ label: instance.instance, pid: child.pid, service: instance.service });
-    else if (/dev-infra/.test(child.cmdline)) rows.push({ label: 'dev-infra (S3)', pid: child.pid });
-    else if (/nats-server/.test(child.cmdline)) rows.push({ label: 'nats-server', pid: child.pid });
-    else rows.push({ label: child.cmdline.split(' ').at(-1) ?? String(child.pid), pid: child.pid });
-  }
-  return rows;
-}
-
-function buildSystem(): void {
-  const result = spawnSync(process.execPath, ['node_modules/nx/dist/bin/nx.js', 'run-many', '-t', 'build', '--projects=tag:type:service,system', '--outputStyle=static'], {
-    cwd: REPO_ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
-  });
-  if (result.status !== 0) throw new Error(`building the system failed:\n${result.stdout}${result.stderr}`);
-}
 
 async function startSystem(database: string, runDir: string): Promise<SystemProcess> {
   const system = await startSystemProcess(

@@ -30,7 +30,6 @@
  * temporary files) is removed at the end, also on failure.
  */
 import 'reflect-metadata';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,13 +37,14 @@ import pg from 'pg';
 import sharp from 'sharp';
 import { ApiClient } from '@homiwork/api-client';
 import { patternJpeg } from '@homiwork/media-fixtures';
-import { SERVICE_MANIFEST, startSystemProcess, type InstanceStatus, type SystemProcess } from '@homiwork/system-runner';
+import { SERVICE_MANIFEST, startSystemProcess, type SystemProcess } from '@homiwork/system-runner';
 import { databaseUrl, randomId } from '@homiwork/testing';
 import { ImageTransformer } from '../services/media/src/processing/image-transformer.js';
 import { type Cleanup, createBenchDatabase, intEnv, intListEnv, out, pidsNamed, runBench, sleep } from './support/bench-kit.js';
 import { cpuWindow, DISTURBED_PERCENT, OTHER, waitForQuietMachine, type CpuGroups } from './support/cpu.js';
 import { closedLoop, type Job, type LoopResult } from './support/loops.js';
-import { childrenOf, rssOfProc, sampleRss } from './support/memory.js';
+import { rssOfProc, sampleRss } from './support/memory.js';
+import { buildSystem, processesOf, type ProcessRow } from './support/system.js';
 import { fmt, MB, pad } from './support/stats.js';
 
 const CONFIG = {
@@ -125,36 +125,6 @@ function multipartBody(bytes: Buffer, filename: string, type: string): { body: B
 // ---------------------------------------------------------------------------------------
 // The system and its processes
 // ---------------------------------------------------------------------------------------
-
-interface ProcessRow {
-  label: string;
-  pid: number;
-  /** A service of the manifest (its idle goal applies). */
-  service?: string;
-}
-
-/** Every process of the running system: the supervisor, its tool children, each service instance. */
-function processesOf(system: SystemProcess, instances: InstanceStatus[]): ProcessRow[] {
-  const services = new Map(instances.filter((instance) => instance.pid).map((instance) => [instance.pid!, instance]));
-  const rows: ProcessRow[] = [{ label: 'supervisor (run-system)', pid: system.pid }];
-  for (const child of childrenOf(system.pid)) {
-    const instance = services.get(child.pid);
-    if (instance) rows.push({ label: instance.instance, pid: child.pid, service: instance.service });
-    else if (/dev-infra/.test(child.cmdline)) rows.push({ label: 'dev-infra (S3 server, mail sink)', pid: child.pid });
-    else if (/nats-server/.test(child.cmdline)) rows.push({ label: "nats-server (the system's own)", pid: child.pid });
-    else rows.push({ label: child.cmdline.split(' ').at(-1) ?? String(child.pid), pid: child.pid });
-  }
-  return rows;
-}
-
-/** Builds what changed (Nx, cached), as npm start and the end-to-end harness do: the system runs from dist/. */
-function buildSystem(): void {
-  const result = spawnSync(process.execPath, ['node_modules/nx/dist/bin/nx.js', 'run-many', '-t', 'build', '--projects=tag:type:service,system', '--outputStyle=static'], {
-    encoding: 'utf8',
-    env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
-  });
-  if (result.status !== 0) throw new Error(`building the system failed:\n${result.stdout}${result.stderr}`);
-}
 
 async function startSystem(database: string, runDir: string, mediaTmp: string): Promise<SystemProcess> {
   const env: NodeJS.ProcessEnv = {
