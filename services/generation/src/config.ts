@@ -56,6 +56,11 @@ const generationSettings = databaseServiceConfig.extend({
   ERASED_OBJECTS_SWEEP_DAYS: int(1, 30, 2),
   /** How often generation itself removes content past its expiry or its days in the trash, and fails abandoned jobs. */
   CONTENT_SWEEP_INTERVAL_MS: int(100, 86_400_000, 600_000),
+  /**
+   * The longest a chat reply may take in the egress (all of the contractor's attempts); then
+   * it is abandoned and answered 502 `reply_failed`. Chat's call to chat.reply must wait longer.
+   */
+  CHAT_REPLY_TIMEOUT_MS: int(1_000, 300_000, 30_000),
   /** Lifetime of the signed URL GET /v1/contents/:id/file hands out (at most 15 minutes). */
   CONTENT_URL_SECONDS: int(1, MAX_SIGNED_URL_SECONDS, 300),
 });

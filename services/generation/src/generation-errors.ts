@@ -20,4 +20,13 @@ export const GenerationErrors = {
   promptRejected: () => new RpcError(422, 'content_rejected', 'prompt: this request cannot be accepted under the service rules'),
   uploadsUnavailable: () => new RpcError(503, 'service_unavailable', 'the uploads could not be checked; nothing was charged, try again shortly', 5),
   reservationFailed: () => new RpcError(503, 'service_unavailable', 'energy could not be reserved; nothing is charged, try again shortly', 5),
+  // Chat replies (chat.reply, service-to-service): nothing is stored whatever the answer.
+  callerMismatch: () => new RpcError(403, 'forbidden', 'userId: not the user this request is made for'),
+  conversationTooLong: (maxChars: number) =>
+    new RpcError(400, 'validation_failed', `turns: longer than ${maxChars} characters in all once their compatibility characters are spelled out (Unicode NFKC)`),
+  identifiersUnavailable: () => new RpcError(503, 'identifiers_unavailable', 'the conversation could not be anonymized just now, so nothing was sent; try again shortly', 5),
+  conversationNotAnonymous: () => new RpcError(422, 'anonymization_failed', 'turns: the conversation could not be shown to be free of personal data, so nothing was sent'),
+  contractorUnavailable: () => new RpcError(503, 'contractor_unavailable', 'the reply provider is unavailable; nothing was sent or kept, try again shortly', 5),
+  replyFailed: () => new RpcError(502, 'reply_failed', 'the reply provider gave no usable reply; nothing was kept'),
+  replyRejected: () => new RpcError(422, 'content_rejected', 'the reply cannot be given under the service rules'),
 };

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ContentExpiredV1, GenerationConsumers, GenerationRpc, PrimeStatusChangedV1, UserDeletedV1, type CallerContext, type EventPayload, type RpcRequest } from '@homiwork/contracts';
 import type { EventContext } from '@homiwork/messaging';
 import { OnEvent, OnRpc } from '@homiwork/service-kit';
+import { ChatReply } from './usecases/chat-reply/chat-reply.usecase.js';
 import { CreateGeneration } from './usecases/create-generation/create-generation.usecase.js';
 import { DeleteContent } from './usecases/delete-content/delete-content.usecase.js';
 import { GetContent } from './usecases/get-content/get-content.usecase.js';
@@ -30,6 +31,7 @@ export class GenerationHandlers {
     private readonly recordPrimeStatus: RecordPrimeStatus,
     private readonly purgeContent: PurgeContent,
     private readonly purgeUser: PurgeUser,
+    private readonly chatReply: ChatReply,
   ) {}
 
   @OnRpc(GenerationRpc.CreateGenerationRoute)
@@ -65,6 +67,12 @@ export class GenerationHandlers {
   @OnRpc(GenerationRpc.RestoreContentRoute)
   restore(request: RpcRequest<typeof GenerationRpc.RestoreContentRoute>, caller: CallerContext): Promise<GenerationRpc.Content> {
     return this.restoreContent.execute(request.id, caller);
+  }
+
+  /** Service-to-service (chat): a reply through the anonymizing egress; nothing is stored. */
+  @OnRpc(GenerationRpc.ChatReplyRoute)
+  reply(request: RpcRequest<typeof GenerationRpc.ChatReplyRoute>, caller: CallerContext): Promise<{ text: string }> {
+    return this.chatReply.execute(request, caller);
   }
 
   /** R1.5: the user's data goes and a tombstone stays. The message id is the receipt's trigger: stable across redeliveries. */

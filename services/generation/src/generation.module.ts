@@ -13,6 +13,7 @@ import { ContentsRepository } from './persistence/contents.repository.js';
 import { ErasedUsersRepository } from './persistence/erased-users.repository.js';
 import { JobsRepository } from './persistence/jobs.repository.js';
 import { PrimeStatusRepository } from './persistence/prime-status.repository.js';
+import { ChatReply } from './usecases/chat-reply/chat-reply.usecase.js';
 import { CreateGeneration } from './usecases/create-generation/create-generation.usecase.js';
 import { DeleteContent } from './usecases/delete-content/delete-content.usecase.js';
 import { FailJob } from './usecases/fail-job/fail-job.usecase.js';
@@ -69,6 +70,7 @@ export class GenerationModule {
         JobWakeup,
         RunJob,
         JobRunner,
+        ChatReply,
         GenerationHandlers,
       ],
     };

@@ -16,6 +16,7 @@ import { ContractorError } from './contractor.js';
 import type { ContractorConfig } from './contractor-config.js';
 import { ContractorEgress, type ContractorJob } from './egress.js';
 import { HttpContractor } from './http-contractor.js';
+import { renderConversation } from '../usecases/chat-reply/conversation.js';
 import { AnonymizationError, PromptScrubber } from './scrubber.js';
 
 interface Recorded {
@@ -239,6 +240,58 @@ describe('the contractor egress (http adapter) sends nothing that identifies the
       egress.close();
     }
     expect(received).toHaveLength(0);
+  });
+});
+
+describe('a chat conversation through the egress (http adapter) sends nothing that identifies the user', () => {
+  // The user's identifiers spread over several turns, in the spellings people type.
+  const turns = [
+    { role: 'user' as const, text: `Hi! I am ${user.username}, you can write to ${user.email}.` },
+    { role: 'assistant' as const, text: 'Hello! How can I help with your greeting card?' },
+    { role: 'user' as const, text: `Sign it "Ana Lopez" and add my number ${phone}, or ana.lopez@example.com.` },
+    { role: 'assistant' as const, text: 'Noted. Shall the card mention lemon trees?' },
+    { role: 'user' as const, text: `Yes. And thank ${otherEmail}; mention @ana_lopez's sailing boat and call 0170/1234567.` },
+  ];
+
+  it('strips the identifiers from every turn, keeps the rest in order, and draws a new job id per reply', async () => {
+    const egress = ContractorEgress.fromConfig({ ...config, CONTRACTOR_URL: serverUrl }, logger);
+    const reply = () =>
+      context.with(extractTraceContext({ traceparent: `00-${traceId}-${parentSpanId}-01`, baggage: `userId=${user.id}` }), () =>
+        egress.dispatch({ kind: 'text', prompt: renderConversation(turns), options: { style: 'greeting' }, inputs: [], promptLimit: 'conversation' }, { email: user.email, username: user.username }, new AbortController().signal),
+      );
+    try {
+      await reply();
+      await reply();
+    } finally {
+      egress.close();
+    }
+    expect(received).toHaveLength(2);
+    const secrets = [user.id, user.email, 'Ana.Lopez', user.username, 'Ana Lopez', 'ana_lopez', phone, '1701234567', '170 1234567', '0170/1234567', otherEmail, 'bob.builder', traceId, parentSpanId];
+    for (const request of received) {
+      const wire = request.bytes.toString('latin1');
+      for (const secret of secrets) {
+        const { text, encoded } = spellings(secret);
+        expect(wire.toLowerCase(), `"${secret}" reached the contractor`).not.toContain(text);
+        for (const form of encoded) expect(wire, `"${secret}" reached the contractor as "${form}"`).not.toContain(form);
+      }
+      const headerNames = request.rawHeaders.filter((_value, index) => index % 2 === 0).map((name) => name.toLowerCase());
+      expect(headerNames).not.toContain('traceparent');
+      expect(headerNames).not.toContain('baggage');
+    }
+    const bodies = received.map((request) => JSON.parse(request.body.toString('utf8')) as { jobId: string; kind: string; prompt: string; options: unknown; inputs: unknown[] });
+    for (const body of bodies) {
+      expect(Object.keys(body).sort()).toEqual(['inputs', 'jobId', 'kind', 'options', 'prompt']);
+      expect(body).toMatchObject({ kind: 'text', options: { style: 'greeting' }, inputs: [] });
+      // The conversation arrives whole, in order, newest last, with the contact details masked.
+      const lines = body.prompt.split('\n');
+      expect(lines.map((line) => line.split(':')[0])).toEqual(['User', 'Assistant', 'User', 'Assistant', 'User', 'Assistant']);
+      expect(lines[1]).toBe('Assistant: Hello! How can I help with your greeting card?');
+      expect(lines[4]).toContain('sailing boat');
+      expect(lines[5]).toBe('Assistant:');
+      expect(body.prompt).toContain('[phone]');
+      expect(body.prompt).toContain('[email]');
+    }
+    expect(bodies[0]!.jobId).not.toBe(bodies[1]!.jobId);
   });
 });
 

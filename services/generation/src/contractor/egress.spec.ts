@@ -5,7 +5,7 @@ import { createLogger, extractTraceContext, initTracing, injectTraceHeaders, typ
 import type { GenerationRpc } from '@homiwork/contracts';
 import { ContractorError, type ContractorAdapter, type ContractorOptions, type ContractorRequest, type ContractorResult } from './contractor.js';
 import { ContractorEgress, type ContractorJob } from './egress.js';
-import { PromptScrubber } from './scrubber.js';
+import { MAX_CONVERSATION_SCRUB_CHARS, MAX_SCRUB_CHARS, PromptScrubber } from './scrubber.js';
 
 const identifiers = { email: 'Ana.Lopez+test@example.com', username: 'ana_lopez' };
 const never = new AbortController().signal;
@@ -208,3 +208,33 @@ describe('ContractorEgress.fromConfig', () => {
 });
 
 const GenerationKinds: GenerationRpc.GenerationKind[] = ['song', 'image', 'poem', 'text', 'video'];
+
+describe('ContractorEgress.dispatch: the prompt bound', () => {
+  it('keeps the prompt bound by default and takes a conversation up to its own bound only when asked', async () => {
+    const adapter = new RecordingAdapter();
+    const egress = egressWith(adapter);
+    const long = 'a'.repeat(MAX_SCRUB_CHARS + 1);
+    expect((await failure(egress.dispatch(job({ kind: 'text', prompt: long }), identifiers, never))).code).toBe('anonymization_failed');
+    expect((await failure(egress.dispatch(job({ kind: 'text', prompt: long, promptLimit: 'prompt' }), identifiers, never))).code).toBe('anonymization_failed');
+    await egress.dispatch(job({ kind: 'text', prompt: long, promptLimit: 'conversation' }), identifiers, never);
+    expect(adapter.requests).toHaveLength(1);
+    const tooLong = 'a'.repeat(MAX_CONVERSATION_SCRUB_CHARS + 1);
+    expect((await failure(egress.dispatch(job({ kind: 'text', prompt: tooLong, promptLimit: 'conversation' }), identifiers, never))).code).toBe('anonymization_failed');
+    expect(adapter.requests).toHaveLength(1);
+  });
+
+  it('sends a conversation as text alone, and refuses a bound it does not know', async () => {
+    const adapter = new RecordingAdapter();
+    const egress = egressWith(adapter);
+    const image = { mimeType: 'image/png', data: Buffer.from('png') };
+    for (const bad of [
+      job({ kind: 'poem', promptLimit: 'conversation' }),
+      job({ kind: 'text', promptLimit: 'conversation', inputs: [image] }),
+      job({ kind: 'text', promptLimit: 'unbounded' as never }),
+      job({ kind: 'text', promptLimit: 'toString' as never }),
+    ]) {
+      expect((await failure(egress.dispatch(bad, identifiers, never))).code).toBe('anonymization_failed');
+    }
+    expect(adapter.requests).toEqual([]);
+  });
+});

@@ -9,7 +9,7 @@ import type { AdapterName, ContractorConfig } from './contractor-config.js';
 import { checkResult } from './contractor-result.js';
 import { HttpContractor } from './http-contractor.js';
 import { LocalContractor, type LocalContractorOptions } from './local/local-contractor.js';
-import { PromptScrubber, type UserIdentifiers } from './scrubber.js';
+import { MAX_CONVERSATION_SCRUB_CHARS, MAX_SCRUB_CHARS, PromptScrubber, type UserIdentifiers } from './scrubber.js';
 
 /** What the job asks for, before anonymization. */
 export interface ContractorJob {
@@ -17,7 +17,16 @@ export interface ContractorJob {
   readonly prompt: string;
   readonly options: ContractorOptions;
   readonly inputs: readonly ContractorInput[];
+  /**
+   * How long the prompt may be once normalised: a generation prompt's (the default) or a chat
+   * conversation's (`conversation`: a `text` dispatch without inputs only). A named bound
+   * rather than a number, so no caller can hand the scrubber an unbounded text.
+   */
+  readonly promptLimit?: PromptLimit;
 }
+
+export type PromptLimit = 'prompt' | 'conversation';
+const PROMPT_LIMITS: Readonly<Record<PromptLimit, number>> = { prompt: MAX_SCRUB_CHARS, conversation: MAX_CONVERSATION_SCRUB_CHARS };
 
 export type { UserIdentifiers } from './scrubber.js';
 
@@ -121,9 +130,13 @@ export class ContractorEgress {
     if (typeof identifiers?.email !== 'string' || typeof identifiers.username !== 'string' || identifiers.email === '' || identifiers.username === '') {
       throw anonymizationFailed("the user's identifiers are missing, so the prompt cannot be checked");
     }
+    const limitName = job.promptLimit ?? 'prompt';
+    const limit = Object.hasOwn(PROMPT_LIMITS, limitName) ? PROMPT_LIMITS[limitName] : undefined;
+    if (limit === undefined) throw anonymizationFailed('the prompt bound is not one the scrubber knows');
+    if (limitName === 'conversation' && (job.kind !== 'text' || job.inputs.length > 0)) throw anonymizationFailed('a conversation is sent as text alone');
     let prompt: string;
     try {
-      prompt = this.scrubber.scrub(job.prompt, identifiers);
+      prompt = this.scrubber.scrub(job.prompt, identifiers, limit);
     } catch {
       throw anonymizationFailed('the prompt could not be anonymized');
     }

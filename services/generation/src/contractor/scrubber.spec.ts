@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnonymizationError, MAX_SCRUB_CHARS, PromptScrubber, type UserIdentifiers } from './scrubber.js';
+import { AnonymizationError, MAX_CONVERSATION_SCRUB_CHARS, MAX_SCRUB_CHARS, PromptScrubber, type UserIdentifiers } from './scrubber.js';
 
 const ana: UserIdentifiers = { email: 'Ana.Lopez+test@example.com', username: 'ana_lopez' };
 const scrubber = new PromptScrubber();
@@ -218,5 +218,50 @@ describe('PromptScrubber: bounded work (security review)', () => {
       expect(error).toBeInstanceOf(AnonymizationError);
     }
     expect(performance.now() - started).toBeLessThan(100);
+  });
+});
+
+describe('PromptScrubber: the conversation bound of chat replies', () => {
+  const conversation = (text: string, identifiers: UserIdentifiers = ana) => scrubber.scrub(text, identifiers, MAX_CONVERSATION_SCRUB_CHARS);
+
+  it('takes a conversation up to its bound and refuses one longer once normalised; the prompt bound stays 4,000', () => {
+    expect(conversation('a'.repeat(MAX_CONVERSATION_SCRUB_CHARS))).toHaveLength(MAX_CONVERSATION_SCRUB_CHARS);
+    for (const text of ['a'.repeat(MAX_CONVERSATION_SCRUB_CHARS + 1), '\u3316'.repeat(3_000), 'a'.repeat(2 * MAX_CONVERSATION_SCRUB_CHARS + 1)]) {
+      expect(() => conversation(text)).toThrow(/too long/);
+    }
+    expect(() => scrub('a'.repeat(MAX_SCRUB_CHARS + 1))).toThrow(/too long/);
+  });
+
+  it('scrubs a long conversation as it scrubs a prompt', () => {
+    const turn = 'User: hi, I am ana_lopez (Ana.Lopez+test@example.com), call +49 170 1234567\nAssistant: hello!\n';
+    const result = conversation(turn.repeat(150));
+    expect(result.toLowerCase()).not.toMatch(/ana|lopez|1234567/);
+    expect(result).toContain('[phone]');
+  });
+
+  // Measured on the dev machine (2 shared cores), median of 5: the digit-heavy cases are the
+  // slowest and grow linearly — `1 ` repeated: 19 ms at 4,000, 36 ms at 8,000, 70 ms at
+  // 16,000; `+1` 19 / 31 / 64 ms; every other case here under 10 ms at 16,000. The bound is
+  // four times the prompt's 100 ms, for four times the text.
+  it.each([
+    ['U+3316 x2916, expanding to 17,496 characters', '\u3316'.repeat(2_916), ana],
+    ['a 16,000-character run with an @ at its end', `${'x'.repeat(15_999)}@`, ana],
+    ['U+2177 x4375, username vii', '\u2177'.repeat(4_375), { email: 'z@example.com', username: 'vii' }],
+    ['viii x4000, username vii', 'viii'.repeat(4_000), { email: 'z@example.com', username: 'vii' }],
+    ['MHz x5333, username mhz', 'MHz'.repeat(5_333), { email: 'z@example.com', username: 'mhz' }],
+    ['a.m. x4000, username a.m', 'a.m.'.repeat(4_000), { email: 'z@example.com', username: 'a.m' }],
+    ['digits and plus signs', '+1'.repeat(8_000), ana],
+    ['digits and spaces', '1 '.repeat(8_000), ana],
+    ['digits in parentheses', '(1)'.repeat(5_333), ana],
+    ['quotes', '"a'.repeat(8_000), ana],
+    ['dates', '14.06.2025 '.repeat(1_454), ana],
+  ])('scrubs or refuses a worst-case 16,000-character conversation (%s) in under 400 ms', (_case, text, identifiers) => {
+    const started = performance.now();
+    try {
+      conversation(text, identifiers);
+    } catch (error) {
+      expect(error).toBeInstanceOf(AnonymizationError);
+    }
+    expect(performance.now() - started).toBeLessThan(400);
   });
 });

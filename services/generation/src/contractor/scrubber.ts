@@ -10,7 +10,8 @@ import { GenerationRpc } from '@homiwork/contracts';
  *    their plain letters) and drop invisible characters (format and private-use code points,
  *    such as zero-width spaces and soft hyphens) that could split an identifier unseen.
  *    NFKC can lengthen a text many times over (`㌖` is six letters, `ﷺ` eighteen), so a
- *    text longer than MAX_PROMPT_CHARS once normalised is refused (AnonymizationError):
+ *    text longer than MAX_PROMPT_CHARS once normalised (MAX_CONVERSATION_SCRUB_CHARS for a
+ *    chat conversation, when the caller asks for that bound) is refused (AnonymizationError):
  *    every step below is linear or close to it, but only on a bounded text.
  * 2. Remove the user's own identifiers and mask what looks like anyone's contact details:
  *    - the user's email (with and without a `+tag`) is removed;
@@ -71,7 +72,17 @@ const MIN_DIGITS_OF_A_PHONE_NUMBER = 7;
  * ever expanded. The verify step allows more: masks can be longer than what they replace.
  */
 export const MAX_SCRUB_CHARS = GenerationRpc.MAX_PROMPT_CHARS;
-const MAX_VERIFY_CHARS = 3 * MAX_SCRUB_CHARS;
+/**
+ * The longest conversation scrubbed for a chat reply, after normalisation: the 16,000
+ * characters of turns ChatReplyRoute accepts (chat-reply refuses more once in NFKC) plus the
+ * role labels and line breaks of at most 100 turns. It applies only to dispatches that ask
+ * for it (`ContractorJob.promptLimit: 'conversation'`), so a generation prompt keeps its
+ * 4,000. Every step is close to linear, so four times the text is about four times the work
+ * (measured in scrubber.spec.ts).
+ */
+export const MAX_CONVERSATION_SCRUB_CHARS = 16_000 + 1_500;
+/** Masks can be longer than what they replace, so the verify step allows more than the scrub step. */
+const VERIFY_FACTOR = 3;
 /** Usernames shorter than this are removed only as whole words. */
 const MIN_INFIX_LENGTH = 3;
 
@@ -124,11 +135,12 @@ const LOOK_ALIKES: Readonly<Record<string, string>> = {
 
 export class PromptScrubber {
   /** The anonymized prompt, or an AnonymizationError if that cannot be guaranteed. */
-  scrub(text: string, identifiers: UserIdentifiers): string {
-    const normalized = normalize(text, MAX_SCRUB_CHARS);
+  /** `limit`: the longest text (once normalised) this call accepts; a generation prompt's unless the caller names a larger bound. */
+  scrub(text: string, identifiers: UserIdentifiers, limit: number = MAX_SCRUB_CHARS): string {
+    const normalized = normalize(text, limit);
     const patterns = identifierPatterns(identifiers);
     const scrubbed = tidy(this.mask(normalized, patterns));
-    this.assertAnonymous(scrubbed, identifiers);
+    this.assertAnonymous(scrubbed, identifiers, limit);
     return scrubbed;
   }
 
@@ -144,9 +156,9 @@ export class PromptScrubber {
   }
 
   /** The verify step (3): throws unless `text` is free of the identifiers and of contact-like data. */
-  assertAnonymous(text: string, identifiers: UserIdentifiers): void {
+  assertAnonymous(text: string, identifiers: UserIdentifiers, limit: number = MAX_SCRUB_CHARS): void {
     const patterns = identifierPatterns(identifiers);
-    const normalized = normalize(text, MAX_VERIFY_CHARS);
+    const normalized = normalize(text, VERIFY_FACTOR * limit);
     const folded = fold(normalized).text;
     if (patterns.emails.some((email) => folded.includes(email))) throw new AnonymizationError("the user's email address survived scrubbing");
     if (patterns.username && folded.search(patterns.username) !== -1) throw new AnonymizationError("the user's username survived scrubbing");
