@@ -9,16 +9,22 @@ export interface DevSecrets {
   INTERNAL_API_TOKEN: string;
   /** The HMAC key billing checks payment webhooks with; the local processor signs with it. */
   PAYMENT_WEBHOOK_SECRET: string;
+  /**
+   * Master keys of the per-user data keys (`<version>:<base64 of 32 bytes>`); kept across
+   * restarts, since losing it makes every sealed chat message unreadable.
+   */
+  DATA_KEYS_MASTER_KEYS: string;
 }
 
 /**
  * Fresh secrets for a local or test run: an Ed25519 key pair for access tokens, the
- * address-hash salt, the internal API token and the payment webhook key. Production
- * configures its own; the services refuse to start without them.
+ * address-hash salt, the internal API token, the payment webhook key and a data-key
+ * master key (version 1). Production configures its own; the services refuse to start
+ * without them.
  */
 export function generateDevSecrets(): DevSecrets {
   const keys = generateKeyPairSync('ed25519', { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
-  return { JWT_PRIVATE_KEY: keys.privateKey, JWT_PUBLIC_KEY: keys.publicKey, IP_HASH_SALT: randomBytes(32).toString('hex'), INTERNAL_API_TOKEN: randomBytes(32).toString('hex'), PAYMENT_WEBHOOK_SECRET: randomBytes(32).toString('hex') };
+  return { JWT_PRIVATE_KEY: keys.privateKey, JWT_PUBLIC_KEY: keys.publicKey, IP_HASH_SALT: randomBytes(32).toString('hex'), INTERNAL_API_TOKEN: randomBytes(32).toString('hex'), PAYMENT_WEBHOOK_SECRET: randomBytes(32).toString('hex'), DATA_KEYS_MASTER_KEYS: `1:${randomBytes(32).toString('base64')}` };
 }
 
 /**
