@@ -1,8 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { ChatConsumers, UserDeletedV1, type EventPayload } from '@homiwork/contracts';
+import { ChatConsumers, ChatHistoryExpiredV1, ChatRpc, PrimeStatusChangedV1, UserDeletedV1, type CallerContext, type EventPayload, type RpcRequest } from '@homiwork/contracts';
 import type { EventContext } from '@homiwork/messaging';
-import { OnEvent } from '@homiwork/service-kit';
+import { OnEvent, OnRpc } from '@homiwork/service-kit';
+import { ClearMessages } from './usecases/clear-messages/clear-messages.usecase.js';
+import { ListAssistants } from './usecases/list-assistants/list-assistants.usecase.js';
+import { ListMessages } from './usecases/list-messages/list-messages.usecase.js';
+import { PurgeExpired } from './usecases/purge-expired/purge-expired.usecase.js';
 import { PurgeUser } from './usecases/purge-user/purge-user.usecase.js';
+import { RecordPrimeStatus } from './usecases/record-prime-status/record-prime-status.usecase.js';
+import { SendMessage } from './usecases/send-message/send-message.usecase.js';
 
 /**
  * Chat's request/reply routes and event handlers: each hands over to one use case.
@@ -11,12 +17,49 @@ import { PurgeUser } from './usecases/purge-user/purge-user.usecase.js';
 @Injectable()
 export class ChatHandlers {
   constructor(
+    private readonly listAssistants: ListAssistants,
+    private readonly sendMessage: SendMessage,
+    private readonly listMessages: ListMessages,
+    private readonly clearMessages: ClearMessages,
+    private readonly recordPrimeStatus: RecordPrimeStatus,
+    private readonly purgeExpired: PurgeExpired,
     private readonly purgeUser: PurgeUser,
   ) {}
 
-  /** R1.5: the user's data goes and a tombstone stays. The message id is the receipt's trigger: stable across redeliveries. */
+  @OnRpc(ChatRpc.ListAssistantsRoute)
+  assistants(): Promise<{ items: ChatRpc.Assistant[] }> {
+    return Promise.resolve(this.listAssistants.execute());
+  }
+
+  @OnRpc(ChatRpc.SendMessageRoute)
+  send(request: RpcRequest<typeof ChatRpc.SendMessageRoute>, caller: CallerContext) {
+    return this.sendMessage.execute(request, caller);
+  }
+
+  @OnRpc(ChatRpc.ListMessagesRoute)
+  list(request: RpcRequest<typeof ChatRpc.ListMessagesRoute>, caller: CallerContext) {
+    return this.listMessages.execute(request.assistantId, caller);
+  }
+
+  @OnRpc(ChatRpc.ClearMessagesRoute)
+  clear(request: RpcRequest<typeof ChatRpc.ClearMessagesRoute>, caller: CallerContext) {
+    return this.clearMessages.execute(request.assistantId, caller);
+  }
+
+  /** R1.5: the user's data goes, their key is destroyed, a tombstone stays. The message id is the receipt's trigger: stable across redeliveries. */
   @OnEvent(ChatConsumers.userDeleted)
   userDeleted(payload: EventPayload<typeof UserDeletedV1>, context: EventContext): Promise<void> {
     return this.purgeUser.execute(payload.userId, payload.erasureId, { type: UserDeletedV1.type, messageId: context.messageId });
+  }
+
+  @OnEvent(ChatConsumers.primeStatusChanged)
+  async primeStatusChanged(payload: EventPayload<typeof PrimeStatusChangedV1>): Promise<void> {
+    await this.recordPrimeStatus.execute(payload);
+  }
+
+  /** Deletes only what chat's own rule says is due (PurgeExpired.notice). */
+  @OnEvent(ChatConsumers.chatHistoryExpired)
+  async chatHistoryExpired(payload: EventPayload<typeof ChatHistoryExpiredV1>, context: EventContext): Promise<void> {
+    await this.purgeExpired.notice(payload, { type: ChatHistoryExpiredV1.type, messageId: context.messageId });
   }
 }

@@ -1,11 +1,22 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { dataKeysProviders } from '@homiwork/data-keys';
+import { Moderator, moderatorFromConfig } from '@homiwork/moderation';
 import type { Logger } from '@homiwork/observability';
 import { ServiceKitModule } from '@homiwork/service-kit';
 import { ChatConfig } from './config.js';
 import { ChatHandlers } from './chat.handlers.js';
 import { CHAT_MIGRATIONS } from './migrations/index.js';
-import { RecordsRepository } from './persistence/records.repository.js';
+import { ConversationsRepository } from './persistence/conversations.repository.js';
+import { MessagesRepository } from './persistence/messages.repository.js';
+import { PrimeStatusRepository } from './persistence/prime-status.repository.js';
+import { ClearMessages } from './usecases/clear-messages/clear-messages.usecase.js';
+import { ListAssistants } from './usecases/list-assistants/list-assistants.usecase.js';
+import { ListMessages } from './usecases/list-messages/list-messages.usecase.js';
+import { ChatSweeper } from './usecases/purge-expired/chat-sweeper.js';
+import { PurgeExpired } from './usecases/purge-expired/purge-expired.usecase.js';
 import { PurgeUser } from './usecases/purge-user/purge-user.usecase.js';
+import { RecordPrimeStatus } from './usecases/record-prime-status/record-prime-status.usecase.js';
+import { SendMessage } from './usecases/send-message/send-message.usecase.js';
 
 @Module({})
 export class ChatModule {
@@ -15,7 +26,18 @@ export class ChatModule {
       imports: [ServiceKitModule.forRoot({ service: 'chat', config, migrations: [...CHAT_MIGRATIONS], ...overrides })],
       providers: [
         { provide: ChatConfig, useValue: config },
-        RecordsRepository,
+        { provide: Moderator, useValue: moderatorFromConfig(config) },
+        ...dataKeysProviders(ChatConfig),
+        ConversationsRepository,
+        MessagesRepository,
+        PrimeStatusRepository,
+        ListAssistants,
+        SendMessage,
+        ListMessages,
+        ClearMessages,
+        RecordPrimeStatus,
+        PurgeExpired,
+        ChatSweeper,
         PurgeUser,
         ChatHandlers,
       ],

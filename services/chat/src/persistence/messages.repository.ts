@@ -1,0 +1,147 @@
+import { Injectable } from '@nestjs/common';
+import { Database } from '@homiwork/persistence';
+
+export type MessageRole = 'user' | 'assistant';
+export type MessageStatus = 'answered' | 'unanswered';
+
+/** A stored message; its text only sealed with the user's data key. */
+export interface SealedMessage {
+  id: string;
+  userId: string;
+  assistantId: string;
+  role: MessageRole;
+  sealed: Buffer;
+  keyVersion: number;
+  status: MessageStatus;
+  createdAt: Date;
+}
+
+interface MessageRow {
+  id: string;
+  user_id: string;
+  assistant_id: string;
+  role: MessageRole;
+  sealed: Buffer;
+  key_version: number;
+  status: MessageStatus;
+  created_at: Date;
+}
+
+const COLUMNS = 'id, user_id, assistant_id, role, sealed, key_version, status, created_at';
+
+function toMessage(row: MessageRow): SealedMessage {
+  return { id: row.id, userId: row.user_id, assistantId: row.assistant_id, role: row.role, sealed: row.sealed, keyVersion: row.key_version, status: row.status, createdAt: row.created_at };
+}
+
+/**
+ * "Newest" is (created_at, id) descending everywhere: timestamps are strictly increasing
+ * within a conversation (SendMessage), the id only breaks ties of rows written elsewhere.
+ */
+@Injectable()
+export class MessagesRepository {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * Stores a message and trims its conversation to the newest `keep`, in one statement; in
+   * the inserting transaction, with the conversation locked by it (ConversationsRepository.
+   * lockForNextMessage) in an earlier statement — so this statement's snapshot, taken after
+   * the lock was granted, sees every message committed before, and the new message (the
+   * newest: its timestamp came from the lock) plus the `keep − 1` newest of those are what
+   * stays. The trim cannot see the row inserted beside it (one snapshot), hence `keep − 1`.
+   *
+   * It deletes at most one row: every insert takes the lock and trims, so a conversation
+   * holds at most `keep` before an insert. Deleting exactly one (LIMIT 1) also keeps the
+   * statement cheap: the scan from the newest stops at the first row past the boundary,
+   * before the index entries of rows trimmed earlier (older still, dead until vacuumed) —
+   * without the limit it would walk all of them on every insert.
+   */
+  async insertAndTrim(message: SealedMessage, keep: number): Promise<void> {
+    await this.db.transactionManager('storing a message (with its conversation locked and trimmed)').query(
+      `WITH inserted AS (
+         INSERT INTO messages (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
+       )
+       DELETE FROM messages WHERE id IN (
+         SELECT id FROM messages WHERE user_id = $2 AND assistant_id = $3
+          ORDER BY created_at DESC, id DESC OFFSET $9 LIMIT 1)`,
+      [message.id, message.userId, message.assistantId, message.role, message.sealed, message.keyVersion, message.status, message.createdAt, keep - 1],
+    );
+  }
+
+  /** A message alone, no lock, no trim: for the bench's baseline only. */
+  async insertUncapped(message: SealedMessage): Promise<void> {
+    await this.db.query(`INSERT INTO messages (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
+      message.id,
+      message.userId,
+      message.assistantId,
+      message.role,
+      message.sealed,
+      message.keyVersion,
+      message.status,
+      message.createdAt,
+    ]);
+  }
+
+  /** False when the message is gone (cleared, trimmed away, expired). */
+  async markAnswered(id: string): Promise<boolean> {
+    const [, count] = await this.db.query<[unknown[], number]>("UPDATE messages SET status = 'answered' WHERE id = $1", [id]);
+    return count === 1;
+  }
+
+  async deleteById(id: string): Promise<number> {
+    const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM messages WHERE id = $1', [id]);
+    return count;
+  }
+
+  async oldestFirst(userId: string, assistantId: string, limit: number): Promise<SealedMessage[]> {
+    const rows = await this.db.query<MessageRow[]>(
+      `SELECT ${COLUMNS} FROM (
+         SELECT ${COLUMNS} FROM messages WHERE user_id = $1 AND assistant_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3
+       ) newest ORDER BY created_at, id`,
+      [userId, assistantId, limit],
+    );
+    return rows.map(toMessage);
+  }
+
+  /** The conversation up to and including `upTo`, newest first. */
+  async newestUpTo(userId: string, assistantId: string, upTo: { createdAt: Date; id: string }, limit: number): Promise<SealedMessage[]> {
+    const rows = await this.db.query<MessageRow[]>(
+      `SELECT ${COLUMNS} FROM messages WHERE user_id = $1 AND assistant_id = $2 AND (created_at, id) <= ($3, $4)
+        ORDER BY created_at DESC, id DESC LIMIT $5`,
+      [userId, assistantId, upTo.createdAt, upTo.id, limit],
+    );
+    return rows.map(toMessage);
+  }
+
+  async deleteConversation(userId: string, assistantId: string): Promise<number> {
+    const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM messages WHERE user_id = $1 AND assistant_id = $2', [userId, assistantId]);
+    return count;
+  }
+
+  async deleteAllOfUser(userId: string): Promise<number> {
+    const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM messages WHERE user_id = $1', [userId]);
+    return count;
+  }
+
+  /**
+   * Deletes up to `limit` messages due under §5.5 at `cutoff` (= now − CHAT_RETENTION_DAYS):
+   * written at or before the cutoff, and their owner has no Prime that is active or ended
+   * after the cutoff — domain/chat-retention.ts `isMessageDue`, in SQL. `only` narrows it to
+   * one conversation and to messages written before a time (ChatHistoryExpired). Rows a
+   * sender holds are skipped and found by the next pass. Returns the owners of what went.
+   */
+  async deleteDue(cutoff: Date, limit: number, only?: { userId: string; assistantId: string; before: Date }): Promise<Array<{ userId: string; assistantId: string }>> {
+    const narrowing = only ? 'AND m.user_id = $3 AND m.assistant_id = $4 AND m.created_at < $5' : '';
+    // pg answers a DELETE with [rows, affectedCount], RETURNING or not.
+    const [rows] = await this.db.query<[Array<{ user_id: string; assistant_id: string }>, number]>(
+      `DELETE FROM messages WHERE id IN (
+         SELECT m.id FROM messages m LEFT JOIN prime_status p ON p.user_id = m.user_id
+          WHERE m.created_at <= $1
+            AND (p.user_id IS NULL OR (NOT p.active AND COALESCE(p.expires_at, p.changed_at) <= $1))
+            ${narrowing}
+          ORDER BY m.created_at LIMIT $2 FOR UPDATE OF m SKIP LOCKED)
+       RETURNING user_id, assistant_id`,
+      only ? [cutoff, limit, only.userId, only.assistantId, only.before] : [cutoff, limit],
+    );
+    return rows.map((row) => ({ userId: row.user_id, assistantId: row.assistant_id }));
+  }
+}

@@ -1,0 +1,72 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { addDays, Clock } from '@homiwork/clock';
+import { ChatRpc, PurgeCompletedV1, type ChatHistoryExpiredV1, type EventPayload } from '@homiwork/contracts';
+import { EventsOutbox } from '@homiwork/messaging';
+import { Transactor } from '@homiwork/persistence';
+import { ChatConfig } from '../../config.js';
+import { ConversationsRepository } from '../../persistence/conversations.repository.js';
+import { MessagesRepository } from '../../persistence/messages.repository.js';
+
+type Trigger = EventPayload<typeof PurgeCompletedV1>['trigger'];
+
+/** Messages per sweep transaction: row locks held briefly, one receipt per user in it. */
+export const SWEEP_BATCH_SIZE = 1_000;
+
+/**
+ * §5.5's deletions, confirmed with PurgeCompleted (scope `chat_history`, counts only), by
+ * chat's own rule (domain/chat-retention.ts) — never by a notice alone:
+ *
+ * - `due`: chat's own schedule (ChatSweeper) deletes every message past retention, in
+ *   batches, one receipt per user and batch, which retention can audit; then the rows of
+ *   conversations left empty.
+ * - `notice`: retention's ChatHistoryExpired deletes, in that conversation and before its
+ *   `before`, only what is due by chat's record; a notice for messages that are not due
+ *   (the user has Prime, retention's view is stale) deletes nothing and is still confirmed,
+ *   with zero counts.
+ */
+@Injectable()
+export class PurgeExpired {
+  constructor(
+    private readonly transactor: Transactor,
+    private readonly messages: MessagesRepository,
+    private readonly conversations: ConversationsRepository,
+    private readonly outbox: EventsOutbox,
+    @Inject(Clock) private readonly clock: Clock,
+    @Inject(ChatConfig) private readonly config: ChatConfig,
+  ) {}
+
+  async due(batchSize = SWEEP_BATCH_SIZE): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = await this.transactor.run(async () => {
+        const owners = await this.messages.deleteDue(this.cutoff(), batchSize);
+        const perUser = new Map<string, number>();
+        for (const { userId } of owners) perUser.set(userId, (perUser.get(userId) ?? 0) + 1);
+        for (const [userId, messages] of perUser) await this.confirm(userId, null, messages);
+        return owners.length;
+      });
+      total += deleted;
+      if (deleted < batchSize) break;
+    }
+    await this.transactor.run(() => this.conversations.deleteEmpty());
+    return total;
+  }
+
+  notice(expired: EventPayload<typeof ChatHistoryExpiredV1>, trigger: NonNullable<Trigger>): Promise<number> {
+    return this.transactor.run(async () => {
+      // A conversation holds at most STORED_MESSAGES_PER_ASSISTANT rows, so one statement takes all that is due.
+      const limit = ChatRpc.STORED_MESSAGES_PER_ASSISTANT * 2;
+      const deleted = await this.messages.deleteDue(this.cutoff(), limit, { userId: expired.userId, assistantId: expired.assistantId, before: new Date(expired.before) });
+      await this.confirm(expired.userId, trigger, deleted.length);
+      return deleted.length;
+    });
+  }
+
+  private cutoff(): Date {
+    return addDays(this.clock.now(), -this.config.CHAT_RETENTION_DAYS);
+  }
+
+  private async confirm(userId: string, trigger: Trigger, messages: number): Promise<void> {
+    await this.outbox.append(PurgeCompletedV1, { service: 'chat', userId, erasureId: null, scope: 'chat_history', scopeId: null, trigger, counts: { messages }, purgedAt: this.clock.now().toISOString() });
+  }
+}

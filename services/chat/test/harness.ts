@@ -1,0 +1,159 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, headers } from '@nats-io/transport-node';
+import pg from 'pg';
+import { Clock, type ShiftableClock } from '@homiwork/clock';
+import {
+  BillingRpc,
+  EVENTS_STREAM,
+  eventSubject,
+  GenerationRpc,
+  parseEventPayload,
+  streamName,
+  type CallerContext,
+  type EventContract,
+  type EventPayload,
+  type RpcRequest,
+  type RpcResponse,
+  type RpcRoute,
+} from '@homiwork/contracts';
+import { EVENT_TYPE_HEADER, MessagingMetrics, OCCURRED_AT_HEADER, RpcClient, RpcError, RpcServer } from '@homiwork/messaging';
+import { createLogger, ServiceMetrics } from '@homiwork/observability';
+import { startService, type StartedService } from '@homiwork/service-kit';
+import { createTestDatabase, createTestNamespace, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
+import { chatConfigSchema, type ChatConfig } from '../src/config.js';
+import { ChatModule } from '../src/chat.module.js';
+
+/**
+ * The chat service as it runs — its Nest application with the real transport, consumers
+ * and sweeper — on the machine's PostgreSQL and NATS, in a fresh database and namespace.
+ * Its peers are stood in for by responders speaking their contracts on the same NATS:
+ * billing's energy.reserve and generation's chat.reply (both written in parallel; the real
+ * pairs run together in the end-to-end suite).
+ */
+
+export interface PeerBehaviour {
+  /** Reservation answer per user: pay (default), 402, or a 500. */
+  billing: Map<string, 'pay' | 'broke' | 'fail'>;
+  /** Reply answer per user: a reply naming the last turn (default), or a failure. */
+  replies: Map<string, 'answer' | 'fail'>;
+  reservations: Array<RpcRequest<typeof BillingRpc.ReserveEnergyRoute>>;
+  replyRequests: Array<RpcRequest<typeof GenerationRpc.ChatReplyRoute>>;
+  /** Delay before each reply, so sends overlap. */
+  replyDelayMs: number;
+}
+
+export interface Harness {
+  config: ChatConfig;
+  env: Record<string, string>;
+  databaseName: string;
+  databaseUrl: string;
+  service: StartedService;
+  peers: PeerBehaviour;
+  clock: ShiftableClock;
+  call<R extends RpcRoute>(route: R, request: RpcRequest<R>, userId: string): Promise<RpcResponse<R>>;
+  sql<T = Record<string, unknown>>(query: string, params?: unknown[]): Promise<T[]>;
+  events<E extends EventContract>(event: E): Promise<Array<EventPayload<E>>>;
+  publish<E extends EventContract>(event: E, payload: EventPayload<E>): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** What the stand-in generation answers: deterministic, and recognisable per request. */
+export function standInReply(request: RpcRequest<typeof GenerationRpc.ChatReplyRoute>): string {
+  return `reply (${request.style}) to: ${request.turns.at(-1)!.text.slice(0, 60)}`;
+}
+
+export async function startHarness(extraEnv: Record<string, string> = {}): Promise<Harness> {
+  const database: TestDatabase = await createTestDatabase();
+  const namespace = createTestNamespace();
+  const logger = createLogger({ service: 'chat-test-peers', level: 'silent' });
+  const nc = await connect({ servers: TEST_NATS_URL, name: 'chat-test-peers' });
+  const peers: PeerBehaviour = { billing: new Map(), replies: new Map(), reservations: [], replyRequests: [], replyDelayMs: 0 };
+
+  const metrics = new MessagingMetrics(new ServiceMetrics('chat-test-peers'));
+  const billing = new RpcServer(nc, namespace, 'billing', logger, metrics);
+  billing.serve(BillingRpc.ReserveEnergyRoute, (request) => {
+    peers.reservations.push(request);
+    const behaviour = peers.billing.get(request.userId) ?? 'pay';
+    if (behaviour === 'broke') return Promise.reject(new RpcError(402, 'insufficient_energy', 'the balance cannot pay for this'));
+    if (behaviour === 'fail') return Promise.reject(new Error('billing broke down'));
+    return Promise.resolve({ cost: 1, energy: 100 });
+  });
+  const generation = new RpcServer(nc, namespace, 'generation', logger, metrics);
+  generation.serve(GenerationRpc.ChatReplyRoute, async (request) => {
+    peers.replyRequests.push(request);
+    if (peers.replyDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, peers.replyDelayMs));
+    if (peers.replies.get(request.userId) === 'fail') throw new RpcError(503, 'service_unavailable', 'the contractor is unavailable', 5);
+    return { text: standInReply(request) };
+  });
+
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    CLOCK_CONTROL: 'enabled',
+    LOG_LEVEL: process.env.CHAT_TEST_LOG_LEVEL ?? 'silent',
+    DATABASE_URL: database.url,
+    NATS_URL: TEST_NATS_URL,
+    EVENT_NAMESPACE: namespace,
+    EVENT_STREAM_MAX_BYTES: String(64 * 1024 * 1024),
+    OPS_PORT: '0',
+    RPC_TIMEOUT_MS: '3000',
+    DATA_KEYS_MASTER_KEYS: `1:${randomBytes(32).toString('base64')}`,
+    MODERATION_TEXT_RULES: 'arson=set\\s+fire\\s+to',
+    // The tests sweep when they choose to.
+    CHAT_SWEEP_INTERVAL_MS: String(3_600_000),
+    ...extraEnv,
+  };
+  const config = chatConfigSchema.parse(env);
+  const service = await startService(ChatModule.forRoot(config), config, { service: 'chat', transport: { consumer: { ackWaitMs: 5_000 } } });
+  const pool = new pg.Pool({ connectionString: database.url, max: 4 });
+  const rpc = new RpcClient(nc, namespace, 20_000);
+
+  return {
+    config,
+    env,
+    databaseName: database.name,
+    databaseUrl: database.url,
+    service,
+    peers,
+    clock: service.app.get<Clock, ShiftableClock>(Clock),
+    call(route, request, userId) {
+      const caller: CallerContext = { requestId: randomUUID(), userId };
+      return rpc.call(route, request, caller);
+    },
+    async sql<T>(query: string, params: unknown[] = []) {
+      return (await pool.query(query, params)).rows as T[];
+    },
+    async events<E extends EventContract>(event: E) {
+      const stream = streamName(namespace, EVENTS_STREAM);
+      const jsm = await jetstreamManager(nc);
+      const { name } = await jsm.consumers.add(stream, { filter_subject: eventSubject(namespace, event), ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: 60_000_000_000 });
+      const info = await jsm.consumers.info(stream, name);
+      const payloads: Array<EventPayload<E>> = [];
+      if (info.num_pending > 0) {
+        const batch = await (await jetstream(nc).consumers.get(stream, name)).fetch({ max_messages: info.num_pending, expires: 2_000 });
+        for await (const msg of batch) {
+          payloads.push(msg.json<EventPayload<E>>());
+          if (payloads.length === info.num_pending) break;
+        }
+      }
+      await jsm.consumers.delete(stream, name);
+      return payloads;
+    },
+    async publish(event, payload) {
+      const h = headers();
+      h.set(EVENT_TYPE_HEADER, event.type);
+      h.set(OCCURRED_AT_HEADER, new Date().toISOString());
+      const messageId = randomUUID();
+      await jetstream(nc).publish(eventSubject(namespace, event), JSON.stringify(parseEventPayload(event, payload)), { msgID: messageId, headers: h });
+      return messageId;
+    },
+    async stop() {
+      await service.close();
+      await billing.stop();
+      await generation.stop();
+      await nc.close();
+      await pool.end();
+      await database.drop();
+    },
+  };
+}
