@@ -80,6 +80,8 @@ const OPERATOR_ENV: Readonly<Record<string, string>> = {
   PUBLIC_API_URL: 'https://api.example.com',
   PAYMENT_PROCESSOR_URL: 'https://payments.example.com/v1/orders',
   PAYMENT_WEBHOOK_SECRET: randomBytes(32).toString('hex'),
+  DATA_KEYS_MASTER_KEYS: `1:${randomBytes(32).toString('base64')}`,
+  DATA_KEYS_CURRENT_VERSION: '1',
   // One NATS password per user of deploy/nats/authorization.conf (each service, migrate).
   ...Object.fromEntries(natsUserNames().map((user) => [natsPasswordVariable(user), randomBytes(24).toString('hex')])),
 };
