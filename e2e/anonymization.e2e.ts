@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateGeneration, CreateOrder, GetBalance, GetGeneration, ListProducts, type GenerationRpc } from '@homiwork/contracts';
+import { CreateGeneration, CreateOrder, GetBalance, GetGeneration, ListProducts, SendMessage, type GenerationRpc } from '@homiwork/contracts';
 import { createTempDir, patternJpeg, removeTempDir } from '@homiwork/media-fixtures';
 import { eventually } from '@homiwork/testing';
 import { answerEveryKind, leaksIn, makeSampleResults, parseJob, requestBytes, searchableText, startRecordingServer, type RecordedRequest, type RecordingServer } from './support/contractor-server.js';
@@ -279,4 +279,94 @@ describe('the payment processor learns only amount, currency, order id and email
     expect(leaksIn(haystack, secrets)).toEqual([]);
     expect(leaksIn(haystack, { email: person.email })).not.toEqual([]);
   });
+});
+
+describe('chat replies: the contractor learns nothing that identifies the user (R5.1, §7.2)', () => {
+  it('receives every turn scrubbed — email, username, phone in several turns — and no id, token, address, hash or header, in any encoding; each reply its own job id', async () => {
+    const person = await newPerson();
+    const logsBefore = system.logs.length;
+    const recordedBefore = contractor.requests.length;
+    const turns = [
+      `Hello, I am ${person.username}. Please help me write a letter about the old lighthouse.`,
+      `Put my email ${person.email} (or ${person.email.toUpperCase()}) and my phone ${PHONE} under it, signed @${person.username.toUpperCase()}.`,
+      `Also send a copy to ${OTHER_EMAIL}, and say that ${person.username} lives by the lighthouse.`,
+    ];
+    const answers: Array<{ message: { id: string }; reply: { id: string } }> = [];
+    for (const text of turns) answers.push(await as(person).assistants.send('letter-writer', text));
+
+    const recorded = contractor.requests.slice(recordedBefore);
+    expect(recorded).toHaveLength(turns.length);
+    const jobs = recorded.map(parseJob);
+    for (const [index, request] of recorded.entries()) {
+      expect(request.method).toBe('POST');
+      expect(request.url).toBe('/v1/jobs');
+      expect(request.rawHeaders).toContain(`Bearer ${CONTRACTOR_KEY}`);
+      const job = jobs[index]!;
+      expect(Object.keys(job).sort()).toEqual(['inputs', 'jobId', 'kind', 'options', 'prompt']);
+      expect(job.kind).toBe('text');
+      expect(job.options).toEqual({ style: 'formal-letter' });
+      expect(job.inputs).toEqual([]);
+      // The real conversation arrived: the harmless words of the first turn, in every request (it is the context).
+      expect(job.prompt).toContain('lighthouse');
+      expect(job.prompt.replace(/\D/g, '')).not.toContain(PHONE_DIGITS);
+      const names = headerNames(request);
+      for (const forbidden of ['traceparent', 'tracestate', 'baggage', 'x-request-id', 'x-forwarded-for', 'forwarded', 'x-real-ip', 'cookie', 'hw-caller']) expect(names).not.toContain(forbidden);
+      expect(names.filter((name) => name.startsWith('x-') || name.startsWith('hw-'))).toEqual([]);
+    }
+    // The later requests carry the earlier turns as context (the contractor's own earlier reply included), scrubbed, not dropped.
+    expect(jobs[1]!.prompt).toContain('under it, signed');
+    expect(jobs[2]!.prompt).toContain('under it, signed');
+    expect(jobs[2]!.prompt).toContain('Also send a copy to');
+    expect(jobs[2]!.prompt).toContain('recording contractor');
+    const jobIds = jobs.map((job) => job.jobId);
+    expect(new Set(jobIds).size).toBe(turns.length);
+
+    const secrets = await identifiersOf(person);
+    secrets['phone number'] = PHONE;
+    secrets['phone number, local part'] = '170 1234567';
+    secrets['another person’s email'] = OTHER_EMAIL;
+    answers.forEach(({ message, reply }, i) => {
+      secrets[`message id ${i}`] = message.id;
+      secrets[`reply id ${i}`] = reply.id;
+    });
+    const haystack = searchableText(requestBytes(recorded));
+    expect(leaksIn(haystack, secrets)).toEqual([]);
+    // The job ids are none of the system's ids either.
+    expect(jobIds.filter((jobId) => Object.values(secrets).includes(jobId))).toEqual([]);
+    // The search does find what is there.
+    expect(leaksIn(haystack, { key: CONTRACTOR_KEY })).not.toEqual([]);
+
+    // What the user typed reaches no log line either.
+    const logs = system.logs.slice(logsBefore).join('\n').toLowerCase();
+    for (const [label, value] of Object.entries({ email: person.email, username: person.username, phone: PHONE, 'other email': OTHER_EMAIL, address: person.address })) {
+      expect(logs.includes(value.toLowerCase()), label).toBe(false);
+    }
+  }, 120_000);
+});
+
+describe('chat replies fail closed (R5.1, §7.2)', () => {
+  it('when the user’s identifiers cannot be had for scrubbing: nothing is sent, the message stays unanswered, the energy comes back', async () => {
+    const person = await newPerson();
+    const before = (await as(person).call(GetBalance)).energy;
+    const identity = system.supervisor.status().find((instance) => instance.service === 'identity')!;
+    const recordedBefore = contractor.requests.length;
+    const text = `a formal letter about the lighthouse from ${person.username}`;
+    // Frozen, not killed: its NATS subscriptions stay, so requests to it time out rather than find no responder.
+    process.kill(identity.pid!, 'SIGSTOP');
+    let answer: Awaited<ReturnType<ReturnType<typeof as>['raw']>>;
+    try {
+      answer = await as(person).raw(SendMessage, { params: { assistantId: 'letter-writer' }, body: { text } });
+    } finally {
+      process.kill(identity.pid!, 'SIGCONT');
+    }
+    // Generation fails closed once identity's answer is overdue; chat answers that as a failed reply.
+    expect(answer.status, JSON.stringify(answer.body)).toBe(502);
+    expect((answer.body as { error: { code: string } }).error.code).toBe('reply_failed');
+    const kept = (await as(person).assistants.messages('letter-writer')).items;
+    expect(kept.map((message) => [message.role, message.text, message.status])).toEqual([['user', text, 'unanswered']]);
+    await eventually(async () => (await as(person).call(GetBalance)).energy === before, { what: 'refund' });
+    // Identity answers again: a request still in flight somewhere must not go out late.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(contractor.requests.length).toBe(recordedBefore);
+  }, 90_000);
 });

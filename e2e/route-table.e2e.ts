@@ -211,6 +211,33 @@ describe('one user never reaches another’s resources (R1.3)', () => {
       it.skip(`${routeName(route)} — skipped: ${plan.reason}`, () => undefined);
       continue;
     }
+    if (plan.kind === 'creatable' && plan.readOwn) {
+      const readOwn = plan.readOwn;
+      it(`${routeName(route)}: another user using the owner's id reaches only their own (per-user resource); the owner's is unchanged and unseen`, async () => {
+        // A fresh copy with the marker: an earlier test's control may have cleared the owner's conversation.
+        const params = await createResources(plan, ownerOf(owner, ownerMarker));
+        await fingerprint.settled();
+        const before = await readOwn(ownerOf(owner, ownerMarker), params);
+        // The control of the read: the owner's copy holds the owner's marker, so a leak of it below would be seen.
+        expect(before).toContain(ownerMarker);
+        const theirs = await sendRoute(baseUrl(), route, exampleRequest(route, params, HINTS), `Bearer ${stranger.accessToken}`);
+        expect(theirs.status, theirs.text.slice(0, 300)).toBe(route.successStatus);
+        expect(theirs.text).not.toContain(ownerMarker);
+        // The stranger's own copy under the same id holds nothing of the owner's either.
+        expect(await readOwn(ownerOf(stranger, ''), params)).not.toContain(ownerMarker);
+        await fingerprint.settled();
+        expect(await readOwn(ownerOf(owner, ownerMarker), params)).toBe(before);
+        // An id that names nothing is the 404 of an unknown id, as on every other route.
+        const nobodys = await sendRoute(baseUrl(), route, exampleRequest(route, unknownParams(route), HINTS), `Bearer ${stranger.accessToken}`);
+        expect(describeAnswer(nobodys)).toBe('404 not_found');
+
+        // Control: the owner's own request goes through, and a read shows the owner's content.
+        const own = await sendRoute(baseUrl(), route, exampleRequest(route, await createResources(plan, ownerOf(owner, ownerMarker)), HINTS), `Bearer ${owner.accessToken}`);
+        expect(own.status, own.text.slice(0, 300)).toBe(route.successStatus);
+        if (route.method === 'GET') expect(own.text).toContain(ownerMarker);
+      });
+      continue;
+    }
     it(`${routeName(route)}: another user asking for the owner's resource gets the 404 of an unknown id, and nothing changes`, async () => {
       if (plan.kind === 'uncovered') throw new Error(`nothing creates ${plan.resource}: add a creator or a skip reason in e2e/support/resource-owners.ts`);
       const before = await fingerprint.settled();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CreateGeneration, DeleteContent, GetGeneration, type HttpRoute } from '@homiwork/contracts';
+import { CreateGeneration, DeleteContent, GetBalance, GetGeneration, ListAssistants, ListMessages, SendMessage, type HttpRoute } from '@homiwork/contracts';
 import { createdId, exampleRequest, pathParams, routeName, type RouteAnswer, type RouteRequest } from './route-request.js';
 import type { ExampleHints } from './schema-example.js';
 
@@ -10,6 +10,9 @@ import type { ExampleHints } from './schema-example.js';
  * (`/v1/assistants/:assistantId/chats/:id`) by creating each parent first. A resource no
  * route creates (a generation's content, say) needs an entry in RESOURCE_CREATORS, or a
  * reason in UNCREATABLE_RESOURCES until it can be made; a route with neither fails the suite.
+ * A resource every user has their own of under the same id (a conversation with an assistant
+ * of the catalogue) is a PER_USER_RESOURCES entry: there another user's request succeeds, on
+ * their own copy, and the suite checks that the owner's copy is untouched and unseen.
  */
 export interface ResourceOwner {
   /** Sends a request with the owner's valid token. */
@@ -68,6 +71,46 @@ export const RESOURCE_CREATORS: Readonly<Record<string, ResourceCreator>> = {
   },
 };
 
+/**
+ * Resources whose id is shared and whose content is per user: `/v1/assistants/:assistantId`
+ * names an assistant of the catalogue, and the conversation behind it is the caller's own.
+ * `create` gives the owner content there (a message with the marker) and answers the id;
+ * `read` answers the owner's copy as the owner sees it, to compare before and after a
+ * stranger's request.
+ */
+export interface PerUserResource {
+  create: ResourceCreator;
+  read: (owner: ResourceOwner, params: Readonly<Record<string, string>>) => Promise<string>;
+}
+
+export const PER_USER_RESOURCES: Readonly<Record<string, PerUserResource>> = {
+  '/v1/assistants/:assistantId': {
+    create: async (owner) => {
+      const listed = await owner.send(ListAssistants, { params: {} });
+      const assistant = (listed.json as { items?: Array<{ id: string }> } | undefined)?.items?.[0];
+      if (listed.status !== 200 || !assistant) throw new Error(`GET /v1/assistants named no assistant: ${listed.status} ${listed.text.slice(0, 200)}`);
+      // The signup grant arrives through an event: a reply before it lands would be refused for energy.
+      await waitFor(async () => (((await owner.send(GetBalance, { params: {} })).json as { energy?: number } | undefined)?.energy ?? 0) > 0, 'the signup grant', 20_000);
+      const sent = await owner.send(SendMessage, { params: { assistantId: assistant.id }, body: { text: `a short poem about ${owner.marker}` } });
+      if (sent.status !== SendMessage.successStatus) throw new Error(`POST /v1/assistants/${assistant.id}/messages did not answer: ${sent.status} ${sent.text.slice(0, 200)}`);
+      return assistant.id;
+    },
+    read: async (owner, params) => {
+      const answer = await owner.send(ListMessages, { params: { assistantId: params.assistantId! } });
+      if (answer.status !== 200) throw new Error(`the owner could not read the conversation: ${answer.status} ${answer.text.slice(0, 200)}`);
+      return answer.text;
+    },
+  },
+};
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not come within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
 /** Keyed by `METHOD /path`: what a route needs done to the created resources before it can succeed (restore needs something in the trash). */
 export const ROUTE_PREPARATIONS: Readonly<Record<string, (owner: ResourceOwner, params: Readonly<Record<string, string>>) => Promise<void>>> = {
   'POST /v1/contents/:id/restore': async (owner, params) => {
@@ -89,12 +132,20 @@ export interface CreationStep {
   /** The path up to and including the parameter: `/v1/uploads/:id`. */
   resource: string;
   create: ResourceCreator;
-  /** How it is created, for the report: `POST /v1/uploads` or `custom`. */
+  /** How it is created, for the report: `POST /v1/uploads`, `custom` or `per-user`. */
   via: string;
+  /** Set for a PER_USER_RESOURCES id: reads the owner's copy. */
+  readOwn?: PerUserResource['read'];
 }
 
 export type ResourcePlan =
-  | { kind: 'creatable'; steps: CreationStep[]; prepare?: (owner: ResourceOwner, params: Readonly<Record<string, string>>) => Promise<void> }
+  | {
+      kind: 'creatable';
+      steps: CreationStep[];
+      prepare?: (owner: ResourceOwner, params: Readonly<Record<string, string>>) => Promise<void>;
+      /** The id names a per-user resource (PER_USER_RESOURCES): reads the owner's copy of the last such one. */
+      readOwn?: PerUserResource['read'];
+    }
   | { kind: 'skipped'; reason: string }
   | { kind: 'uncovered'; resource: string };
 
@@ -104,6 +155,11 @@ export function planResources(route: HttpRoute, routes: readonly HttpRoute[]): R
     const resource = route.path.slice(0, route.path.indexOf(`:${param}`) + param.length + 1);
     const skipped = UNCREATABLE_RESOURCES[resource];
     if (skipped !== undefined) return { kind: 'skipped', reason: skipped };
+    const perUser = PER_USER_RESOURCES[resource];
+    if (perUser) {
+      steps.push({ param, resource, create: perUser.create, via: 'per-user', readOwn: perUser.read });
+      continue;
+    }
     const custom = RESOURCE_CREATORS[resource];
     if (custom) {
       steps.push({ param, resource, create: custom, via: 'custom' });
@@ -120,7 +176,8 @@ export function planResources(route: HttpRoute, routes: readonly HttpRoute[]): R
     });
   }
   const prepare = ROUTE_PREPARATIONS[routeName(route)];
-  return { kind: 'creatable', steps, ...(prepare ? { prepare } : {}) };
+  const readOwn = steps.findLast((step) => step.readOwn)?.readOwn;
+  return { kind: 'creatable', steps, ...(prepare ? { prepare } : {}), ...(readOwn ? { readOwn } : {}) };
 }
 
 /** Creates the owner's resources along the plan (then readies them for the route) and answers the path parameters naming them. */

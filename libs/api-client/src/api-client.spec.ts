@@ -48,6 +48,14 @@ function answer(method: string, url: string, body: unknown): Answer {
   if (route === 'GET /v1/contents') return { status: 200, body: { items: [] } };
   if (route === `POST /v1/billing/checkout/${ORDER_ID}`) return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, text: '<h1>Payment confirmed</h1>' };
   if (route === 'POST /v1/billing/webhooks/local') return { status: 200, body: { received: true } };
+  if (route === 'GET /v1/assistants') return { status: 200, body: { items: [{ id: 'poem-helper', name: 'Poem helper', description: 'Writes poems with you' }] } };
+  if (route === 'POST /v1/assistants/poem-helper/messages') {
+    const { text } = body as { text: string };
+    const message = (id: string, role: string, said: string) => ({ id, role, text: said, status: 'answered', createdAt: CREATED_AT });
+    return { status: 201, body: { message: message(CONTENT_ID, 'user', text), reply: message(ORDER_ID, 'assistant', `re: ${text}`) } };
+  }
+  if (route === 'GET /v1/assistants/poem-helper/messages') return { status: 200, body: { items: [{ id: CONTENT_ID, role: 'user', text: 'hi', status: 'unanswered', createdAt: CREATED_AT }] } };
+  if (route === 'DELETE /v1/assistants/poem-helper/messages') return { status: 204 };
   return { status: 404, body: { error: { code: 'not_found', message: 'no such route' } } };
 }
 
@@ -219,6 +227,30 @@ describe('ApiClient', () => {
       expect(seen[0]!.headers['content-type']).toBe('application/json');
       expect(seen[0]!.headers['processor-signature']).toBe('t=1,v1=ab');
       expect(seen[0]!.headers.authorization).toBeUndefined();
+    });
+  });
+
+  describe('assistant routes', () => {
+    it('lists assistants, sends a message as {text}, reads and clears the conversation', async () => {
+      const assistants = new ApiClient({ baseUrl, accessToken: 't' }).assistants;
+      await expect(assistants.list()).resolves.toEqual({ items: [{ id: 'poem-helper', name: 'Poem helper', description: 'Writes poems with you' }] });
+      const sent = await assistants.send('poem-helper', 'a poem about rain');
+      expect([sent.message.role, sent.message.text, sent.reply.role, sent.reply.text]).toEqual(['user', 'a poem about rain', 'assistant', 're: a poem about rain']);
+      await expect(assistants.messages('poem-helper')).resolves.toMatchObject({ items: [{ status: 'unanswered' }] });
+      await expect(assistants.clear('poem-helper')).resolves.toBeUndefined();
+      expect(seen.map((request) => [request.method, request.url, request.body])).toEqual([
+        ['GET', '/v1/assistants', undefined],
+        ['POST', '/v1/assistants/poem-helper/messages', { text: 'a poem about rain' }],
+        ['GET', '/v1/assistants/poem-helper/messages', undefined],
+        ['DELETE', '/v1/assistants/poem-helper/messages', undefined],
+      ]);
+      expect(seen.every((request) => request.headers.authorization === 'Bearer t')).toBe(true);
+    });
+
+    it('encodes the assistant id into the path, so it cannot reach another route', async () => {
+      const error = await new ApiClient({ baseUrl, accessToken: 't' }).assistants.messages('../../me').catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ status: 404 });
+      expect(seen.map((request) => request.url)).toEqual(['/v1/assistants/..%2F..%2Fme/messages']);
     });
   });
 

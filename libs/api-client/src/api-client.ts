@@ -1,6 +1,7 @@
 import type { HttpBody, HttpResponse, HttpRoute } from '@homiwork/contracts';
 import { AccountsApi } from './accounts-api.js';
 import { ApiContractError, ApiError } from './api-error.js';
+import { AssistantsApi } from './assistants-api.js';
 import { BillingApi } from './billing-api.js';
 import { ContentsApi, GenerationsApi } from './generations-api.js';
 import { requestUrl } from './request-url.js';
@@ -53,12 +54,14 @@ export class ApiClient {
   readonly accounts: AccountsApi;
   readonly generations: GenerationsApi;
   readonly contents: ContentsApi;
+  readonly assistants: AssistantsApi;
   readonly billing: BillingApi;
 
   constructor(private readonly options: ApiClientOptions) {
     this.accounts = new AccountsApi(this);
     this.generations = new GenerationsApi(this);
     this.contents = new ContentsApi(this);
+    this.assistants = new AssistantsApi(this);
     this.billing = new BillingApi(this);
   }
 

@@ -13,6 +13,7 @@ import { ErrorFilter } from './errors/error.filter.js';
 import { NatsKvRateLimiter } from './rate-limit/nats-kv-rate-limiter.js';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard.js';
 import { AccountsController } from './routes/accounts.controller.js';
+import { AssistantsController } from './routes/assistants.controller.js';
 import { BillingController } from './routes/billing.controller.js';
 import { CheckoutController } from './routes/checkout.controller.js';
 import { ContentsController } from './routes/contents.controller.js';
@@ -36,7 +37,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [ServiceKitModule.forRoot({ service: 'gateway', config, ...overrides })],
-      controllers: [HealthController, AccountsController, UploadsController, GenerationsController, ContentsController, BillingController, CheckoutController],
+      controllers: [HealthController, AccountsController, UploadsController, GenerationsController, ContentsController, AssistantsController, BillingController, CheckoutController],
       providers: [
         { provide: GatewayConfig, useValue: config },
         ActivityReporter,

@@ -1,3 +1,4 @@
+import { ChatRpc } from '@homiwork/contracts';
 import { GatewayError, GatewayErrors } from '../errors/gateway-error.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -5,6 +6,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A malformed id is simply not found (API.md: unknown ids answer 404), and never reaches a service. */
 export function resourceId(id: string): string {
   if (!UUID.test(id)) throw GatewayErrors.notFound();
+  return id;
+}
+
+/** An assistant id that cannot exist is not found either, by the contract's own pattern. */
+export function assistantId(id: string): string {
+  if (!ChatRpc.AssistantId.safeParse(id).success) throw GatewayErrors.notFound();
   return id;
 }
 
