@@ -5,7 +5,16 @@
  *      newest 100 in one statement) into conversations already holding 100 messages; `plain` is the same INSERT
  *      alone; both one transaction each through chat's own repositories and Transactor, the
  *      sealed bytes made beforehand (encryption is not part of either), each worker its own
- *      conversation. Goal: capped ≤ 1.5× plain. Rounds alternate the two lines.
+ *      conversation, in a table that already holds BENCH_BACKGROUND_CONVERSATIONS other full
+ *      conversations (a table of one bench's own rows is not what the planner sees in use).
+ *      Goal: capped ≤ 1.5× plain. A round runs the two lines in alternating 1-second slices
+ *      (BENCH_SECONDS of each), so a change of machine load mid-round hits both alike.
+ *      Before every round `VACUUM ANALYZE` does what autovacuum does in production: this
+ *      machine's PostgreSQL runs with autovacuum off (CI), and with statistics from before
+ *      the plain line's tens of thousands of rows the planner trims through the created_at
+ *      index, which reads the whole index per insert (an incremental sort looking for the
+ *      end of a group that has no end) — capped then measured 5–20× plain, worse every
+ *      round as the table grew. The plan the trim ran with is printed at the end.
  *   2. end to end — messages/s through chat as it runs (RPC over NATS, moderation, two
  *      transactions with sealing, reservation, context decrypt, reply), with billing and
  *      generation's chat.reply answered by in-process stand-ins (the real reply path runs in
@@ -13,7 +22,8 @@
  *
  * Not part of `npm test`. From the repository root with the repo's Node 24:
  *   node_modules/.bin/node --import @swc-node/register/esm-register bench/chat.bench.ts
- * Knobs: BENCH_CONCURRENCY (4), BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_E2E_CONCURRENCY (8).
+ * Knobs: BENCH_CONCURRENCY (4), BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_E2E_CONCURRENCY (8),
+ * BENCH_BACKGROUND_CONVERSATIONS (2000).
  */
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -31,17 +41,29 @@ import { ConversationsRepository } from '../services/chat/src/persistence/conver
 import { MessagesRepository } from '../services/chat/src/persistence/messages.repository.js';
 import { type Cleanup, createBenchDatabase, intEnv, out, removeNamespaceOnCleanup, runBench } from './support/bench-kit.js';
 import { closedLoop, type LoopResult } from './support/loops.js';
-import { fmt, pad } from './support/stats.js';
+import { fmt, pad, percentile } from './support/stats.js';
 
 const CONFIG = {
   concurrency: intEnv('BENCH_CONCURRENCY', 4, 1, 64),
   seconds: intEnv('BENCH_SECONDS', 5, 1, 300),
   rounds: intEnv('BENCH_ROUNDS', 3, 1, 20),
   e2eConcurrency: intEnv('BENCH_E2E_CONCURRENCY', 8, 1, 256),
+  backgroundConversations: intEnv('BENCH_BACKGROUND_CONVERSATIONS', 2000, 0, 100_000),
 };
 const RUN_ID = `benchchat${randomId(3)}`;
 const cleanups: Cleanup[] = [];
 const CAP = ChatRpc.STORED_MESSAGES_PER_ASSISTANT;
+
+/** One line's 1-second slices as one result: throughput over their summed time, percentiles over all their latencies. */
+function merged(slices: LoopResult[]): LoopResult {
+  const latencies = slices.flatMap((slice) => slice.latencies).sort((a, b) => a - b);
+  const done = slices.reduce((sum, slice) => sum + slice.done, 0);
+  const wall = slices.reduce((sum, slice) => sum + slice.wall, 0);
+  const outcomes: Record<string, number> = {};
+  for (const slice of slices) for (const [outcome, count] of Object.entries(slice.outcomes)) outcomes[outcome] = (outcomes[outcome] ?? 0) + count;
+  const firstFailure = slices.find((slice) => slice.firstFailure)?.firstFailure;
+  return { done, wall, perSecond: done / wall, latencies, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? Number.NaN, outcomes, ...(firstFailure ? { firstFailure } : {}) };
+}
 
 function line(name: string, result: LoopResult, ratio?: number): void {
   out(`${pad(name, 10)} ${pad(fmt(result.perSecond, 0), 8)} /s   p50 ${pad(fmt(result.p50, 2), 7)} ms   p99 ${pad(fmt(result.p99, 2), 7)} ms${ratio === undefined ? '' : `   ×${fmt(ratio, 2)} of plain`}${result.firstFailure ? `   first failure: ${result.firstFailure}` : ''}`);
@@ -68,20 +90,40 @@ async function cappedVsPlain(url: string): Promise<void> {
       await messages.insertAndTrim(message(userId, createdAt), CAP);
     });
   };
+  // Other users' full conversations, written over the past weeks, straight in SQL: only their shape matters.
+  await dataSource.query(
+    `WITH c AS (SELECT gen_random_uuid() AS user_id FROM generate_series(1, $1)),
+          i AS (INSERT INTO chat.conversations (user_id, assistant_id, last_message_at) SELECT user_id, $2, now() - interval '1 hour' FROM c)
+     INSERT INTO chat.messages (id, user_id, assistant_id, role, sealed, key_version, status, created_at)
+     SELECT gen_random_uuid(), c.user_id, $2, CASE WHEN n % 2 = 0 THEN 'user' ELSE 'assistant' END, $3, 1, 'answered', now() - interval '30 days' * random()
+       FROM c, generate_series(1, $4) n`,
+    [CONFIG.backgroundConversations, assistantId, sealed, CAP],
+  );
   for (const userId of cappedUsers) for (let i = 0; i < CAP; i++) await capped(userId);
-  await dataSource.query('ANALYZE chat.messages');
+  const vacuum = () => dataSource.query('VACUUM ANALYZE chat.messages, chat.conversations');
 
-  out(`capped insert vs plain insert, ${CONFIG.concurrency} workers, each its own conversation (capped ones at ${CAP} stored), ${CONFIG.seconds} s per line`);
+  out(`capped insert vs plain insert, ${CONFIG.concurrency} workers, each its own conversation (capped ones at ${CAP} stored), ${CONFIG.backgroundConversations} other conversations at ${CAP}, VACUUM ANALYZE before each round, ${CONFIG.seconds} × 1 s per line, the two lines alternating by the second`);
   const ratios: number[] = [];
+  const lines = {
+    plain: () =>
+      closedLoop(CONFIG.concurrency, { seconds: 1 }, async (_index, worker) => {
+        await transactor.run(() => messages.insertUncapped(message(plainUsers[worker]!, new Date())));
+        return { ok: true, outcome: 'ok' };
+      }),
+    capped: () =>
+      closedLoop(CONFIG.concurrency, { seconds: 1 }, async (_index, worker) => {
+        await capped(cappedUsers[worker]!);
+        return { ok: true, outcome: 'ok' };
+      }),
+  };
   for (let round = 1; round <= CONFIG.rounds; round++) {
-    const plain = await closedLoop(CONFIG.concurrency, { seconds: CONFIG.seconds }, async (_index, worker) => {
-      await transactor.run(() => messages.insertUncapped(message(plainUsers[worker]!, new Date())));
-      return { ok: true, outcome: 'ok' };
-    });
-    const cap = await closedLoop(CONFIG.concurrency, { seconds: CONFIG.seconds }, async (_index, worker) => {
-      await capped(cappedUsers[worker]!);
-      return { ok: true, outcome: 'ok' };
-    });
+    await vacuum();
+    const slices: Record<keyof typeof lines, LoopResult[]> = { plain: [], capped: [] };
+    for (let slice = 0; slice < CONFIG.seconds; slice++) {
+      for (const name of slice % 2 === 0 ? (['plain', 'capped'] as const) : (['capped', 'plain'] as const)) slices[name].push(await lines[name]());
+    }
+    const plain = merged(slices.plain);
+    const cap = merged(slices.capped);
     const ratio = plain.perSecond / cap.perSecond;
     ratios.push(ratio);
     out(`round ${round}`);
@@ -91,6 +133,27 @@ async function cappedVsPlain(url: string): Promise<void> {
   const [{ n: over } = { n: -1 }] = await dataSource.query<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM chat.messages WHERE user_id = ANY($1) GROUP BY user_id HAVING count(*) <> ${CAP}) c`, [cappedUsers]);
   out(`capped conversations not at exactly ${CAP} after the run: ${over}`);
   out(`capped cost ×${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)} of plain (goal ≤ 1.5)`);
+  // A copy of insertAndTrim's statement (keep the two alike), rolled back: which index the trim used.
+  const explain = dataSource.createQueryRunner();
+  try {
+    await explain.startTransaction();
+    const userId = cappedUsers[0]!;
+    const plan = (await explain.query(
+      `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) WITH inserted AS (
+         INSERT INTO chat.messages (id, user_id, assistant_id, role, sealed, key_version, status, created_at) VALUES ($1, $2, $3, 'user', $4, 1, 'answered', now()) RETURNING id
+       )
+       DELETE FROM chat.messages WHERE id IN (
+         SELECT id FROM chat.messages WHERE user_id = $2 AND assistant_id = $3
+          ORDER BY created_at DESC, id DESC OFFSET $5 LIMIT 1)`,
+      [randomUUID(), userId, assistantId, sealed, CAP - 1],
+    )) as Array<{ 'QUERY PLAN': string }>;
+    const text = plan.map((row) => row['QUERY PLAN']);
+    const scan = text.find((row) => /Scan/.test(row) && /messages_1/.test(row))?.trim() ?? '?';
+    out(`trim plan: ${scan}; ${text.find((row) => row.trimStart().startsWith('Buffers'))?.trim() ?? ''}; ${text.at(-1)?.trim() ?? ''}`);
+  } finally {
+    await explain.rollbackTransaction().catch(() => undefined);
+    await explain.release();
+  }
 }
 
 async function endToEnd(url: string): Promise<void> {
