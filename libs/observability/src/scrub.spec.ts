@@ -67,6 +67,10 @@ describe('the project’s own names in log lines', () => {
     expect(performance.now() - started).toBeLessThan(200);
   });
 
+  it('scrubs a random token that happens to hold no digit', () => {
+    expect(scrubString('token kolZJeiwkObHVqfvhqW_jfbzDtxcSksn end')).toBe('token [secret] end');
+  });
+
   it('still scrubs keys, hashes, salts and tokens of the same length', () => {
     for (const secret of [randomBytes(32).toString('hex'), randomBytes(32).toString('base64url'), randomBytes(24).toString('base64url'), `sk_live_${randomBytes(24).toString('hex')}`]) {
       expect(scrubString(`token ${secret} end`), secret).toBe('token [secret] end');

@@ -83,8 +83,7 @@ const REPLACEMENTS: Array<[RegExp, (match: string) => string]> = [
 
 /**
  * A run of 32+ base64url/hex characters is a secret unless it is made of UUIDs (opaque ids
- * that must stay), has no digit or no letter (a long kebab/snake_case word, or a number),
- * or reads as a name: segments (split at `-` and `_`) that are each words in camel or
+ * that must stay), has no letter (a number), or reads as a name: segments (split at `-` and `_`) that are each words in camel or
  * lower case ending, at most, in a number — the project's own consumer, migration and
  * stream names (`identity--prime-status-changed-v1`, `CreateMessagingTables1764200000000`).
  * Random keys, hashes and tokens do not look like that.
@@ -93,14 +92,25 @@ function looksLikeSecret(run: string): boolean {
   return run
     .replace(UUID_G, ' ')
     .split(' ')
-    .some((part) => part.length >= 32 && /\d/.test(part) && /[A-Za-z]/.test(part) && !isName(part));
+    .some((part) => part.length >= 32 && /[A-Za-z]/.test(part) && !isName(part));
 }
+
+/**
+ * The project's names are made of words (`prime`, `Status`, `Messaging`) averaging well over
+ * four letters; random base64url is about half upper case, so split into camel-case words it
+ * averages about two. Without this, a random token that happens to hold no digit (1 in ~250
+ * of 32 characters) would parse as a run of short camel-case words.
+ */
+const MIN_NAME_WORD_LENGTH = 4;
 
 // Linear: words in camel or lower case (each upper-case letter starts a word), or a short
 // upper-case word, then digits. No nested quantifier, so no input can make it backtrack.
 const NAME_SEGMENT = /^(?:[A-Za-z][a-z]*(?:[A-Z][a-z]*)*|[A-Z]{1,8})\d*$|^\d+$/;
 
 function isName(part: string): boolean {
+  const words = part.match(/[A-Z]?[a-z]+|[A-Z]+(?![a-z])/g) ?? [];
+  const letters = words.reduce((sum, word) => sum + word.length, 0);
+  if (words.length === 0 || letters / words.length < MIN_NAME_WORD_LENGTH) return false;
   return part
     .split(/[-_]+/)
     .filter(Boolean)

@@ -50,11 +50,20 @@ export function persistentDevSecrets(runDir: string, options: { rotate?: boolean
  * secrets.json: every service gets the shared secrets, but only its own NATS password.
  * Users added to the manifest since get a password; `rotate` replaces them all.
  */
+/**
+ * nats-server reads `$VAR` in its configuration as a value of the config language: one that
+ * starts with a digit or a dash is taken for a number and fails to parse (a base64url password
+ * does that 1 time in 6). A letter first keeps every password a string.
+ */
+const NATS_SAFE_PASSWORD = /^[A-Za-z][A-Za-z0-9_-]{15,}$/;
+const natsPassword = (): string => `p${randomBytes(24).toString('base64url')}`;
+
 export function persistentNatsPasswords(runDir: string, users: readonly string[], options: { rotate?: boolean } = {}): Record<string, string> {
   const file = join(runDir, 'nats-passwords.json');
   const kept = !options.rotate && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
-  const passwords = Object.fromEntries(users.map((user) => [user, kept[user] ?? randomBytes(24).toString('base64url')]));
-  if (users.some((user) => kept[user] === undefined)) {
+  const usable = (password: string | undefined): password is string => password !== undefined && NATS_SAFE_PASSWORD.test(password);
+  const passwords = Object.fromEntries(users.map((user) => [user, usable(kept[user]) ? kept[user] : natsPassword()]));
+  if (users.some((user) => !usable(kept[user]))) {
     mkdirSync(runDir, { recursive: true, mode: 0o700 });
     writeFileSync(file, JSON.stringify(passwords), { mode: 0o600 });
     chmodSync(file, 0o600);
