@@ -17,6 +17,8 @@ import { PurgeExpired } from './usecases/purge-expired/purge-expired.usecase.js'
 import { PurgeUser } from './usecases/purge-user/purge-user.usecase.js';
 import { RecordPrimeStatus } from './usecases/record-prime-status/record-prime-status.usecase.js';
 import { SendMessage } from './usecases/send-message/send-message.usecase.js';
+import { SettleStale } from './usecases/settle-stale/settle-stale.usecase.js';
+import { StaleSendSweeper } from './usecases/settle-stale/stale-send-sweeper.js';
 
 @Module({})
 export class ChatModule {
@@ -38,6 +40,8 @@ export class ChatModule {
         RecordPrimeStatus,
         PurgeExpired,
         ChatSweeper,
+        SettleStale,
+        StaleSendSweeper,
         PurgeUser,
         ChatHandlers,
       ],

@@ -20,6 +20,15 @@ const chatSettings = databaseServiceConfig.extend({
   /** How often chat itself deletes messages past retention. */
   CHAT_SWEEP_INTERVAL_MS: int(100, 86_400_000, 600_000),
   /**
+   * A user message still unsettled (its energy neither committed nor refunded) this long
+   * after it was stored belongs to a send that died — chat stopped between reserving and
+   * settling: the stale-send sweep refunds it. Longer than a send can take after storing
+   * (the reply wait, 35 s, plus its transactions), with margin.
+   */
+  CHAT_SETTLE_AFTER_MS: int(60_000, 86_400_000, 120_000),
+  /** How often the stale-send sweep runs (only while replies cost energy). */
+  CHAT_SETTLE_SWEEP_INTERVAL_MS: int(100, 3_600_000, 60_000),
+  /**
    * How much of the recent conversation (characters, newest first, the new message always
    * included) goes to the assistant as context; the reply route takes at most 16,000.
    */

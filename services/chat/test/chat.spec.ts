@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DAY_MS } from '@homiwork/clock';
 import { ChatHistoryExpiredV1, ChatRpc, GenerationFinishedV1, PrimeStatusChangedV1, ProhibitedContentDetectedV1, PurgeCompletedV1, UserDeletedV1 } from '@homiwork/contracts';
 import { DataKeyDestroyedError, UserDataKeys } from '@homiwork/data-keys';
 import { databaseUrl, eventually, randomId, withAdminClient } from '@homiwork/testing';
 import { ChatSweeper } from '../src/usecases/purge-expired/chat-sweeper.js';
-import { standInReply, startHarness, type Harness } from './harness.js';
+import { StaleSendSweeper } from '../src/usecases/settle-stale/stale-send-sweeper.js';
+import { LONG_REPLY, standInReply, startHarness, type Harness } from './harness.js';
 
 // The chat service end to end in one process: RPC routes, consumers and the sweeper on the
 // real PostgreSQL and NATS; billing and generation stood in for by responders (harness.ts).
@@ -147,6 +148,97 @@ describe('failures leave a clear state', () => {
     await eventually(async () => (await finishedOf(reservationId)).length === 1, { what: 'refund after a failed reservation' });
     expect((await finishedOf(reservationId))[0]).toMatchObject({ outcome: 'failed' });
   });
+});
+
+describe('a refused send leaves the conversation as it was; a send that died is refunded', () => {
+  it('100 stored, then 402s (several at once) and a billing failure: still exactly the same 100 rows, nothing trimmed', async () => {
+    const userId = randomUUID();
+    for (let i = 0; i < ChatRpc.STORED_MESSAGES_PER_ASSISTANT / 2; i++) await send(userId, `m${i}`);
+    const before = await rowsOf(userId);
+    expect(before).toHaveLength(ChatRpc.STORED_MESSAGES_PER_ASSISTANT);
+
+    h.peers.billing.set(userId, 'broke');
+    const refused = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => send(userId, `broke${i}`)));
+    expect(refused.map((r) => (r.status === 'rejected' ? (r.reason as { status: number }).status : 'stored'))).toEqual([402, 402, 402, 402, 402]);
+    h.peers.billing.set(userId, 'fail');
+    await expect(send(userId, 'billing down')).rejects.toMatchObject({ status: 503 });
+    expect(await rowsOf(userId)).toEqual(before);
+  }, 120_000);
+
+  it('stored messages are settled in the transaction that announces the outcome, or at once when replies are free', async () => {
+    const userId = randomUUID();
+    const { message } = await send(userId, 'settle me');
+    const [row] = await h.sql<{ settled_at: Date | null }>('SELECT settled_at FROM chat.messages WHERE id = $1', [message.id]);
+    expect(row!.settled_at).not.toBeNull();
+    h.peers.replies.set(userId, 'fail');
+    await expect(send(userId, 'unanswered but settled')).rejects.toMatchObject({ status: 502 });
+    expect(await h.sql("SELECT 1 FROM chat.messages WHERE user_id = $1 AND role = 'user' AND settled_at IS NULL", [userId])).toEqual([]);
+  });
+
+  it('the stale-send sweep (clock moved) refunds a user message left unsettled, once, and leaves fresh and settled ones alone; a reply arriving after it commits nothing', async () => {
+    const sweeper = h.service.app.get(StaleSendSweeper);
+    const userId = randomUUID();
+    const settled = await send(userId, 'a settled exchange');
+    // What chat stopping between storing and settling leaves behind.
+    const died = randomUUID();
+    await h.sql(
+      "INSERT INTO chat.messages (id, user_id, assistant_id, role, sealed, key_version, status, created_at) VALUES ($1, $2, 'poem-helper', 'user', '\\x00', 1, 'unanswered', $3)",
+      [died, userId, new Date(h.clock.nowMs())],
+    );
+    await sweeper.sweep();
+    expect(await h.sql('SELECT 1 FROM chat.messages WHERE id = $1 AND settled_at IS NULL', [died])).toHaveLength(1);
+
+    // A live send whose reply is slow: the sweep runs (clock moved past the wait) before it returns.
+    const slowUser = randomUUID();
+    h.peers.replyDelayMs = 1_500;
+    const slow = send(slowUser, 'slow reply');
+    try {
+      await eventually(async () => (await rowsOf(slowUser)).length === 1, { what: 'slow message stored' });
+      h.clock.setOffset(h.clock.offset + h.config.CHAT_SETTLE_AFTER_MS + 1_000);
+      await sweeper.sweep();
+      await expect(slow).resolves.toMatchObject({ reply: { status: 'answered' } });
+    } finally {
+      h.peers.replyDelayMs = 0;
+    }
+    const slowId = (await rowsOf(slowUser))[0]!.id;
+
+    await eventually(async () => (await finishedOf(died)).length === 1 && (await finishedOf(slowId)).length === 1, { what: 'stale refunds' });
+    expect((await finishedOf(died))[0]).toMatchObject({ userId, purpose: 'chat', outcome: 'failed' });
+    expect(await h.sql('SELECT 1 FROM chat.messages WHERE id = $1 AND settled_at IS NOT NULL', [died])).toHaveLength(1);
+    await sweeper.sweep();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await finishedOf(died)).toHaveLength(1);
+    // Refunded by the sweep, then answered: no second outcome for it.
+    expect((await finishedOf(slowId)).map((e) => e.outcome)).toEqual(['failed']);
+    expect((await finishedOf(settled.message.id)).map((e) => e.outcome)).toEqual(['succeeded']);
+  }, 60_000);
+});
+
+describe('long replies and the context', () => {
+  it('a reply over 8,000 characters is stored cut on a character boundary; a full conversation of such rows lists within NATS’s 1 MB; the context decrypts only the rows it needs', async () => {
+    const userId = randomUUID();
+    h.peers.replies.set(userId, 'long');
+    const first = await send(userId, 'w'.repeat(ChatRpc.MAX_MESSAGE_CHARS));
+    // The 8,000th unit is the first half of a surrogate pair: cut before it, not through it.
+    expect(first.reply.text).toBe(LONG_REPLY.slice(0, 7_999));
+    for (let i = 1; i < ChatRpc.STORED_MESSAGES_PER_ASSISTANT / 2 - 1; i++) await send(userId, 'w'.repeat(ChatRpc.MAX_MESSAGE_CHARS));
+
+    const keys = h.service.app.get(UserDataKeys);
+    const openMany = vi.spyOn(keys, 'openMany');
+    try {
+      await send(userId, 'w'.repeat(ChatRpc.MAX_MESSAGE_CHARS));
+      const opened = openMany.mock.calls.filter(([owner]) => owner === userId).reduce((sum, [, sealed]) => sum + sealed.length, 0);
+      expect(opened).toBeLessThanOrEqual(10);
+    } finally {
+      openMany.mockRestore();
+    }
+    const asked = h.peers.replyRequests.filter((r) => r.userId === userId).at(-1)!;
+    expect(asked.turns.reduce((sum, turn) => sum + turn.text.normalize('NFKC').length, 0)).toBeLessThanOrEqual(h.config.CHAT_CONTEXT_CHARS);
+
+    const { items } = await list(userId);
+    expect(items).toHaveLength(ChatRpc.STORED_MESSAGES_PER_ASSISTANT);
+    expect(items.every((item) => item.text.length <= ChatRpc.MAX_MESSAGE_CHARS)).toBe(true);
+  }, 120_000);
 });
 
 describe('bad input', () => {

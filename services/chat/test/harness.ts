@@ -35,8 +35,8 @@ import { ChatModule } from '../src/chat.module.js';
 export interface PeerBehaviour {
   /** Reservation answer per user: pay (default), 402, or a 500. */
   billing: Map<string, 'pay' | 'broke' | 'fail'>;
-  /** Reply answer per user: a reply naming the last turn (default), or a failure. */
-  replies: Map<string, 'answer' | 'fail'>;
+  /** Reply answer per user: a reply naming the last turn (default), a failure, or LONG_REPLY. */
+  replies: Map<string, 'answer' | 'fail' | 'long'>;
   reservations: Array<RpcRequest<typeof BillingRpc.ReserveEnergyRoute>>;
   replyRequests: Array<RpcRequest<typeof GenerationRpc.ChatReplyRoute>>;
   /** Delay before each reply, so sends overlap. */
@@ -57,6 +57,12 @@ export interface Harness {
   publish<E extends EventContract>(event: E, payload: EventPayload<E>): Promise<string>;
   stop(): Promise<void>;
 }
+
+/**
+ * A reply longer than a stored message may be (generation allows 100,000 characters), with
+ * a surrogate pair straddling the 8,000th unit: a cut there must not split it.
+ */
+export const LONG_REPLY = `${'x'.repeat(7_999)}\u{1F600}${'y'.repeat(20_000)}`;
 
 /** What the stand-in generation answers: deterministic, and recognisable per request. */
 export function standInReply(request: RpcRequest<typeof GenerationRpc.ChatReplyRoute>): string {
@@ -84,6 +90,7 @@ export async function startHarness(extraEnv: Record<string, string> = {}): Promi
     peers.replyRequests.push(request);
     if (peers.replyDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, peers.replyDelayMs));
     if (peers.replies.get(request.userId) === 'fail') throw new RpcError(503, 'service_unavailable', 'the contractor is unavailable', 5);
+    if (peers.replies.get(request.userId) === 'long') return { text: LONG_REPLY };
     return { text: standInReply(request) };
   });
 
@@ -101,6 +108,7 @@ export async function startHarness(extraEnv: Record<string, string> = {}): Promi
     MODERATION_TEXT_RULES: 'arson=set\\s+fire\\s+to',
     // The tests sweep when they choose to.
     CHAT_SWEEP_INTERVAL_MS: String(3_600_000),
+    CHAT_SETTLE_SWEEP_INTERVAL_MS: String(3_600_000),
     ...extraEnv,
   };
   const config = chatConfigSchema.parse(env);

@@ -28,8 +28,13 @@ export class CreateChatTables1764900009105 implements MigrationInterface {
         sealed bytea NOT NULL,
         key_version integer NOT NULL,
         status text NOT NULL CHECK (status IN ('answered', 'unanswered')),
-        created_at timestamptz NOT NULL
+        created_at timestamptz NOT NULL,
+        -- A user message's energy is settled (GenerationFinished appended, in the same
+        -- transaction as this is set) — or needs none. NULL past the reply wait means the
+        -- send died between reserving and settling: StaleSendSweeper refunds it.
+        settled_at timestamptz
       )`);
+    await runner.query("CREATE INDEX messages_unsettled ON messages (created_at) WHERE settled_at IS NULL AND role = 'user'");
     await runner.query('CREATE INDEX messages_conversation_created ON messages (user_id, assistant_id, created_at, id)');
     // The retention sweep's scan.
     await runner.query('CREATE INDEX messages_created_at ON messages (created_at)');

@@ -14,7 +14,12 @@ export interface SealedMessage {
   keyVersion: number;
   status: MessageStatus;
   createdAt: Date;
+  /** Set once GenerationFinished is appended for a user message (or it costs nothing). */
+  settledAt?: Date | null;
 }
+
+/** What settling a user message found: settled now, settled before (by the stale sweep), or gone. */
+export type SettleOutcome = 'settled' | 'already_settled' | 'gone';
 
 interface MessageRow {
   id: string;
@@ -58,12 +63,12 @@ export class MessagesRepository {
   async insertAndTrim(message: SealedMessage, keep: number): Promise<void> {
     await this.db.transactionManager('storing a message (with its conversation locked and trimmed)').query(
       `WITH inserted AS (
-         INSERT INTO messages (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
+         INSERT INTO messages (${COLUMNS}, settled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10) RETURNING id
        )
        DELETE FROM messages WHERE id IN (
          SELECT id FROM messages WHERE user_id = $2 AND assistant_id = $3
           ORDER BY created_at DESC, id DESC OFFSET $9 LIMIT 1)`,
-      [message.id, message.userId, message.assistantId, message.role, message.sealed, message.keyVersion, message.status, message.createdAt, keep - 1],
+      [message.id, message.userId, message.assistantId, message.role, message.sealed, message.keyVersion, message.status, message.createdAt, keep - 1, message.settledAt ?? null],
     );
   }
 
@@ -85,6 +90,39 @@ export class MessagesRepository {
   async markAnswered(id: string): Promise<boolean> {
     const [, count] = await this.db.query<[unknown[], number]>("UPDATE messages SET status = 'answered' WHERE id = $1", [id]);
     return count === 1;
+  }
+
+  /**
+   * Marks a user message settled at `at` (and answered, if `answered`), unless it was settled
+   * before — the row locked, so a concurrent stale sweep and this take turns and exactly one
+   * of them settles it.
+   */
+  async settle(id: string, at: Date, answered: boolean): Promise<SettleOutcome> {
+    // pg answers an UPDATE with [rows, affectedCount].
+    const [rows] = await this.db.query<[Array<{ was_settled: boolean }>, number]>(
+      `WITH current AS (SELECT id, settled_at IS NOT NULL AS was_settled FROM messages WHERE id = $1 FOR UPDATE)
+       UPDATE messages m SET settled_at = COALESCE(m.settled_at, $2), status = CASE WHEN $3 THEN 'answered' ELSE m.status END
+         FROM current WHERE m.id = current.id
+       RETURNING current.was_settled`,
+      [id, at, answered],
+    );
+    if (rows.length === 0) return 'gone';
+    return rows[0]!.was_settled ? 'already_settled' : 'settled';
+  }
+
+  /**
+   * Up to `limit` user messages written before `before` and never settled, locked (rows a
+   * sender or another sweep holds are skipped) and marked settled at `at`; returns them.
+   */
+  async settleStale(before: Date, at: Date, limit: number): Promise<Array<{ id: string; userId: string }>> {
+    const [rows] = await this.db.query<[Array<{ id: string; user_id: string }>, number]>(
+      `UPDATE messages SET settled_at = $2 WHERE id IN (
+         SELECT id FROM messages WHERE settled_at IS NULL AND role = 'user' AND created_at < $1
+          ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING id, user_id`,
+      [before, at, limit],
+    );
+    return rows.map((row) => ({ id: row.id, userId: row.user_id }));
   }
 
   async deleteById(id: string): Promise<number> {

@@ -9,13 +9,15 @@ import { parseBody } from './parse-body.js';
 import { assistantId } from './request-params.js';
 
 /**
- * How long a send may take. It waits for the reply: chat waits up to 35 s for generation,
- * which gives up on the contractor after CHAT_REPLY_TIMEOUT_MS (30 s by default). The gateway
- * waits longer still, so chat's answer decides — the reply, or a clear error with the message
- * kept unanswered and the energy refunded. With the default RPC time-out (10 s) a slow reply
- * was answered 504 while chat went on to store it and charge for it (e2e/chat.e2e.ts).
+ * How long a send may take: longer than chat's worst case, so chat's answer decides — the
+ * reply, or a clear error with the message kept unanswered and the energy refunded. Chat's
+ * worst case is the energy reservation (billing RPC, up to RPC_TIMEOUT_MS = 10 s) + the reply
+ * wait (35 s; generation gives up on the contractor after CHAT_REPLY_TIMEOUT_MS, 30 s by
+ * default) + moderation and two short transactions: 10 + 35 + a few seconds, under 60 s.
+ * With the default RPC time-out (10 s) a slow reply was answered 504 while chat went on to
+ * store it and charge for it (e2e/chat.e2e.ts).
  */
-export const SEND_MESSAGE_TIMEOUT_MS = 45_000;
+export const SEND_MESSAGE_TIMEOUT_MS = 60_000;
 
 /**
  * API.md's Assistants table. The conversation is always the caller's own: chat keys every

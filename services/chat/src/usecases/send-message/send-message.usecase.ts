@@ -11,7 +11,7 @@ import { LOGGER } from '@homiwork/service-kit';
 import { ChatErrors } from '../../chat-errors.js';
 import { ChatConfig } from '../../config.js';
 import { findAssistant } from '../../domain/assistants.js';
-import { conversationContext } from '../../domain/conversation-context.js';
+import { conversationContext, sliceWhole, type Turn } from '../../domain/conversation-context.js';
 import { ConversationsRepository } from '../../persistence/conversations.repository.js';
 import { MessagesRepository, type MessageRole } from '../../persistence/messages.repository.js';
 
@@ -20,11 +20,21 @@ import { MessagesRepository, type MessageRole } from '../../persistence/messages
  * retries included); waiting a little longer means its answer — a reply or a clear error — is
  * what decides, never our own time-out while the reply may still arrive.
  */
-const REPLY_WAIT_MS = 35_000;
+export const REPLY_WAIT_MS = 35_000;
+
+/** Rows decrypted at a time for the context: only as many as the budget needs. */
+const CONTEXT_BATCH = 10;
 
 interface Stored {
   id: string;
   createdAt: Date;
+}
+
+/** A stored message's fields besides its text: its id (the user message's is chosen before reserving), status, settlement. */
+interface Storing {
+  id: string;
+  status: 'answered' | 'unanswered';
+  settledAt: Date | null;
 }
 
 /**
@@ -33,21 +43,28 @@ interface Stored {
  * 1. Validated (unknown assistant 404, empty or over-long text 400 naming `text`) and
  *    moderated: a prohibited text is refused (422), announced as ProhibitedContentDetected
  *    (rule code only), and nothing is stored.
- * 2. TX1: the user message is stored sealed, `unanswered`, and the conversation trimmed to
- *    its newest 100 — under the conversation's row lock, in one transaction, so no other
- *    transaction ever sees more than 100 rows of it (§5.5).
- * 3. If replies cost energy, billing reserves under the user message's id. Refused (402) or
- *    failed: the message is deleted again in a compensating transaction — as if never
- *    sent — and a failure other than 402 also announces GenerationFinished(failed) in it,
- *    so a reservation made after all (a time-out) is refunded.
- * 4. The recent conversation (decrypted, at most CHAT_CONTEXT_CHARS) goes to generation's
- *    chat reply route, which scrubs it and dispatches it through its egress.
- * 5. TX2: the reply is stored sealed, the user message marked `answered`, the conversation
- *    trimmed, GenerationFinished(succeeded) announced (commits the energy) — together. A
- *    user message gone meanwhile (the user cleared the conversation) gets no stored reply:
- *    the reply is answered but not brought back into a cleared conversation.
- *    A failed reply (or TX2 failing) leaves the user message `unanswered`, announces
+ * 2. If replies cost energy, billing reserves under the user message's id, chosen now —
+ *    before anything is stored, so a refusal (402) or a failure leaves the conversation as
+ *    it was (nothing stored, nothing trimmed). A failure other than 402 announces
+ *    GenerationFinished(failed) in a transaction of its own, so a reservation made after
+ *    all (a time-out) is refunded.
+ * 3. TX1: the user message is stored sealed, `unanswered`, unsettled, and the conversation
+ *    trimmed to its newest 100 — under the conversation's row lock, in one transaction, so
+ *    no other transaction ever sees more than 100 rows of it (§5.5). TX1 failing refunds
+ *    the reservation in a transaction of its own (best effort: no row is left to sweep).
+ * 4. The recent conversation (decrypted newest first only until CHAT_CONTEXT_CHARS is
+ *    full) goes to generation's chat reply route, which scrubs it and dispatches it
+ *    through its egress.
+ * 5. TX2: the reply is stored sealed (its first MAX_MESSAGE_CHARS characters), the user
+ *    message marked `answered` and settled, the conversation trimmed,
+ *    GenerationFinished(succeeded) announced (commits the energy) — together. A user
+ *    message gone meanwhile (the user cleared the conversation) gets no stored reply: the
+ *    reply is answered but not brought back into a cleared conversation. A user message
+ *    the stale-send sweep settled (refunded) meanwhile is answered free: no second outcome.
+ *    A failed reply (or TX2 failing) leaves the user message `unanswered`, settles it with
  *    GenerationFinished(failed) (refund) and answers 502 `reply_failed`.
+ * 6. Chat stopping between 3 and 5 leaves the user message unsettled: StaleSendSweeper
+ *    refunds it CHAT_SETTLE_AFTER_MS later.
  *
  * Timestamps are strictly increasing within a conversation (taken under its lock), so
  * "the newest 100" is always well defined.
@@ -85,14 +102,25 @@ export class SendMessage {
     }
 
     const conversation = { userId, assistantId: assistant.id };
-    const message = await this.guarded(userId, () => this.store(conversation, 'user', text, 'unanswered'));
     const charged = this.config.CHAT_CHARGE_ENERGY;
-    if (charged) await this.reserve(userId, message.id, caller);
+    const messageId = randomUUID();
+    if (charged) await this.reserve(userId, messageId, caller);
+    let message: Stored;
+    try {
+      message = await this.guarded(userId, () => this.store(conversation, text, { id: messageId, status: 'unanswered', settledAt: null }, charged));
+    } catch (error) {
+      if (charged) await this.refundUnstored(userId, messageId, caller);
+      throw error;
+    }
 
     let replyText: string;
     try {
       const turns = await this.context(conversation, message);
-      ({ text: replyText } = await this.rpc.call(GenerationRpc.ChatReplyRoute, { userId, style: assistant.style, turns }, { requestId: caller.requestId, userId }, { timeoutMs: REPLY_WAIT_MS }));
+      const { text: generated } = await this.rpc.call(GenerationRpc.ChatReplyRoute, { userId, style: assistant.style, turns }, { requestId: caller.requestId, userId }, { timeoutMs: REPLY_WAIT_MS });
+      // Replies may be up to 100,000 characters; a stored message is at most MAX_MESSAGE_CHARS
+      // (UTF-16 units, as the contracts count), cut on a character boundary — never half a
+      // surrogate pair — so a full conversation's list of 100 stays well within NATS's 1 MB.
+      replyText = sliceWhole(generated, ChatRpc.MAX_MESSAGE_CHARS);
     } catch (error) {
       this.logger.warn({ err: error instanceof RpcError ? { status: error.status, code: error.code } : error, requestId: caller.requestId }, 'chat reply failed; the message stays unanswered');
       await this.failed(userId, message.id, charged);
@@ -104,9 +132,9 @@ export class SendMessage {
       reply = await this.guarded(userId, async () => {
         // The conversation first, then the message: the order Clear takes them in.
         const createdAt = await this.conversations.lockForNextMessage(userId, assistant.id, this.clock.now());
-        const answered = await this.messages.markAnswered(message.id);
-        const stored = answered ? await this.insertLocked(conversation, 'assistant', replyText, 'answered', createdAt) : { id: randomUUID(), createdAt };
-        if (charged) await this.finished(userId, message.id, 'succeeded');
+        const settled = await this.messages.settle(message.id, this.clock.now(), true);
+        const stored = settled === 'gone' ? { id: randomUUID(), createdAt } : await this.insertLocked(conversation, 'assistant', replyText, { id: randomUUID(), status: 'answered', settledAt: createdAt }, createdAt);
+        if (charged && settled !== 'already_settled') await this.finished(userId, message.id, 'succeeded');
         return stored;
       });
     } catch (error) {
@@ -121,50 +149,72 @@ export class SendMessage {
     };
   }
 
-  /** Inside a transaction: lock the conversation, store the message sealed, trim to the newest 100. */
-  private async store(conversation: { userId: string; assistantId: string }, role: MessageRole, text: string, status: 'answered' | 'unanswered'): Promise<Stored> {
+  /** Inside a transaction: lock the conversation, store the user message sealed (settled already if it costs nothing), trim to the newest 100. */
+  private async store(conversation: { userId: string; assistantId: string }, text: string, storing: Storing, charged: boolean): Promise<Stored> {
     const createdAt = await this.conversations.lockForNextMessage(conversation.userId, conversation.assistantId, this.clock.now());
-    return this.insertLocked(conversation, role, text, status, createdAt);
+    return this.insertLocked(conversation, 'user', text, { ...storing, settledAt: charged ? storing.settledAt : createdAt }, createdAt);
   }
 
   /** With the conversation locked by this transaction: store sealed, trim to the newest 100. */
-  private async insertLocked(conversation: { userId: string; assistantId: string }, role: MessageRole, text: string, status: 'answered' | 'unanswered', createdAt: Date): Promise<Stored> {
+  private async insertLocked(conversation: { userId: string; assistantId: string }, role: MessageRole, text: string, storing: Storing, createdAt: Date): Promise<Stored> {
     const { userId, assistantId } = conversation;
     const { sealed, keyVersion } = await this.keys.seal(userId, text);
-    const id = randomUUID();
-    await this.messages.insertAndTrim({ id, userId, assistantId, role, sealed, keyVersion, status, createdAt }, ChatRpc.STORED_MESSAGES_PER_ASSISTANT);
-    return { id, createdAt };
+    await this.messages.insertAndTrim({ id: storing.id, userId, assistantId, role, sealed, keyVersion, status: storing.status, createdAt, settledAt: storing.settledAt }, ChatRpc.STORED_MESSAGES_PER_ASSISTANT);
+    return { id: storing.id, createdAt };
   }
 
-  private async context(conversation: { userId: string; assistantId: string }, message: Stored) {
+  /**
+   * Newest first, decrypted a batch at a time, stopping once a turn no longer fits the
+   * budget (conversationContext then leaves it and every older one out): a long exchange
+   * does not cost decrypting all 100 rows.
+   */
+  private async context(conversation: { userId: string; assistantId: string }, message: Stored): Promise<Turn[]> {
     const rows = await this.messages.newestUpTo(conversation.userId, conversation.assistantId, message, ChatRpc.STORED_MESSAGES_PER_ASSISTANT);
-    const texts = await this.keys.openMany(conversation.userId, rows.map((row) => row.sealed));
-    return conversationContext(
-      rows.map((row, index) => ({ role: row.role, text: texts[index]! })),
-      this.config.CHAT_CONTEXT_CHARS,
-    );
+    const budget = this.config.CHAT_CONTEXT_CHARS;
+    const opened: Turn[] = [];
+    for (let start = 0; start < rows.length; start += CONTEXT_BATCH) {
+      const batch = rows.slice(start, start + CONTEXT_BATCH);
+      const texts = await this.keys.openMany(conversation.userId, batch.map((row) => row.sealed));
+      opened.push(...batch.map((row, index) => ({ role: row.role, text: texts[index]! })));
+      if (conversationContext(opened, budget).length < opened.length) break;
+    }
+    return conversationContext(opened, budget);
   }
 
+  /** Reserves before anything is stored: refused or failed, the conversation is as it was. */
   private async reserve(userId: string, messageId: string, caller: CallerContext): Promise<void> {
     try {
       await this.rpc.call(BillingRpc.ReserveEnergyRoute, { userId, reservationId: messageId, purpose: 'chat' }, { requestId: caller.requestId, userId });
     } catch (error) {
-      const refused = error instanceof RpcError && error.status === 402;
-      if (!refused) this.logger.warn({ err: error, requestId: caller.requestId }, 'energy reservation for a chat reply failed; the message is withdrawn and any reservation refunded');
-      await this.ignoringErased(() =>
-        this.guarded(userId, async () => {
-          await this.messages.deleteById(messageId);
-          if (!refused) await this.finished(userId, messageId, 'failed');
-        }),
-      );
-      throw refused ? error : ChatErrors.reservationFailed();
+      if (error instanceof RpcError && error.status === 402) throw error;
+      this.logger.warn({ err: error, requestId: caller.requestId }, 'energy reservation for a chat reply failed; nothing stored, any reservation refunded');
+      await this.refundUnstored(userId, messageId, caller);
+      throw ChatErrors.reservationFailed();
     }
   }
 
-  /** The reply failed: the message stays unanswered; a reservation is refunded. */
+  /**
+   * A reservation (perhaps made after all) for a message that was never stored: refunded in
+   * a transaction of its own. Best effort — with no row, the stale-send sweep cannot find it
+   * — so a failure here is logged and the original error stands.
+   */
+  private async refundUnstored(userId: string, messageId: string, caller: CallerContext): Promise<void> {
+    try {
+      await this.ignoringErased(() => this.guarded(userId, () => this.finished(userId, messageId, 'failed')));
+    } catch (error) {
+      this.logger.error({ err: error, requestId: caller.requestId }, 'refund of an unstored chat message could not be announced');
+    }
+  }
+
+  /** The reply failed: the message stays unanswered; the reservation is refunded and the message settled, together. */
   private async failed(userId: string, messageId: string, charged: boolean): Promise<void> {
     if (!charged) return;
-    await this.ignoringErased(() => this.guarded(userId, () => this.finished(userId, messageId, 'failed')));
+    await this.ignoringErased(() =>
+      this.guarded(userId, async () => {
+        // Gone (cleared) still refunds; settled already means the stale sweep refunded it.
+        if ((await this.messages.settle(messageId, this.clock.now(), false)) !== 'already_settled') await this.finished(userId, messageId, 'failed');
+      }),
+    );
   }
 
   private async finished(userId: string, messageId: string, outcome: 'succeeded' | 'failed'): Promise<void> {
