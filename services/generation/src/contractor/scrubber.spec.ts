@@ -210,14 +210,15 @@ describe('PromptScrubber: bounded work (security review)', () => {
     ['a.m. x1000, username a.m', 'a.m.'.repeat(1_000), { email: 'z@example.com', username: 'a.m' }],
     ['digits and separators', '+1'.repeat(2_000), ana],
     ['quotes', '"a'.repeat(2_000), ana],
-  ])('scrubs or refuses a worst-case 4,000-character prompt (%s) in under 100 ms', (_case, prompt, identifiers) => {
+  ])('scrubs or refuses a worst-case 4,000-character prompt (%s) in well under a second (was up to 2 s before the fix)', (_case, prompt, identifiers) => {
     const started = performance.now();
     try {
       scrub(prompt, identifiers);
     } catch (error) {
       expect(error).toBeInstanceOf(AnonymizationError);
     }
-    expect(performance.now() - started).toBeLessThan(100);
+    // A regression guard, not a benchmark (bench/ measures): the quadratic patterns this replaced took 1.4–2 s here; linear takes ≤ 20 ms; the bound leaves room for a loaded CI machine.
+    expect(performance.now() - started).toBeLessThan(750);
   });
 });
 
@@ -242,7 +243,7 @@ describe('PromptScrubber: the conversation bound of chat replies', () => {
   // Measured on the dev machine (2 shared cores), median of 5: the digit-heavy cases are the
   // slowest and grow linearly — `1 ` repeated: 19 ms at 4,000, 36 ms at 8,000, 70 ms at
   // 16,000; `+1` 19 / 31 / 64 ms; every other case here under 10 ms at 16,000. The bound is
-  // four times the prompt's 100 ms, for four times the text.
+  // far above the linear times, far below what a quadratic pattern takes at this length.
   it.each([
     ['U+3316 x2916, expanding to 17,496 characters', '\u3316'.repeat(2_916), ana],
     ['a 16,000-character run with an @ at its end', `${'x'.repeat(15_999)}@`, ana],
@@ -255,13 +256,14 @@ describe('PromptScrubber: the conversation bound of chat replies', () => {
     ['digits in parentheses', '(1)'.repeat(5_333), ana],
     ['quotes', '"a'.repeat(8_000), ana],
     ['dates', '14.06.2025 '.repeat(1_454), ana],
-  ])('scrubs or refuses a worst-case 16,000-character conversation (%s) in under 400 ms', (_case, text, identifiers) => {
+  ])('scrubs or refuses a worst-case 16,000-character conversation (%s) in well under three seconds (linear)', (_case, text, identifiers) => {
     const started = performance.now();
     try {
       conversation(text, identifiers);
     } catch (error) {
       expect(error).toBeInstanceOf(AnonymizationError);
     }
-    expect(performance.now() - started).toBeLessThan(400);
+    // A regression guard, not a benchmark: linear scrubbing of 16,000 characters takes ≤ 70 ms here, a quadratic pattern tens of seconds; the bound leaves room for a loaded CI machine.
+    expect(performance.now() - started).toBeLessThan(2_500);
   });
 });
