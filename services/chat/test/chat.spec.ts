@@ -123,6 +123,13 @@ describe('§5.5: at most the newest 100 per user and assistant, under concurrenc
 });
 
 describe('failures leave a clear state', () => {
+  it('a read that meets an erasure halfway (rows read, key already destroyed) answers 401 like any request of a deleted account, not 500', async () => {
+    const userId = randomUUID();
+    await send(userId, 'read me once');
+    await h.service.app.get(UserDataKeys).destroy(userId);
+    await expect(list(userId)).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
+  });
+
   it('a failed reply: 502 reply_failed, the user message stays unanswered, no reply row, the reservation refunded', async () => {
     const userId = randomUUID();
     h.peers.replies.set(userId, 'fail');
