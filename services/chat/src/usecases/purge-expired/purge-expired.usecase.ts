@@ -7,6 +7,9 @@ import { ChatConfig } from '../../config.js';
 import { ConversationsRepository } from '../../persistence/conversations.repository.js';
 import { MessagesRepository } from '../../persistence/messages.repository.js';
 
+/** A conversation row written to this recently is a sender's, even if its message is not visible yet. */
+const CONVERSATION_IDLE_MS = 60_000;
+
 type Trigger = EventPayload<typeof PurgeCompletedV1>['trigger'];
 
 /** Messages per sweep transaction: row locks held briefly, one receipt per user in it. */
@@ -48,7 +51,7 @@ export class PurgeExpired {
       total += deleted;
       if (deleted < batchSize) break;
     }
-    await this.transactor.run(() => this.conversations.deleteEmpty());
+    await this.transactor.run(() => this.conversations.deleteEmpty(new Date(this.clock.nowMs() - CONVERSATION_IDLE_MS)));
     return total;
   }
 
