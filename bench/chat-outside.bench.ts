@@ -38,7 +38,7 @@ import { type Cleanup, createBenchDatabase, intEnv, intListEnv, out, pidsNamed, 
 import { cpuWindow, DISTURBED_PERCENT, OTHER, SELF, waitForQuietMachine, type CpuGroups, type CpuUsage } from './support/cpu.js';
 import { closedLoop, type JobResult, type LoopResult } from './support/loops.js';
 import { rssOfProc, sampleRss } from './support/memory.js';
-import { buildSystem, processesOf, type ProcessRow } from './support/system.js';
+import { buildSystem, MAX_RATE_LIMIT, outsideSystemEnv, processesOf, type ProcessRow } from './support/system.js';
 import { fmt, MB } from './support/stats.js';
 
 const CONFIG = {
@@ -57,7 +57,6 @@ const CONFIG = {
   quietWaitSeconds: intEnv('BENCH_QUIET_WAIT_SECONDS', 60, 0, 3_600),
   totalTimeoutMs: intEnv('BENCH_TIMEOUT_MS', 600_000, 60_000, 7_200_000),
 };
-const MAX_RATE_LIMIT = '1000000';
 const SIGNUP_GRANT = 1_000_000;
 const ASSISTANT = 'poem-helper';
 /** ChatRpc.STORED_MESSAGES_PER_ASSISTANT; a send stores two (the message and its reply). */
@@ -111,26 +110,7 @@ class Http {
 const non2xx = (loop: LoopResult): number => Object.entries(loop.outcomes).reduce((sum, [outcome, n]) => (outcome.startsWith('2') ? sum : sum + n), 0);
 
 async function startSystem(database: string, runDir: string): Promise<SystemProcess> {
-  const system = await startSystemProcess(
-    {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      // Production refuses the development payment processor; this bench buys nothing.
-      PAYMENT_PROCESSOR: 'webhook',
-      PAYMENT_PROCESSOR_URL: 'http://127.0.0.1:9/unused',
-      DATABASE_URL: databaseUrl(database),
-      EVENT_NAMESPACE: RUN_ID,
-      RUN_DIR: runDir,
-      ACCESS_TOKEN_TTL_SECONDS: '900',
-      ENERGY_SIGNUP_GRANT: String(SIGNUP_GRANT),
-      RATE_LIMIT_AUTH_PER_MINUTE: MAX_RATE_LIMIT,
-      RATE_LIMIT_READ_PER_MINUTE: MAX_RATE_LIMIT,
-      RATE_LIMIT_WRITE_PER_MINUTE: MAX_RATE_LIMIT,
-      RATE_LIMIT_GENERATION_PER_MINUTE: MAX_RATE_LIMIT,
-    },
-    { timeoutMs: 120_000 },
-  );
+  const system = await startSystemProcess(outsideSystemEnv({ url: databaseUrl(database), runDir, namespace: RUN_ID }, { ENERGY_SIGNUP_GRANT: String(SIGNUP_GRANT) }), { timeoutMs: 120_000 });
   cleanups.push({ what: 'stopping the system', run: () => system.stop() });
   return system;
 }

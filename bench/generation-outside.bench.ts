@@ -51,7 +51,7 @@ import { type Cleanup, createBenchDatabase, intEnv, intListEnv, out, pidsNamed, 
 import { cpuWindow, DISTURBED_PERCENT, OTHER, SELF, waitForQuietMachine, type CpuGroups, type CpuUsage } from './support/cpu.js';
 import { closedLoop, type LoopResult } from './support/loops.js';
 import { rssOfProc, sampleRss } from './support/memory.js';
-import { buildSystem, processesOf, type ProcessRow } from './support/system.js';
+import { buildSystem, MAX_RATE_LIMIT, outsideSystemEnv, processesOf, type ProcessRow } from './support/system.js';
 import { fmt, MB, pad, percentile } from './support/stats.js';
 
 const CONFIG = {
@@ -77,7 +77,6 @@ const CONFIG = {
   totalTimeoutMs: intEnv('BENCH_TIMEOUT_MS', 3_600_000, 60_000, 7_200_000),
 };
 /** The gateway's configuration schema caps every per-minute limit at 1,000,000. */
-const MAX_RATE_LIMIT = '1000000';
 /** Billing's schema caps the signup grant at 1,000,000: 500,000 text jobs per user. */
 const SIGNUP_GRANT = 1_000_000;
 const RUN_ID = `bench${randomId(3)}`;
@@ -156,27 +155,7 @@ const describeStatuses = (statuses: Statuses): string =>
 // ---------------------------------------------------------------------------------------
 
 async function startSystem(database: string, runDir: string): Promise<SystemProcess> {
-  const system = await startSystemProcess(
-    {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      // Production refuses the development payment processor; this bench buys nothing.
-      PAYMENT_PROCESSOR: 'webhook',
-      PAYMENT_PROCESSOR_URL: 'http://127.0.0.1:9/unused',
-      DATABASE_URL: databaseUrl(database),
-      // No NATS_URL: the system starts its own nats-server with one user per service, as npm start does.
-      EVENT_NAMESPACE: RUN_ID,
-      RUN_DIR: runDir,
-      ACCESS_TOKEN_TTL_SECONDS: '900',
-      ENERGY_SIGNUP_GRANT: String(SIGNUP_GRANT),
-      RATE_LIMIT_AUTH_PER_MINUTE: MAX_RATE_LIMIT,
-      RATE_LIMIT_READ_PER_MINUTE: MAX_RATE_LIMIT,
-      RATE_LIMIT_WRITE_PER_MINUTE: MAX_RATE_LIMIT,
-      RATE_LIMIT_GENERATION_PER_MINUTE: MAX_RATE_LIMIT,
-    },
-    { timeoutMs: 120_000 },
-  );
+  const system = await startSystemProcess(outsideSystemEnv({ url: databaseUrl(database), runDir, namespace: RUN_ID }, { ENERGY_SIGNUP_GRANT: String(SIGNUP_GRANT) }), { timeoutMs: 120_000 });
   cleanups.push({ what: 'stopping the system', run: () => system.stop() });
   return system;
 }

@@ -33,3 +33,30 @@ export function buildSystem(): void {
   });
   if (result.status !== 0) throw new Error(`building the system failed:\n${result.stdout}${result.stderr}`);
 }
+
+/** The gateway's rate limits at their maximum: a bench measures throughput, not the limiter. */
+export const MAX_RATE_LIMIT = '1000000';
+
+/**
+ * The settings every outside bench starts the system with: production as `npm start` runs it
+ * (its own NATS, since no NATS_URL), warnings only, every rate limit at its maximum, and the
+ * webhook payment processor, because production refuses the development one and no bench buys.
+ */
+export function outsideSystemEnv(database: { url: string; runDir: string; namespace: string }, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    PAYMENT_PROCESSOR: 'webhook',
+    PAYMENT_PROCESSOR_URL: 'http://127.0.0.1:9/unused',
+    DATABASE_URL: database.url,
+    EVENT_NAMESPACE: database.namespace,
+    RUN_DIR: database.runDir,
+    ACCESS_TOKEN_TTL_SECONDS: '900',
+    RATE_LIMIT_AUTH_PER_MINUTE: MAX_RATE_LIMIT,
+    RATE_LIMIT_READ_PER_MINUTE: MAX_RATE_LIMIT,
+    RATE_LIMIT_WRITE_PER_MINUTE: MAX_RATE_LIMIT,
+    RATE_LIMIT_GENERATION_PER_MINUTE: MAX_RATE_LIMIT,
+    ...extra,
+  };
+}
