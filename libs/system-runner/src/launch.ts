@@ -55,15 +55,29 @@ export function launchService(name: string, main: string, env: NodeJS.ProcessEnv
   };
 }
 
-/** A port the OS says is free right now (for services started on known ports in tests and dev). */
+/**
+ * A port that is free right now, for services started on known ports in tests and dev.
+ * Chosen at random below the kernel's ephemeral range: a port the OS hands out for
+ * `listen(0)` or an outgoing connection could be taken by another process between this
+ * check and the service's own listen (it happened to a gateway in CI); ports below the
+ * range are only ever taken by someone who asked for them by number.
+ */
 export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+  const { readFile } = await import('node:fs/promises');
+  const ephemeralStart = Number((await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768')).trim().split(/\s+/)[0]) || 32768;
+  const low = 10_000;
+  const high = Math.max(low + 1_000, ephemeralStart) - 1;
+  const isFree = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      // Every address, so a port some process holds on any interface counts as taken.
+      server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
     });
-  });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (await isFree(port)) return port;
+  }
+  throw new Error(`no free port found between ${low} and ${high}`);
 }
