@@ -82,6 +82,7 @@ const OPERATOR_ENV: Readonly<Record<string, string>> = {
   PAYMENT_WEBHOOK_SECRET: randomBytes(32).toString('hex'),
   DATA_KEYS_MASTER_KEYS: `1:${randomBytes(32).toString('base64')}`,
   DATA_KEYS_CURRENT_VERSION: '1',
+  RECEIPT_SIGNING_KEYS: `receipts-1:${generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')}`,
   // One NATS password per user of deploy/nats/authorization.conf (each service, migrate).
   ...Object.fromEntries(natsUserNames().map((user) => [natsPasswordVariable(user), randomBytes(24).toString('hex')])),
 };

@@ -8,7 +8,7 @@ import { EVENT_TYPE_HEADER, OCCURRED_AT_HEADER } from '@homiwork/messaging';
 import { startMailSink, type MailSink } from '@homiwork/mail/sink';
 import { startLocalS3, type LocalS3 } from '@homiwork/storage/local';
 import { createTestDatabase, createTestNamespace, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
-import { downstreamServices, freePort, generateDevSecrets, SERVICE_MANIFEST, Supervisor, type DevSecrets } from '@homiwork/system-runner';
+import { downstreamServices, erasureServices, freePort, generateDevSecrets, SERVICE_MANIFEST, Supervisor, type DevSecrets } from '@homiwork/system-runner';
 
 export interface TestSystem {
   /** Base URLs of the gateway instances. */
@@ -69,6 +69,7 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
     // Clients in tests name their address in X-Forwarded-For from loopback, as behind a proxy.
     TRUST_PROXY: 'loopback',
     DOWNSTREAM_SERVICES: downstreamServices(),
+    ERASURE_SERVICES: erasureServices(),
     SECURITY_EVENT_PURGE_INTERVAL_MS: '200',
     // JetStream reserves a stream's bytes up front; test streams stay small.
     EVENT_STREAM_MAX_BYTES: String(64 * 1024 * 1024),

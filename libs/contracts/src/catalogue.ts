@@ -1,5 +1,8 @@
 import type { EventContract } from './event-contract.js';
 import { AccountBlockedV1 } from './events/account-blocked.v1.js';
+import { ErasureApprovedV1 } from './events/erasure-approved.v1.js';
+import { ErasureRequestedV1 } from './events/erasure-requested.v1.js';
+import { ProcessingRestrictionChangedV1 } from './events/processing-restriction-changed.v1.js';
 import { ChatHistoryExpiredV1 } from './events/chat-history-expired.v1.js';
 import { ContentCreatedV1 } from './events/content-created.v1.js';
 import { ContentDeletedV1 } from './events/content-deleted.v1.js';
@@ -15,7 +18,6 @@ import { PurgeCompletedV1 } from './events/purge-completed.v1.js';
 import { UploadExpiredV1 } from './events/upload-expired.v1.js';
 import { UploadStoredV1 } from './events/upload-stored.v1.js';
 import { UserDeletedV1 } from './events/user-deleted.v1.js';
-import { UserErasureRequestedV1 } from './events/user-erasure-requested.v1.js';
 import { UserRegisteredV1 } from './events/user-registered.v1.js';
 import { UserSeenV1 } from './events/user-seen.v1.js';
 
@@ -36,7 +38,9 @@ export const EVENT_CATALOGUE: readonly EventContract[] = [
   GenerationFinishedV1,
   ChatHistoryExpiredV1,
   InactiveAccountDueV1,
-  UserErasureRequestedV1,
+  ErasureRequestedV1,
+  ErasureApprovedV1,
+  ProcessingRestrictionChangedV1,
   LegalHoldPlacedV1,
   LegalHoldReleasedV1,
   PurgeCompletedV1,

@@ -14,6 +14,12 @@ export interface DevSecrets {
    * restarts, since losing it makes every sealed chat message unreadable.
    */
   DATA_KEYS_MASTER_KEYS: string;
+  /**
+   * Retention's Ed25519 keys that sign erasure receipts: `<kid>:<base64 of the PKCS#8 DER
+   * private key>`, comma-separated, the first signing, the others retired (still served for
+   * verification). Kept across restarts, since receipts stay verifiable.
+   */
+  RECEIPT_SIGNING_KEYS: string;
 }
 
 /**
@@ -24,7 +30,9 @@ export interface DevSecrets {
  */
 export function generateDevSecrets(): DevSecrets {
   const keys = generateKeyPairSync('ed25519', { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
-  return { JWT_PRIVATE_KEY: keys.privateKey, JWT_PUBLIC_KEY: keys.publicKey, IP_HASH_SALT: randomBytes(32).toString('hex'), INTERNAL_API_TOKEN: randomBytes(32).toString('hex'), PAYMENT_WEBHOOK_SECRET: randomBytes(32).toString('hex'), DATA_KEYS_MASTER_KEYS: `1:${randomBytes(32).toString('base64')}` };
+  const receiptKey = generateKeyPairSync('ed25519', { publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
+  return {
+    RECEIPT_SIGNING_KEYS: `receipts-${randomBytes(4).toString('hex')}:${receiptKey.privateKey.toString('base64')}`, JWT_PRIVATE_KEY: keys.privateKey, JWT_PUBLIC_KEY: keys.publicKey, IP_HASH_SALT: randomBytes(32).toString('hex'), INTERNAL_API_TOKEN: randomBytes(32).toString('hex'), PAYMENT_WEBHOOK_SECRET: randomBytes(32).toString('hex'), DATA_KEYS_MASTER_KEYS: `1:${randomBytes(32).toString('base64')}` };
 }
 
 /**

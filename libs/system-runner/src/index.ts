@@ -13,7 +13,7 @@ export {
   type NatsUserPermissions,
 } from './nats-permissions.js';
 export { natsServerBinary, startNatsServer, type NatsServerProcess } from './nats-server.js';
-export { SERVICE_MANIFEST, compiledMain, downstreamServices, type Dependency, type ServiceManifestEntry } from './manifest.js';
+export { SERVICE_MANIFEST, compiledMain, downstreamServices, erasureServices, type Dependency, type ServiceManifestEntry } from './manifest.js';
 export type { ServiceDescriptor } from './service-descriptor.js';
 export { loadDescriptor } from './descriptors.js';
 export { Supervisor, type InstancePorts, type InstanceStatus, type SupervisorOptions } from './supervisor.js';

@@ -36,6 +36,11 @@ export interface ServiceManifestEntry {
    * docker-compose.yml sets the same values (deploy/deploy.spec.ts checks it).
    */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Keeps data about users, so must purge it on UserDeleted and confirm with PurgeCompleted:
+   * every erasure waits for a receipt from each such service (retention's ERASURE_SERVICES).
+   */
+  readonly holdsUserData?: boolean;
 }
 
 /*
@@ -57,11 +62,12 @@ const MEDIA_RUNTIME_ENV = { ...LEAN_NODE, MALLOC_ARENA_MAX: '2' } as const;
 
 /** In start order: a service starts after everything it may call at boot. */
 export const SERVICE_MANIFEST: readonly ServiceManifestEntry[] = [
-  { name: 'identity', root: 'services/identity', opsPort: 9101, needs: ['postgres', 'nats', 'smtp'], env: LEAN_NODE },
-  { name: 'media', root: 'services/media', opsPort: 9102, needs: ['postgres', 'nats', 's3'], provides: (opsUrl) => ({ MEDIA_INTERNAL_URL: opsUrl }), env: MEDIA_RUNTIME_ENV },
-  { name: 'generation', root: 'services/generation', opsPort: 9103, needs: ['postgres', 'nats', 's3', 'outside-api'], env: LEAN_NODE },
-  { name: 'billing', root: 'services/billing', opsPort: 9104, needs: ['postgres', 'nats', 'outside-api'], env: LEAN_NODE },
-  { name: 'chat', root: 'services/chat', opsPort: 9105, needs: ['postgres', 'nats'], env: LEAN_NODE },
+  { name: 'identity', root: 'services/identity', holdsUserData: true, opsPort: 9101, needs: ['postgres', 'nats', 'smtp'], env: LEAN_NODE },
+  { name: 'media', root: 'services/media', holdsUserData: true, opsPort: 9102, needs: ['postgres', 'nats', 's3'], provides: (opsUrl) => ({ MEDIA_INTERNAL_URL: opsUrl }), env: MEDIA_RUNTIME_ENV },
+  { name: 'generation', root: 'services/generation', holdsUserData: true, opsPort: 9103, needs: ['postgres', 'nats', 's3', 'outside-api'], env: LEAN_NODE },
+  { name: 'billing', root: 'services/billing', holdsUserData: true, opsPort: 9104, needs: ['postgres', 'nats', 'outside-api'], env: LEAN_NODE },
+  { name: 'chat', root: 'services/chat', holdsUserData: true, opsPort: 9105, needs: ['postgres', 'nats'], env: LEAN_NODE },
+  { name: 'retention', root: 'services/retention', holdsUserData: true, opsPort: 9106, needs: ['postgres', 'nats', 's3'], env: LEAN_NODE },
   // The gateway is last: its readiness includes every other service's.
   { name: 'gateway', root: 'services/gateway', opsPort: 9100, publicPort: 8080, needs: ['nats'], env: LEAN_NODE },
 ];
@@ -73,5 +79,12 @@ export const compiledMain = (entry: ServiceManifestEntry): string => `dist/${ent
 export const downstreamServices = (manifest: readonly ServiceManifestEntry[] = SERVICE_MANIFEST): string =>
   manifest
     .filter((entry) => entry.publicPort === undefined)
+    .map((entry) => entry.name)
+    .join(',');
+
+/** The services every erasure expects a PurgeCompleted from (retention's ERASURE_SERVICES). */
+export const erasureServices = (manifest: readonly ServiceManifestEntry[] = SERVICE_MANIFEST): string =>
+  manifest
+    .filter((entry) => entry.holdsUserData)
     .map((entry) => entry.name)
     .join(',');

@@ -15,6 +15,8 @@ import { RateLimitGuard } from './rate-limit/rate-limit.guard.js';
 import { AccountsController } from './routes/accounts.controller.js';
 import { AssistantsController } from './routes/assistants.controller.js';
 import { BillingController } from './routes/billing.controller.js';
+import { OperatorsController } from './routes/operators.controller.js';
+import { PrivacyController } from './routes/privacy.controller.js';
 import { CheckoutController } from './routes/checkout.controller.js';
 import { ContentsController } from './routes/contents.controller.js';
 import { GenerationsController } from './routes/generations.controller.js';
@@ -37,7 +39,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [ServiceKitModule.forRoot({ service: 'gateway', config, ...overrides })],
-      controllers: [HealthController, AccountsController, UploadsController, GenerationsController, ContentsController, AssistantsController, BillingController, CheckoutController],
+      controllers: [HealthController, AccountsController, UploadsController, GenerationsController, ContentsController, AssistantsController, BillingController, CheckoutController, PrivacyController, OperatorsController],
       providers: [
         { provide: GatewayConfig, useValue: config },
         ActivityReporter,

@@ -24,6 +24,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
   downstreamServices,
+  erasureServices,
   freePort,
   natsUserNames,
   persistentDevSecrets,
@@ -55,6 +56,7 @@ const env: NodeJS.ProcessEnv = {
   EVENT_NAMESPACE: process.env.EVENT_NAMESPACE ?? 'hw',
   NODE_ENV: nodeEnv,
   DOWNSTREAM_SERVICES: process.env.DOWNSTREAM_SERVICES ?? downstreamServices(),
+  ERASURE_SERVICES: process.env.ERASURE_SERVICES ?? erasureServices(),
   ...(localPayments ? { PAYMENT_PROCESSOR: 'local', LOCAL_CHECKOUT_PAGE: process.env.LOCAL_CHECKOUT_PAGE || 'enabled' } : {}),
 };
 const children: ChildProcess[] = [];

@@ -60,3 +60,33 @@ export const GetIdentifiersRoute = defineRoute({
   response: z.strictObject({ email: z.string(), username: z.string() }),
   callers: ['generation', 'billing', 'chat'],
 });
+
+// Erasure (R1.5, R7.2, §10, §13.2). Every path disables the account at once and announces
+// ErasureRequested; identity deletes it on retention's ErasureApproved (legal holds, §12.2).
+
+/** Operators: erase an account at once (minors, §13.2) — the same path as the user's own deletion. */
+export const AdminEraseUserRoute = defineRoute({
+  service: 'identity',
+  method: 'admin.users.erase',
+  request: z.strictObject({ userId: z.uuid(), reason: z.string().trim().min(1).max(500) }),
+  response: z.strictObject({ erasureId: z.uuid() }),
+});
+/** Operators: block an account (§12.2): no login, every token revoked; nothing is deleted. */
+export const AdminBlockUserRoute = defineRoute({
+  service: 'identity',
+  method: 'admin.users.block',
+  request: z.strictObject({ userId: z.uuid(), reason: z.string().trim().min(1).max(500) }),
+  response: z.strictObject({}),
+});
+/**
+ * A privacy request of type `erasure`, verified with the account's password like DELETE
+ * /v1/me (a wrong one is 401 `invalid_credentials`). Retention's only; answers the erasure
+ * already open when there is one.
+ */
+export const RequestErasureRoute = defineRoute({
+  service: 'identity',
+  method: 'erasure.request',
+  request: z.strictObject({ userId: z.uuid(), password: Password }),
+  response: z.strictObject({ erasureId: z.uuid() }),
+  callers: ['retention'],
+});

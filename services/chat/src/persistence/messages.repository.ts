@@ -167,8 +167,9 @@ export class MessagesRepository {
    * one conversation and to messages written before a time (ChatHistoryExpired). Rows a
    * sender holds are skipped and found by the next pass. Returns the owners of what went.
    */
-  async deleteDue(cutoff: Date, limit: number, only?: { userId: string; assistantId: string; before: Date }): Promise<Array<{ userId: string; assistantId: string }>> {
-    const narrowing = only ? 'AND m.user_id = $3 AND m.assistant_id = $4 AND m.created_at < $5' : '';
+  /** `only.assistantId` absent: every conversation of the user. */
+  async deleteDue(cutoff: Date, limit: number, only?: { userId: string; assistantId?: string | undefined; before: Date }): Promise<Array<{ userId: string; assistantId: string }>> {
+    const narrowing = only ? 'AND m.user_id = $3 AND m.created_at < $5 AND ($4::text IS NULL OR m.assistant_id = $4)' : '';
     // pg answers a DELETE with [rows, affectedCount], RETURNING or not.
     const [rows] = await this.db.query<[Array<{ user_id: string; assistant_id: string }>, number]>(
       `DELETE FROM messages WHERE id IN (
@@ -178,7 +179,7 @@ export class MessagesRepository {
             ${narrowing}
           ORDER BY m.created_at LIMIT $2 FOR UPDATE OF m SKIP LOCKED)
        RETURNING user_id, assistant_id`,
-      only ? [cutoff, limit, only.userId, only.assistantId, only.before] : [cutoff, limit],
+      only ? [cutoff, limit, only.userId, only.assistantId ?? null, only.before] : [cutoff, limit],
     );
     return rows.map((row) => ({ userId: row.user_id, assistantId: row.assistant_id }));
   }

@@ -5,11 +5,9 @@ import { DeleteContent, GenerationRpc, GetContent, GetContentFile, ListContents,
 import { RpcClient } from '@homiwork/messaging';
 import { GatewayConfig } from '../config.js';
 import { callerOf } from '../edge/request-context.js';
-import { GatewayError, GatewayErrors } from '../errors/gateway-error.js';
 import { ServeRoute } from './http-route.decorator.js';
+import { fetchObject } from './object-fetch.js';
 import { booleanQuery, resourceId } from './request-params.js';
-
-const storeUnavailable = () => new GatewayError(503, 'service_unavailable', 'the content store is unavailable; try again shortly', 5);
 
 /**
  * The content half of API.md's "Generations and content". Metadata over NATS; the bytes
@@ -42,7 +40,7 @@ export class ContentsController {
       await reply.status(302).header('location', signed.url).header('cache-control', 'private, no-store').send();
       return;
     }
-    const answer = await this.fetchObject(signed.url);
+    const answer = await fetchObject(signed.url, this.config.RPC_TIMEOUT_MS);
     await reply
       .status(200)
       .header('content-type', signed.mimeType)
@@ -59,33 +57,5 @@ export class ContentsController {
   @ServeRoute(RestoreContent)
   restore(@Param('id') id: string, @Req() request: FastifyRequest) {
     return this.rpc.call(GenerationRpc.RestoreContentRoute, { id: resourceId(id) }, callerOf(request));
-  }
-
-  /**
-   * The object behind a signed URL. Redirects are not followed (a signed URL names the
-   * object itself), the wait for the answer is bounded but the transfer is not (a video to
-   * a slow client may take a while), and an object gone between the record and the read
-   * (final removal) is the 404 of an unknown id.
-   */
-  private async fetchObject(url: string): Promise<Response & { body: ReadableStream<Uint8Array> }> {
-    const headersDue = new AbortController();
-    const timer = setTimeout(() => headersDue.abort(), this.config.RPC_TIMEOUT_MS);
-    let answer: Response;
-    try {
-      answer = await fetch(url, { redirect: 'error', signal: headersDue.signal });
-    } catch {
-      throw storeUnavailable();
-    } finally {
-      clearTimeout(timer);
-    }
-    if (answer.status === 404) {
-      await answer.body?.cancel();
-      throw GatewayErrors.notFound();
-    }
-    if (answer.status !== 200 || !answer.body) {
-      await answer.body?.cancel();
-      throw storeUnavailable();
-    }
-    return answer as Response & { body: ReadableStream<Uint8Array> };
   }
 }

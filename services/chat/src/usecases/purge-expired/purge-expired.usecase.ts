@@ -4,6 +4,7 @@ import { ChatRpc, PurgeCompletedV1, type ChatHistoryExpiredV1, type EventPayload
 import { EventsOutbox } from '@homiwork/messaging';
 import { Transactor } from '@homiwork/persistence';
 import { ChatConfig } from '../../config.js';
+import { ASSISTANTS } from '../../domain/assistants.js';
 import { ConversationsRepository } from '../../persistence/conversations.repository.js';
 import { MessagesRepository } from '../../persistence/messages.repository.js';
 
@@ -57,8 +58,9 @@ export class PurgeExpired {
 
   notice(expired: EventPayload<typeof ChatHistoryExpiredV1>, trigger: NonNullable<Trigger>): Promise<number> {
     return this.transactor.run(async () => {
-      // A conversation holds at most STORED_MESSAGES_PER_ASSISTANT rows, so one statement takes all that is due.
-      const limit = ChatRpc.STORED_MESSAGES_PER_ASSISTANT * 2;
+      // A conversation holds at most STORED_MESSAGES_PER_ASSISTANT rows, and a user talks to
+      // the catalogue's few assistants, so one statement takes all that is due.
+      const limit = ChatRpc.STORED_MESSAGES_PER_ASSISTANT * (expired.assistantId ? 2 : 2 * ASSISTANTS.length);
       const deleted = await this.messages.deleteDue(this.cutoff(), limit, { userId: expired.userId, assistantId: expired.assistantId, before: new Date(expired.before) });
       await this.confirm(expired.userId, trigger, deleted.length);
       return deleted.length;
