@@ -8,3 +8,4 @@ export { HTTP_REQUEST_TIMEOUT_MS, startService, type StartedService } from './bo
 export { LOGGER, NATS, SERVICE_CONFIG } from './tokens.js';
 export { installProcessSafetyNet, type ProcessSafetyNet, type ProcessSafetyNetOptions } from './process-safety-net.js';
 export { PeriodicSweeper } from './periodic-sweeper.js';
+export { LegalHolds } from './legal-holds.js';

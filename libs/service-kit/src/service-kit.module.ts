@@ -6,6 +6,7 @@ import { connectToNats, EventsOutbox, MessagingMetrics, Outbox, RpcClient, type 
 import { createLogger, ServiceMetrics, type Logger } from '@homiwork/observability';
 import { createServiceDataSource, Database, schemaOf, Transactor, TRANSACTION_PROVIDERS, USER_TOMBSTONES_PROVIDER, UserTombstones } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
+import { LegalHolds } from './legal-holds.js';
 import { NatsRpcClientProxy } from './nats-rpc-client.proxy.js';
 import type { ServiceKitOptions } from './service-kit.options.js';
 import { ServiceRuntime } from './service-runtime.js';
@@ -45,8 +46,9 @@ export class ServiceKitModule {
         },
       },
       ServiceRuntime,
+      LegalHolds,
     ];
-    const exported: Array<string | symbol | Provider | (abstract new (...args: never[]) => unknown)> = [SERVICE_CONFIG, LOGGER, Clock, ServiceMetrics, MessagingMetrics, NATS, RpcClient, NatsRpcClientProxy];
+    const exported: Array<string | symbol | Provider | (abstract new (...args: never[]) => unknown)> = [SERVICE_CONFIG, LOGGER, Clock, ServiceMetrics, MessagingMetrics, NATS, RpcClient, NatsRpcClientProxy, LegalHolds];
     if (options.migrations) {
       const databaseUrl = config.DATABASE_URL;
       if (!databaseUrl) throw new Error(`${service} has migrations but no DATABASE_URL`);
