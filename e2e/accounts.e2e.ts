@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '@homiwork/api-client';
-import { DeleteMe, GetMe, LogIn, Register, UpdateMe, UserDeletedV1, type HttpRoute } from '@homiwork/contracts';
+import { DeleteMe, ErasureRequestedV1, GetMe, LogIn, Register, UpdateMe, UserDeletedV1, type HttpRoute } from '@homiwork/contracts';
 import { eventually } from '@homiwork/testing';
 import { startTestSystem, type TestSystem } from './support/test-system.js';
 
@@ -246,7 +246,7 @@ describe('GET and PATCH /v1/me', () => {
 });
 
 describe('DELETE /v1/me', () => {
-  it('needs the password, then erases the account: no login, no token, no rows, UserDeleted and a receipt announced', async () => {
+  it('needs the password, then disables the account at once; retention approves and the account is erased: no rows, UserDeleted and a receipt announced', async () => {
     const { account, user, tokens } = await registerAndLogIn();
     const wrong = await rawCall(DeleteMe, { password: 'not the password at all' }, tokens.accessToken);
     expect(wrong.status).toBe(401);
@@ -256,23 +256,32 @@ describe('DELETE /v1/me', () => {
     const { erasureId } = answer.body as { erasureId: string };
     expect(erasureId).toMatch(/^[0-9a-f-]{36}$/);
 
+    // Disabled at once (before any approval): no login — as for an unknown account — no refresh, no token.
     expect((await errorOf(system.api().accounts.login({ login: account.email, password: PASSWORD }))).status).toBe(401);
     expect((await errorOf(system.api().accounts.refresh(tokens.refreshToken))).status).toBe(401);
-    await eventually(async () => (await system.api({ token: tokens.accessToken }).raw(GetMe)).status === 401, { what: 'token of the deleted account refused' });
-    for (const table of ['users', 'sessions', 'password_reset_tokens']) {
-      const rows = await system.sql(`SELECT 1 FROM identity.${table} WHERE ${table === 'users' ? 'id' : 'user_id'} = $1`, [user.id]);
-      expect(rows, table).toHaveLength(0);
+    await eventually(async () => (await system.api({ token: tokens.accessToken }).raw(GetMe)).status === 401, { what: 'token of the account being erased refused' });
+    await eventually(async () => (await system.events(ErasureRequestedV1)).some((event) => event.erasureId === erasureId && event.reason === 'user_request'), { what: 'ErasureRequested announced' });
+
+    // Retention approves (no legal hold): identity erases and announces UserDeleted with the same erasureId.
+    await eventually(async () => (await system.sql('SELECT 1 FROM identity.users WHERE id = $1', [user.id])).length === 0, { timeoutMs: 20_000, what: 'account erased on approval' });
+    for (const table of ['sessions', 'password_reset_tokens']) {
+      expect(await system.sql(`SELECT 1 FROM identity.${table} WHERE user_id = $1`, [user.id]), table).toHaveLength(0);
     }
     expect(await system.sql('SELECT 1 FROM identity.security_events WHERE user_id = $1', [user.id])).toHaveLength(0);
+    await eventually(async () => (await system.events(UserDeletedV1)).some((event) => event.userId === user.id && event.erasureId === erasureId), { what: 'UserDeleted announced' });
     // The outbox was relayed: nothing of this erasure is left waiting.
-    await eventually(async () => (await system.sql("SELECT 1 FROM identity.outbox WHERE type IN ('UserDeleted.v1', 'PurgeCompleted.v1')")).length === 0, { what: 'events relayed' });
+    await eventually(async () => (await system.sql("SELECT 1 FROM identity.outbox WHERE type IN ('ErasureRequested.v1', 'UserDeleted.v1', 'PurgeCompleted.v1')")).length === 0, { what: 'events relayed' });
   });
 
-  it('erases once when the request is sent several times at once: one 202, the others 401, one UserDeleted', async () => {
+  it('asks once when the request is sent several times at once: every 202 names the same erasure (late copies may be 401), one ErasureRequested, one UserDeleted', async () => {
     const { user, tokens } = await registerAndLogIn();
     const answers = await Promise.all([1, 2, 3].map(() => system.api({ token: tokens.accessToken }).raw(DeleteMe, { body: { password: PASSWORD } })));
-    expect(answers.map((answer) => answer.status).sort()).toEqual([202, 401, 401]);
-    await eventually(async () => (await system.events(UserDeletedV1)).some((event) => event.userId === user.id), { what: 'UserDeleted announced' });
+    const accepted = answers.filter((answer) => answer.status === 202);
+    expect(accepted.length).toBeGreaterThanOrEqual(1);
+    expect(answers.every((answer) => answer.status === 202 || answer.status === 401)).toBe(true);
+    expect(new Set(accepted.map((answer) => (answer.body as { erasureId: string }).erasureId)).size).toBe(1);
+    await eventually(async () => (await system.events(UserDeletedV1)).some((event) => event.userId === user.id), { timeoutMs: 20_000, what: 'UserDeleted announced' });
+    expect((await system.events(ErasureRequestedV1)).filter((event) => event.userId === user.id)).toHaveLength(1);
     expect((await system.events(UserDeletedV1)).filter((event) => event.userId === user.id)).toHaveLength(1);
   });
 });

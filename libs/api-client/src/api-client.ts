@@ -4,6 +4,7 @@ import { ApiContractError, ApiError } from './api-error.js';
 import { AssistantsApi } from './assistants-api.js';
 import { BillingApi } from './billing-api.js';
 import { ContentsApi, GenerationsApi } from './generations-api.js';
+import { OperatorsApi, PrivacyApi } from './privacy-api.js';
 import { requestUrl } from './request-url.js';
 
 export interface ApiClientOptions {
@@ -56,6 +57,8 @@ export class ApiClient {
   readonly contents: ContentsApi;
   readonly assistants: AssistantsApi;
   readonly billing: BillingApi;
+  readonly privacy: PrivacyApi;
+  readonly operators: OperatorsApi;
 
   constructor(private readonly options: ApiClientOptions) {
     this.accounts = new AccountsApi(this);
@@ -63,6 +66,8 @@ export class ApiClient {
     this.contents = new ContentsApi(this);
     this.assistants = new AssistantsApi(this);
     this.billing = new BillingApi(this);
+    this.privacy = new PrivacyApi(this);
+    this.operators = new OperatorsApi(this);
   }
 
   withToken(token: string): ApiClient {

@@ -4,3 +4,4 @@ export { AssistantsApi } from './assistants-api.js';
 export { BillingApi } from './billing-api.js';
 export { ContentsApi, GenerationsApi } from './generations-api.js';
 export { ApiContractError, ApiError } from './api-error.js';
+export { OperatorsApi, PrivacyApi } from './privacy-api.js';

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { BillingConsumers, BillingRpc, GenerationFinishedV1, UserDeletedV1, type CallerContext, type EventPayload, type RpcRequest, type RpcResponse, type UserRegisteredV1 } from '@homiwork/contracts';
+import { BillingConsumers, BillingRpc, exportSliceRoute, GenerationFinishedV1, UserDeletedV1, type CallerContext, type EventPayload, type ExportSlicePage, type RpcRequest, type RpcResponse, type UserRegisteredV1 } from '@homiwork/contracts';
 import type { EventContext } from '@homiwork/messaging';
 import { OnEvent, OnRpc } from '@homiwork/service-kit';
 import { CompleteCheckout } from './usecases/complete-checkout/complete-checkout.usecase.js';
 import { CreateOrder } from './usecases/create-order/create-order.usecase.js';
+import { ExportSlice } from './usecases/export-slice/export-slice.usecase.js';
 import { GetBalance } from './usecases/get-balance/get-balance.usecase.js';
 import { GetCheckout } from './usecases/get-checkout/get-checkout.usecase.js';
 import { GrantSignupEnergy } from './usecases/grant-signup-energy/grant-signup-energy.usecase.js';
@@ -32,6 +33,7 @@ export class BillingHandlers {
     private readonly grantSignupEnergy: GrantSignupEnergy,
     private readonly settleReservation: SettleReservation,
     private readonly purgeUser: PurgeUser,
+    private readonly exportSlice: ExportSlice,
   ) {}
 
   @OnRpc(BillingRpc.GetBalanceRoute)
@@ -73,6 +75,12 @@ export class BillingHandlers {
   @OnRpc(BillingRpc.CompleteCheckoutRoute)
   completeCheckoutRoute(request: RpcRequest<typeof BillingRpc.CompleteCheckoutRoute>): Promise<RpcResponse<typeof BillingRpc.CompleteCheckoutRoute>> {
     return this.completeCheckout.execute(request);
+  }
+
+  /** R7.1, retention only: one page of the user's balance, ledger, reservations, orders and Prime status for the export archive. */
+  @OnRpc(exportSliceRoute('billing'))
+  exportSlicePage(request: RpcRequest<ReturnType<typeof exportSliceRoute<'billing'>>>): Promise<ExportSlicePage> {
+    return this.exportSlice.execute(request);
   }
 
   @OnEvent(BillingConsumers.userRegistered)

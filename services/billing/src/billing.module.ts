@@ -18,6 +18,8 @@ import { CompleteCheckout } from './usecases/complete-checkout/complete-checkout
 import { CreateOrder } from './usecases/create-order/create-order.usecase.js';
 import { EndPrimePeriods } from './usecases/end-prime-periods/end-prime-periods.usecase.js';
 import { ExpirePendingOrders } from './usecases/expire-pending-orders/expire-pending-orders.usecase.js';
+import { ExportSliceRepository } from './usecases/export-slice/export-slice.repository.js';
+import { ExportSlice } from './usecases/export-slice/export-slice.usecase.js';
 import { PrimeSweeper } from './usecases/end-prime-periods/prime-sweeper.js';
 import { GetBalance } from './usecases/get-balance/get-balance.usecase.js';
 import { GetCheckout } from './usecases/get-checkout/get-checkout.usecase.js';
@@ -71,6 +73,8 @@ export class BillingModule {
         ...BILLING_USE_CASES,
         PrimeSweeper,
         TransactionRecordsSweeper,
+        ExportSliceRepository,
+        ExportSlice,
         BillingHandlers,
       ],
     };

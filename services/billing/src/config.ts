@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { databaseServiceConfig, withTestOnlyClockControl } from '@homiwork/config';
+import { RETENTION_SCHEDULE } from '@homiwork/contracts';
 import { DEFAULT_PRODUCTS, parseCatalogueJson, parseEnergyCosts } from './catalogue/catalogue.js';
 
 const httpUrl = z.url().refine((value) => /^https?:$/.test(new URL(value).protocol), { message: 'must use http or https' });
@@ -39,8 +40,11 @@ export const billingConfigSchema = withTestOnlyClockControl(
     PUBLIC_API_URL: httpUrl.default('http://127.0.0.1:8080'),
     /** How often Prime periods that ended are announced (PrimeStatusChanged active:false). */
     PRIME_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
-    /** §5.7: transaction records are kept this many years after creation (or payment), then deleted. */
-    TRANSACTION_RETENTION_YEARS: z.coerce.number().int().min(5).max(30).default(5),
+    /**
+     * §5.7: transaction records are kept this many years after creation (or payment), then deleted.
+     * Default: the schedule's period (libs/contracts/src/retention-schedule.ts) in whole years.
+     */
+    TRANSACTION_RETENTION_YEARS: z.coerce.number().int().min(5).max(30).default(Math.floor(RETENTION_SCHEDULE.transactionRecords.days / 365)),
     TRANSACTION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(3_600_000),
     /** Orders a user may have open (pending) at once; one more is refused with 409 too_many_open_orders. */
     MAX_OPEN_ORDERS_PER_USER: z.coerce.number().int().min(1).max(100).default(5),

@@ -9,13 +9,17 @@ import { CHAT_MIGRATIONS } from './migrations/index.js';
 import { ConversationsRepository } from './persistence/conversations.repository.js';
 import { MessagesRepository } from './persistence/messages.repository.js';
 import { PrimeStatusRepository } from './persistence/prime-status.repository.js';
+import { ProcessingRestrictionsRepository } from './persistence/processing-restrictions.repository.js';
 import { ClearMessages } from './usecases/clear-messages/clear-messages.usecase.js';
+import { ExportSliceRepository } from './usecases/export-slice/export-slice.repository.js';
+import { ExportSlice } from './usecases/export-slice/export-slice.usecase.js';
 import { ListAssistants } from './usecases/list-assistants/list-assistants.usecase.js';
 import { ListMessages } from './usecases/list-messages/list-messages.usecase.js';
 import { ChatSweeper } from './usecases/purge-expired/chat-sweeper.js';
 import { PurgeExpired } from './usecases/purge-expired/purge-expired.usecase.js';
 import { PurgeUser } from './usecases/purge-user/purge-user.usecase.js';
 import { RecordPrimeStatus } from './usecases/record-prime-status/record-prime-status.usecase.js';
+import { RecordRestriction } from './usecases/record-restriction/record-restriction.usecase.js';
 import { SendMessage } from './usecases/send-message/send-message.usecase.js';
 import { SettleStale } from './usecases/settle-stale/settle-stale.usecase.js';
 import { StaleSendSweeper } from './usecases/settle-stale/stale-send-sweeper.js';
@@ -33,16 +37,20 @@ export class ChatModule {
         ConversationsRepository,
         MessagesRepository,
         PrimeStatusRepository,
+        ProcessingRestrictionsRepository,
         ListAssistants,
         SendMessage,
         ListMessages,
         ClearMessages,
         RecordPrimeStatus,
+        RecordRestriction,
         PurgeExpired,
         ChatSweeper,
         SettleStale,
         StaleSendSweeper,
         PurgeUser,
+        ExportSliceRepository,
+        ExportSlice,
         ChatHandlers,
       ],
     };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { databaseServiceConfig, withTestOnlyClockControl } from '@homiwork/config';
+import { RETENTION_SCHEDULE } from '@homiwork/contracts';
 import { checkDataKeysConfig, dataKeysConfigShape } from '@homiwork/data-keys';
 import { moderationConfigShape } from '@homiwork/moderation';
 
@@ -14,9 +15,10 @@ const chatSettings = databaseServiceConfig.extend({
   CHAT_CHARGE_ENERGY: z.stringbool().default(true),
   /**
    * §5.5: messages of a user without Prime are deleted this many days after they were
-   * written (or after their last Prime period ended, whichever is later). The policy says 2–4 months.
+   * written (or after their last Prime period ended, whichever is later). The policy says 2–4 months;
+   * the default is the schedule's (libs/contracts/src/retention-schedule.ts), which retention's clock uses too.
    */
-  CHAT_RETENTION_DAYS: int(60, 120, 90),
+  CHAT_RETENTION_DAYS: int(60, 120, RETENTION_SCHEDULE.chatHistory.days),
   /** How often chat itself deletes messages past retention. */
   CHAT_SWEEP_INTERVAL_MS: int(100, 86_400_000, 600_000),
   /**

@@ -8,6 +8,7 @@ import {
   EVENTS_STREAM,
   eventSubject,
   GenerationRpc,
+  RetentionRpc,
   parseEventPayload,
   streamName,
   type CallerContext,
@@ -41,6 +42,8 @@ export interface PeerBehaviour {
   replyRequests: Array<RpcRequest<typeof GenerationRpc.ChatReplyRoute>>;
   /** Delay before each reply, so sends overlap. */
   replyDelayMs: number;
+  /** Retention's answer to holds.active: the users under a legal hold, or no answer when down. */
+  holds: { userIds: Set<string>; down: boolean };
 }
 
 export interface Harness {
@@ -74,7 +77,7 @@ export async function startHarness(extraEnv: Record<string, string> = {}): Promi
   const namespace = createTestNamespace();
   const logger = createLogger({ service: 'chat-test-peers', level: 'silent' });
   const nc = await connect({ servers: TEST_NATS_URL, name: 'chat-test-peers' });
-  const peers: PeerBehaviour = { billing: new Map(), replies: new Map(), reservations: [], replyRequests: [], replyDelayMs: 0 };
+  const peers: PeerBehaviour = { billing: new Map(), replies: new Map(), reservations: [], replyRequests: [], replyDelayMs: 0, holds: { userIds: new Set(), down: false } };
 
   const metrics = new MessagingMetrics(new ServiceMetrics('chat-test-peers'));
   const billing = new RpcServer(nc, namespace, 'billing', logger, metrics);
@@ -93,6 +96,11 @@ export async function startHarness(extraEnv: Record<string, string> = {}): Promi
     if (peers.replies.get(request.userId) === 'long') return { text: LONG_REPLY };
     return { text: standInReply(request) };
   });
+  // Retention's hold list, which the chat history sweep asks before deleting (fails closed without it).
+  const retention = new RpcServer(nc, namespace, 'retention', logger, metrics);
+  retention.serve(RetentionRpc.ActiveHoldsRoute, () =>
+    peers.holds.down ? Promise.reject(new RpcError(503, 'service_unavailable', 'retention is down')) : Promise.resolve({ userIds: [...peers.holds.userIds] }),
+  );
 
   const env: Record<string, string> = {
     NODE_ENV: 'test',
@@ -159,6 +167,7 @@ export async function startHarness(extraEnv: Record<string, string> = {}): Promi
       await service.close();
       await billing.stop();
       await generation.stop();
+      await retention.stop();
       await nc.close();
       await pool.end();
       await database.drop();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { databaseServiceConfig, withTestOnlyClockControl } from '@homiwork/config';
 import { moderationConfigShape } from '@homiwork/moderation';
+import { RETENTION_SCHEDULE } from '@homiwork/contracts';
 import { MAX_SIGNED_URL_SECONDS } from '@homiwork/storage';
 import { contractorConfigShape, withContractorRules } from './contractor/contractor-config.js';
 
@@ -42,11 +43,12 @@ const generationSettings = databaseServiceConfig.extend({
   GENERATION_MAX_INPUT_MB: z.coerce.number().positive().max(2048).default(50).transform((mb) => Math.round(mb * 1024 * 1024)),
   /**
    * §5.4: content of a user without Prime is deleted this many days after it was created
-   * (or after their last Prime period ended, whichever is later). The policy says 2–4 months.
+   * (or after their last Prime period ended, whichever is later). The policy says 2–4 months;
+   * the default is the schedule's (libs/contracts/src/retention-schedule.ts), which retention's clock uses too.
    */
-  CONTENT_RETENTION_DAYS: int(60, 120, 90),
-  /** §5.4: deleted content can be restored for this many days, then it is removed for good. */
-  CONTENT_TRASH_DAYS: int(1, 30, 7),
+  CONTENT_RETENTION_DAYS: int(60, 120, RETENTION_SCHEDULE.generatedContent.days),
+  /** §5.4: deleted content can be restored for this many days, then it is removed for good (default: the schedule's). */
+  CONTENT_TRASH_DAYS: int(1, 30, RETENTION_SCHEDULE.deletedContent.days),
   /** A finished job's record (status, error, content id; its prompt is gone already) is kept this long for polling, then deleted. */
   JOB_RECORD_DAYS: int(1, 365, 30),
   /**

@@ -7,6 +7,8 @@ export const GenerationErrors = {
   // A request that finishes after its account was deleted: 401, like every other request of
   // that account from then on (its tokens are revoked), as media answers it.
   accountDeleted: () => new RpcError(401, 'unauthorized', 'this account has been deleted; nothing was stored'),
+  // R7.3: while a restriction or objection is in force nothing of the user's is processed.
+  processingRestricted: () => new RpcError(403, 'processing_restricted', 'a restriction of processing or an objection you made is in force (§9), so your data is not processed and nothing was stored or charged; withdraw that privacy request (DELETE /v1/privacy/requests/:id) to lift it'),
   generationNotFound: () => new RpcError(404, 'not_found', 'no such generation'),
   contentNotFound: () => new RpcError(404, 'not_found', 'no such content'),
   uploadNotFound: (index: number) => new RpcError(404, 'upload_not_found', `uploadIds.${index}: no such upload`),

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { ContentExpiredV1, GenerationConsumers, GenerationRpc, PrimeStatusChangedV1, UserDeletedV1, type CallerContext, type EventPayload, type RpcRequest } from '@homiwork/contracts';
+import { ContentExpiredV1, exportSliceRoute, GenerationConsumers, GenerationRpc, PrimeStatusChangedV1, ProcessingRestrictionChangedV1, UserDeletedV1, type CallerContext, type EventPayload, type ExportSlicePage, type RpcRequest } from '@homiwork/contracts';
 import type { EventContext } from '@homiwork/messaging';
 import { OnEvent, OnRpc } from '@homiwork/service-kit';
 import { ChatReply } from './usecases/chat-reply/chat-reply.usecase.js';
 import { CreateGeneration } from './usecases/create-generation/create-generation.usecase.js';
 import { DeleteContent } from './usecases/delete-content/delete-content.usecase.js';
+import { ExportSlice } from './usecases/export-slice/export-slice.usecase.js';
 import { GetContent } from './usecases/get-content/get-content.usecase.js';
 import { GetContentFile } from './usecases/get-content-file/get-content-file.usecase.js';
 import { GetGeneration } from './usecases/get-generation/get-generation.usecase.js';
@@ -12,6 +13,7 @@ import { ListContents } from './usecases/list-contents/list-contents.usecase.js'
 import { PurgeContent } from './usecases/purge-content/purge-content.usecase.js';
 import { PurgeUser } from './usecases/purge-user/purge-user.usecase.js';
 import { RecordPrimeStatus } from './usecases/record-prime-status/record-prime-status.usecase.js';
+import { RecordRestriction } from './usecases/record-restriction/record-restriction.usecase.js';
 import { RestoreContent } from './usecases/restore-content/restore-content.usecase.js';
 
 /**
@@ -29,9 +31,11 @@ export class GenerationHandlers {
     private readonly deleteContent: DeleteContent,
     private readonly restoreContent: RestoreContent,
     private readonly recordPrimeStatus: RecordPrimeStatus,
+    private readonly recordRestriction: RecordRestriction,
     private readonly purgeContent: PurgeContent,
     private readonly purgeUser: PurgeUser,
     private readonly chatReply: ChatReply,
+    private readonly exportSlice: ExportSlice,
   ) {}
 
   @OnRpc(GenerationRpc.CreateGenerationRoute)
@@ -75,6 +79,12 @@ export class GenerationHandlers {
     return this.chatReply.execute(request, caller);
   }
 
+  /** R7.1, retention only: one page of the user's job records, content and its files for the export archive. */
+  @OnRpc(exportSliceRoute('generation'))
+  exportSlicePage(request: RpcRequest<ReturnType<typeof exportSliceRoute<'generation'>>>): Promise<ExportSlicePage> {
+    return this.exportSlice.execute(request);
+  }
+
   /** R1.5: the user's data goes and a tombstone stays. The message id is the receipt's trigger: stable across redeliveries. */
   @OnEvent(GenerationConsumers.userDeleted)
   userDeleted(payload: EventPayload<typeof UserDeletedV1>, context: EventContext): Promise<void> {
@@ -90,5 +100,11 @@ export class GenerationHandlers {
   @OnEvent(GenerationConsumers.primeStatusChanged)
   async primeStatusChanged(payload: EventPayload<typeof PrimeStatusChangedV1>): Promise<void> {
     await this.recordPrimeStatus.execute(payload);
+  }
+
+  /** R7.3: a restriction or objection came into force or was lifted (CreateGeneration reads it). */
+  @OnEvent(GenerationConsumers.processingRestrictionChanged)
+  async processingRestrictionChanged(payload: EventPayload<typeof ProcessingRestrictionChangedV1>): Promise<void> {
+    await this.recordRestriction.execute(payload);
   }
 }

@@ -13,9 +13,12 @@ import { ContentsRepository } from './persistence/contents.repository.js';
 import { ErasedUsersRepository } from './persistence/erased-users.repository.js';
 import { JobsRepository } from './persistence/jobs.repository.js';
 import { PrimeStatusRepository } from './persistence/prime-status.repository.js';
+import { ProcessingRestrictionsRepository } from './persistence/processing-restrictions.repository.js';
 import { ChatReply } from './usecases/chat-reply/chat-reply.usecase.js';
 import { CreateGeneration } from './usecases/create-generation/create-generation.usecase.js';
 import { DeleteContent } from './usecases/delete-content/delete-content.usecase.js';
+import { ExportSliceRepository } from './usecases/export-slice/export-slice.repository.js';
+import { ExportSlice } from './usecases/export-slice/export-slice.usecase.js';
 import { FailJob } from './usecases/fail-job/fail-job.usecase.js';
 import { GetContent } from './usecases/get-content/get-content.usecase.js';
 import { GetContentFile } from './usecases/get-content-file/get-content-file.usecase.js';
@@ -25,6 +28,7 @@ import { ContentSweeper } from './usecases/purge-content/content-sweeper.js';
 import { PurgeContent } from './usecases/purge-content/purge-content.usecase.js';
 import { PurgeUser } from './usecases/purge-user/purge-user.usecase.js';
 import { RecordPrimeStatus } from './usecases/record-prime-status/record-prime-status.usecase.js';
+import { RecordRestriction } from './usecases/record-restriction/record-restriction.usecase.js';
 import { RestoreContent } from './usecases/restore-content/restore-content.usecase.js';
 import { JobRunner } from './usecases/run-job/job-runner.js';
 import { JobWakeup } from './usecases/run-job/job-wakeup.js';
@@ -52,6 +56,7 @@ export class GenerationModule {
         JobsRepository,
         ContentsRepository,
         PrimeStatusRepository,
+        ProcessingRestrictionsRepository,
         ErasedUsersRepository,
         FailJob,
         CreateGeneration,
@@ -62,6 +67,7 @@ export class GenerationModule {
         DeleteContent,
         RestoreContent,
         RecordPrimeStatus,
+        RecordRestriction,
         PurgeContent,
         PurgeUser,
         SweepJobs,
@@ -71,6 +77,8 @@ export class GenerationModule {
         RunJob,
         JobRunner,
         ChatReply,
+        ExportSliceRepository,
+        ExportSlice,
         GenerationHandlers,
       ],
     };

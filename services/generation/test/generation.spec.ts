@@ -12,6 +12,7 @@ import {
   PrimeStatusChangedV1,
   ProhibitedContentDetectedV1,
   PurgeCompletedV1,
+  SAFETY_NET_GRACE_DAYS,
   UserDeletedV1,
 } from '@homiwork/contracts';
 import { formatDHash, moderationDHash } from '@homiwork/moderation';
@@ -279,10 +280,12 @@ describe('reading and deleting content', () => {
     await h.service.app.get(ContentSweeper).sweep();
     expect(await contentRow(id)).toBeDefined();
     expect((await h.call(ListContentsRoute, { deleted: true }, user.id)).items.map((item) => item.id)).toEqual([id]);
-    // Past 7 days: gone for the user at once, and the sweep removes row and object.
+    // Past 7 days: gone for the user at once; retention's ContentExpired would remove it now,
+    // and the safety-net sweep removes row and object once it is a grace day overdue.
     h.clock.advance(1 * DAY_MS + 60_000);
     await expect(h.call(RestoreContentRoute, { id }, user.id)).rejects.toMatchObject({ status: 404 });
     expect((await h.call(ListContentsRoute, { deleted: true }, user.id)).items).toEqual([]);
+    h.clock.advance(SAFETY_NET_GRACE_DAYS * DAY_MS);
     await h.service.app.get(ContentSweeper).sweep();
     expect(await contentRow(id)).toBeUndefined();
     expect(await h.store.stat(key)).toBeNull();

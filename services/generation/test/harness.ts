@@ -13,6 +13,7 @@ import {
   IdentityRpc,
   MediaRpc,
   parseEventPayload,
+  RetentionRpc,
   streamName,
   type CallerContext,
   type EventContract,
@@ -63,6 +64,8 @@ export interface PeerBehaviour {
   uploadReads: string[];
   /** Uploads media still lists but whose bytes are gone (expired between the check and the run). */
   bytesGone: Set<string>;
+  /** Retention's answer to holds.active: the users under a legal hold, or no answer when down. */
+  holds: { userIds: Set<string>; down: boolean };
 }
 
 export interface Harness {
@@ -96,7 +99,7 @@ export async function startHarness(extraEnv: Record<string, string> = {}, option
   const s3 = await startLocalS3();
   const logger = createLogger({ service: 'generation-test-peers', level: 'silent' });
   const nc = await connect({ servers: TEST_NATS_URL, name: 'generation-test-peers' });
-  const peers: PeerBehaviour = { billing: new Map(), identityDown: new Set(), reservations: [], uploads: new Map(), uploadReads: [], bytesGone: new Set() };
+  const peers: PeerBehaviour = { billing: new Map(), identityDown: new Set(), reservations: [], uploads: new Map(), uploadReads: [], bytesGone: new Set(), holds: { userIds: new Set(), down: false } };
   const users = new Map<string, TestUser>();
   const stopPeers = startPeers(nc, namespace, peers, users, logger);
   const media = await startMediaByteApi(peers);
@@ -231,10 +234,16 @@ function startPeers(nc: NatsConnection, namespace: string, peers: PeerBehaviour,
     const kind = upload.mimeType.startsWith('text/') ? 'text' : upload.mimeType.startsWith('audio/') ? 'audio' : upload.mimeType.startsWith('video/') ? 'video' : 'image';
     return Promise.resolve({ id: request.id, kind, mimeType: upload.mimeType, bytes: upload.bytes ?? upload.data.length, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + 7 * 86_400_000).toISOString() });
   });
+  // Retention's hold list, which the content sweep asks before deleting (fails closed without it).
+  const retention = new RpcServer(nc, namespace, 'retention', logger, metrics);
+  retention.serve(RetentionRpc.ActiveHoldsRoute, () =>
+    peers.holds.down ? Promise.reject(new RpcError(503, 'service_unavailable', 'retention is down')) : Promise.resolve({ userIds: [...peers.holds.userIds] }),
+  );
   return async () => {
     await billing.stop();
     await identity.stop();
     await media.stop();
+    await retention.stop();
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { databaseServiceConfig, withTestOnlyClockControl } from '@homiwork/config';
+import { RETENTION_SCHEDULE } from '@homiwork/contracts';
 
 const pem = (kind: string) => z.string().refine((value) => value.includes(`-----BEGIN ${kind}-----`), { message: `must be a PEM ${kind.toLowerCase()}` });
 
@@ -16,6 +17,8 @@ export const identityConfigSchema = withTestOnlyClockControl(
     SMTP_URL: z.url().refine((value) => /^smtps?:$/.test(new URL(value).protocol), { message: 'must use smtp or smtps' }),
     MAIL_FROM: z.email().default('no-reply@homiwork.com'),
     SECURITY_EVENT_PURGE_INTERVAL_MS: z.coerce.number().int().min(100).default(3_600_000),
+    /** §5.6: how long security events (and their address hashes) are kept; the schedule's period unless overridden. */
+    SECURITY_EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(RETENTION_SCHEDULE.securityEvents.days),
   }),
 );
 export type IdentityConfig = z.infer<typeof identityConfigSchema>;

@@ -11,6 +11,7 @@ export const IdentityErrors = {
   invalidRefreshToken: () => new RpcError(401, 'invalid_refresh_token', 'the refresh token is invalid, expired or already used; log in again'),
   invalidResetToken: () => new RpcError(400, 'invalid_reset_token', 'the reset link is invalid, expired or already used'),
   userNotFound: () => new RpcError(404, 'user_not_found', 'no such user (erased or never registered)'),
+  operatorOnly: () => new RpcError(403, 'forbidden', 'this operation needs the operator role'),
   unauthenticated: () => new RpcError(401, 'unauthorized', 'authentication required'),
   tooManyPasswordAttempts: (retryAfterSeconds: number) => new RpcError(429, 'rate_limited', 'too many wrong passwords for this account; try again later', retryAfterSeconds),
 };

@@ -4,11 +4,12 @@ import type { DataSource } from 'typeorm';
 import type { KV } from '@nats-io/kv';
 import { openRevocationBucket, RevocationWriter } from '@homiwork/auth';
 import { ShiftableClock } from '@homiwork/clock';
-import { UserSeenV1 } from '@homiwork/contracts';
+import { RetentionRpc, UserSeenV1 } from '@homiwork/contracts';
 import { SmtpMailSender } from '@homiwork/mail';
 import { startMailSink, type MailSink } from '@homiwork/mail/sink';
-import { connectToNats, EventsOutbox, type NatsHandles, Outbox } from '@homiwork/messaging';
-import { createLogger } from '@homiwork/observability';
+import { connectToNats, EventsOutbox, MessagingMetrics, type NatsHandles, Outbox, RpcClient, RpcServer } from '@homiwork/messaging';
+import { createLogger, ServiceMetrics } from '@homiwork/observability';
+import { LegalHolds } from '@homiwork/service-kit';
 import { createServiceDataSource, Database, runMigrations, Transactor, UserTombstones, withinTransaction } from '@homiwork/persistence';
 import { createTestDatabase, createTestNamespace, eventually, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
 import { hashOpaqueToken, newOpaqueToken } from '../src/crypto/opaque-token.js';
@@ -23,6 +24,7 @@ import { ConfirmPasswordReset } from '../src/usecases/confirm-password-reset/con
 import { DeleteAccount } from '../src/usecases/delete-account/delete-account.usecase.js';
 import { PurgeSecurityEvents } from '../src/usecases/purge-security-events/purge-security-events.usecase.js';
 import { RecordPrimeStatus } from '../src/usecases/record-prime-status/record-prime-status.usecase.js';
+import { RequestErasure } from '../src/usecases/request-erasure/request-erasure.usecase.js';
 import { UpdateProfile } from '../src/usecases/update-profile/update-profile.usecase.js';
 
 // Identity's use cases built by hand on the real database, NATS and a local SMTP sink:
@@ -48,6 +50,10 @@ let outbox: EventsOutbox;
 let revocations: RevocationWriter;
 let revocationBucket: KV;
 let tombstones: UserTombstones;
+let retention: RpcServer;
+let holds: LegalHolds;
+/** The users the stand-in retention reports under a legal hold. */
+const heldUserIds = new Set<string>();
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -66,8 +72,14 @@ beforeAll(async () => {
   revocationBucket = await openRevocationBucket(nats.nc, createTestNamespace(), 300);
   revocations = new RevocationWriter(revocationBucket);
   tombstones = new UserTombstones(db);
+  // Retention stood in for by a responder on the real NATS, answering its ActiveHoldsRoute.
+  const namespace = createTestNamespace();
+  retention = new RpcServer(nats.nc, namespace, 'retention', logger, new MessagingMetrics(new ServiceMetrics('identity-usecases-test')));
+  retention.serve(RetentionRpc.ActiveHoldsRoute, () => Promise.resolve({ userIds: [...heldUserIds] }));
+  holds = new LegalHolds(new RpcClient(nats.nc, namespace, 1_000));
 });
 afterAll(async () => {
+  await retention?.stop();
   mail?.close();
   await sink?.stop();
   await nats?.nc.drain();
@@ -163,25 +175,71 @@ describe('UpdateProfile', () => {
 });
 
 describe('PurgeSecurityEvents (one pass; SecurityEventSweeper schedules it)', () => {
-  it('deletes what the service clock says is older than 12 months, and nothing younger', async () => {
+  const purge = (legalHolds = holds) => new PurgeSecurityEvents(securityEvents, legalHolds, clock, { SECURITY_EVENT_RETENTION_DAYS: 365 }, logger);
+  const eventsOf = async (userId: string) => (await dataSource.query<unknown[]>('SELECT 1 FROM identity.security_events WHERE user_id = $1', [userId])).length;
+  async function oldAndRecentEvents(userId: string): Promise<void> {
+    await securityEvents.record({ userId, type: 'login_succeeded', origin: {}, now: new Date(clock.now().getTime() - 366 * 86_400_000) });
+    await securityEvents.record({ userId, type: 'login_succeeded', origin: {}, now: new Date(clock.now().getTime() - 300 * 86_400_000) });
+  }
+
+  it('deletes what the service clock says is older than the period, and nothing younger', async () => {
     const user = await newUser();
-    await securityEvents.record({ userId: user.id, type: 'login_succeeded', origin: {}, now: new Date(clock.now().getTime() - 366 * 86_400_000) });
-    await securityEvents.record({ userId: user.id, type: 'login_succeeded', origin: {}, now: new Date(clock.now().getTime() - 300 * 86_400_000) });
-    expect(await new PurgeSecurityEvents(securityEvents, clock).execute()).toBeGreaterThanOrEqual(1);
-    const left = await dataSource.query<unknown[]>('SELECT 1 FROM identity.security_events WHERE user_id = $1', [user.id]);
-    expect(left).toHaveLength(1);
+    await oldAndRecentEvents(user.id);
+    expect(await purge().execute()).toBeGreaterThanOrEqual(1);
+    expect(await eventsOf(user.id)).toBe(1);
+  });
+
+  it('keeps every event of a user under a legal hold, and deletes it once the hold is gone', async () => {
+    const held = await newUser();
+    const other = await newUser();
+    await oldAndRecentEvents(held.id);
+    await oldAndRecentEvents(other.id);
+    heldUserIds.add(held.id);
+    try {
+      await purge().execute();
+      expect(await eventsOf(held.id)).toBe(2);
+      expect(await eventsOf(other.id)).toBe(1);
+    } finally {
+      heldUserIds.delete(held.id);
+    }
+    await purge().execute();
+    expect(await eventsOf(held.id)).toBe(1);
+  });
+
+  it('deletes nothing when retention does not answer (fails closed), and says so once', async () => {
+    const user = await newUser();
+    await oldAndRecentEvents(user.id);
+    const lines: string[] = [];
+    const listening = createLogger({ service: 'identity', level: 'warn', destination: { write: (line: string) => lines.push(line) } });
+    const silent = new LegalHolds(new RpcClient(nats.nc, createTestNamespace(), 300));
+    const pass = new PurgeSecurityEvents(securityEvents, silent, clock, { SECURITY_EVENT_RETENTION_DAYS: 365 }, listening);
+    expect(await pass.execute()).toBe(0);
+    expect(await pass.execute()).toBe(0);
+    expect(await eventsOf(user.id)).toBe(2);
+    expect(lines.filter((line) => line.includes('security-event purge skipped'))).toHaveLength(1);
   });
 });
 
 describe('DeleteAccount', () => {
-  const deleteAccount = (writer = revocations) => new DeleteAccount(transactor, users, sessions, resetTokens, securityEvents, hasher, outboxFor(), writer, tombstones, clock);
-  const outboxFor = () => outbox;
+  const requestErasure = (writer = revocations) => new RequestErasure(transactor, users, sessions, resetTokens, securityEvents, outbox, writer, clock);
+  const deleteAccount = (writer = revocations) => new DeleteAccount(transactor, users, sessions, resetTokens, securityEvents, hasher, outbox, writer, tombstones, requestErasure(writer), clock, logger);
+  /** The erasure is asked for first (the account disabled); `erase` is what retention's approval runs. */
+  async function requested(userId: string): Promise<string> {
+    const outcome = await requestErasure().execute(userId, 'user_request');
+    if (outcome.status !== 'requested') throw new Error(`erasure not requested: ${outcome.status}`);
+    return outcome.erasureId;
+  }
 
   it('revokes the account’s tokens inside the erasure, before the row goes, and records the tombstone', async () => {
     const user = await newUser();
-    expect(await deleteAccount().erase(user.id, randomUUID(), 'user_request')).toBe(true);
+    const erasureId = await requested(user.id);
+    expect((await revocationBucket.get(`user.${user.id}`))?.operation).toBe('PUT');
+    // Gone from the bucket (aged out, say, while a legal hold kept the account): the erasure writes it again.
+    await revocationBucket.delete(`user.${user.id}`);
+    expect((await revocationBucket.get(`user.${user.id}`))?.operation).not.toBe('PUT');
+    expect(await deleteAccount().erase(user.id, erasureId)).toBe(true);
     expect(await users.findById(user.id)).toBeUndefined();
-    expect(await revocationBucket.get(`user.${user.id}`)).not.toBeNull();
+    expect((await revocationBucket.get(`user.${user.id}`))?.operation).toBe('PUT');
     expect(await tombstones.isErased(user.id)).toBe(true);
   });
 
@@ -189,21 +247,42 @@ describe('DeleteAccount', () => {
   // access tokens kept working. Now the erasure fails whole and can be retried.
   it('when the revocation cannot be written, nothing is erased', async () => {
     const user = await newUser();
+    const erasureId = await requested(user.id);
     const broken = await connectToNats(TEST_NATS_URL, 'identity-usecases-test-broken');
     const writer = new RevocationWriter(await openRevocationBucket(broken.nc, createTestNamespace(), 300));
     await broken.nc.close();
-    const erasureId = randomUUID();
-    await expect(deleteAccount(writer).erase(user.id, erasureId, 'user_request')).rejects.toThrow();
+    await expect(deleteAccount(writer).erase(user.id, erasureId)).rejects.toThrow();
     expect(await users.findById(user.id)).toBeDefined();
-    expect(await liveSessions(user.id)).toBe(2);
     expect(await tombstones.isErased(user.id)).toBe(false);
-    expect(await dataSource.query("SELECT 1 FROM identity.outbox WHERE payload->>'erasureId' = $1", [erasureId])).toHaveLength(0);
+    expect(await dataSource.query("SELECT 1 FROM identity.outbox WHERE payload->>'erasureId' = $1 AND type <> 'ErasureRequested.v1'", [erasureId])).toHaveLength(0);
+  });
+
+  it('when the revocation cannot be written, the erasure is not even asked for: the account stays usable', async () => {
+    const user = await newUser();
+    const broken = await connectToNats(TEST_NATS_URL, 'identity-usecases-test-broken-request');
+    const writer = new RevocationWriter(await openRevocationBucket(broken.nc, createTestNamespace(), 300));
+    await broken.nc.close();
+    await expect(requestErasure(writer).execute(user.id, 'user_request')).rejects.toThrow();
+    expect((await users.findById(user.id))!.erasure).toBeNull();
+    expect(await liveSessions(user.id)).toBe(2);
+    expect(await dataSource.query("SELECT 1 FROM identity.outbox WHERE type = 'ErasureRequested.v1' AND payload->>'userId' = $1", [user.id])).toHaveLength(0);
+  });
+
+  it('erases only the erasure open on the account: another erasureId, or none open, leaves it alone', async () => {
+    const user = await newUser();
+    expect(await deleteAccount().erase(user.id, randomUUID())).toBe(false);
+    const erasureId = await requested(user.id);
+    expect(await deleteAccount().erase(user.id, randomUUID())).toBe(false);
+    expect(await users.findById(user.id)).toBeDefined();
+    expect(await deleteAccount().erase(user.id, erasureId)).toBe(true);
+    expect(await deleteAccount().erase(user.id, erasureId)).toBe(false);
   });
 
   // A security event has no foreign key (it outlives the account, unlinked); one written by
   // a request racing the erasure (a failed login checked just before) stayed linked.
   it('a security event written while the erasure commits is kept unlinked, like the others', async () => {
     const user = await newUser();
+    const erasureId = await requested(user.id);
     await securityEvents.record({ userId: user.id, type: 'login_succeeded', origin: {}, now: clock.now() });
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
@@ -211,7 +290,7 @@ describe('DeleteAccount', () => {
     const erasedInTransaction = new Promise<void>((resolve) => (erased = resolve));
     const erasing = dataSource.transaction((manager) =>
       withinTransaction(manager, async () => {
-        await deleteAccount().erase(user.id, randomUUID(), 'user_request');
+        await deleteAccount().erase(user.id, erasureId);
         erased();
         await released;
       }),

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { ContentDeletedV1, MediaConsumers, MediaRpc, UploadExpiredV1, UserDeletedV1, type CallerContext, type EventPayload, type RpcRequest } from '@homiwork/contracts';
+import { ContentDeletedV1, exportSliceRoute, MediaConsumers, MediaRpc, UploadExpiredV1, UserDeletedV1, type CallerContext, type EventPayload, type ExportSlicePage, type RpcRequest } from '@homiwork/contracts';
 import type { EventContext } from '@homiwork/messaging';
 import { OnEvent, OnRpc } from '@homiwork/service-kit';
 import { DeleteUpload } from './usecases/delete-upload/delete-upload.usecase.js';
+import { ExportSlice } from './usecases/export-slice/export-slice.usecase.js';
 import { GetUpload } from './usecases/get-upload/get-upload.usecase.js';
 import { ListUploads } from './usecases/list-uploads/list-uploads.usecase.js';
 import { PurgeUploads } from './usecases/purge-uploads/purge-uploads.usecase.js';
@@ -19,6 +20,7 @@ export class MediaHandlers {
     private readonly getUpload: GetUpload,
     private readonly deleteUpload: DeleteUpload,
     private readonly purge: PurgeUploads,
+    private readonly exportSlice: ExportSlice,
   ) {}
 
   @OnRpc(MediaRpc.ListUploadsRoute)
@@ -34,6 +36,12 @@ export class MediaHandlers {
   @OnRpc(MediaRpc.DeleteUploadRoute)
   delete(request: RpcRequest<typeof MediaRpc.DeleteUploadRoute>, caller: CallerContext): Promise<Record<string, never>> {
     return this.deleteUpload.execute(request.id, caller);
+  }
+
+  /** R7.1, retention only: one page of the user's uploads and their files for the export archive. */
+  @OnRpc(exportSliceRoute('media'))
+  exportSlicePage(request: RpcRequest<ReturnType<typeof exportSliceRoute<'media'>>>): Promise<ExportSlicePage> {
+    return this.exportSlice.execute(request);
   }
 
   /** The message id is the purge receipt's trigger: stable across redeliveries. */

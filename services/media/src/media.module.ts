@@ -10,6 +10,8 @@ import { UploadsRepository } from './persistence/uploads.repository.js';
 import { Moderator, moderatorFromConfig } from '@homiwork/moderation';
 import { AvTransformer, ImageTransformer } from './processing/index.js';
 import { DeleteUpload } from './usecases/delete-upload/delete-upload.usecase.js';
+import { ExportSliceRepository } from './usecases/export-slice/export-slice.repository.js';
+import { ExportSlice } from './usecases/export-slice/export-slice.usecase.js';
 import { GetUpload } from './usecases/get-upload/get-upload.usecase.js';
 import { GetUploadFile } from './usecases/get-upload-file/get-upload-file.usecase.js';
 import { ListUploads } from './usecases/list-uploads/list-uploads.usecase.js';
@@ -39,6 +41,8 @@ export class MediaModule {
         DeleteUpload,
         PurgeUploads,
         UploadSweeper,
+        ExportSliceRepository,
+        ExportSlice,
         MediaHandlers,
         { provide: ImageTransformer, useValue: new ImageTransformer() },
         { provide: AvTransformer, useValue: new AvTransformer() },

@@ -129,10 +129,10 @@ describe('purges join the event consumer’s transaction', () => {
     expect(await dataSource.query("SELECT 1 FROM media.outbox WHERE payload->>'scopeId' = $1", [upload.id])).toHaveLength(0);
   });
 
-  it('the sweep pass deletes what is past its 7 days and confirms each with PurgeCompleted', async () => {
-    const old = await storedUpload(randomUUID(), addDays(clock.now(), -8));
+  it('the sweep pass deletes what is past its 7 days (and the grace day) and confirms each with PurgeCompleted', async () => {
+    const old = await storedUpload(randomUUID(), addDays(clock.now(), -9));
     const young = await storedUpload(randomUUID());
-    expect(await purge.expired()).toBeGreaterThanOrEqual(1);
+    expect(await purge.expired([])).toBeGreaterThanOrEqual(1);
     expect(await rowCount(old.id)).toBe(0);
     expect(await rowCount(young.id)).toBe(1);
     const receipts = await dataSource.query<Array<{ counts: unknown }>>("SELECT payload->'counts' AS counts FROM media.outbox WHERE type = 'PurgeCompleted.v1' AND payload->>'scopeId' = $1", [old.id]);
@@ -147,7 +147,7 @@ describe('purges join the event consumer’s transaction', () => {
     refusing.remove = (keys: string[]) => (keys.includes(stuck.objectKey) ? Promise.reject(new Error('AccessDenied')) : store.remove(keys));
     const sweeping = new PurgeUploads(transactor, uploads, refusing, outbox, tombstones, clock);
     // Batches of one: the stuck upload is the oldest, so every batch would pick it first.
-    await expect(sweeping.expired(1)).rejects.toThrow(/1 expired upload\(s\) could not be purged/);
+    await expect(sweeping.expired([], 1)).rejects.toThrow(/1 expired upload\(s\) could not be purged/);
     for (const other of others) expect(await rowCount(other.id)).toBe(0);
     expect(await rowCount(stuck.id)).toBe(1);
     await store.remove([stuck.objectKey]);
@@ -206,7 +206,7 @@ describe('an upload past its 7 days is gone for reads at once (§5.3), before an
 describe('one sweep drains everything due', () => {
   it('removes 2,500 due uploads — rows and objects — in one run, and confirms each', async () => {
     const owners = Array.from({ length: 25 }, () => randomUUID());
-    const createdAt = addDays(clock.now(), -8);
+    const createdAt = addDays(clock.now(), -9);
     const due: Array<{ id: string; objectKey: string }> = [];
     // Objects written 25 at a time (one owner each), rows in one statement.
     for (let round = 0; round < 100; round++) {
@@ -226,7 +226,7 @@ describe('one sweep drains everything due', () => {
       [due.map((u) => u.id), due.map((u) => (u as unknown as { owner: string }).owner), due.map((u) => u.objectKey), createdAt, addDays(createdAt, 7)],
     );
     const started = performance.now();
-    const purged = await purge.expired();
+    const purged = await purge.expired([]);
     const seconds = (performance.now() - started) / 1000;
     expect(purged).toBeGreaterThanOrEqual(2_500);
     const ids = due.map((u) => u.id);

@@ -24,7 +24,7 @@ export const SendMessage = defineHttpRoute({
   body: SendMessageRoute.request.pick({ text: true }),
   successStatus: 201,
   response: SendMessageRoute.response,
-  errors: [E.validation, E.invalidJson, E.unauthorized, [402, 'insufficient_energy'], E.notFound, [422, 'content_rejected'], E.rateLimited, [502, 'reply_failed'], E.unavailable],
+  errors: [E.validation, E.invalidJson, E.unauthorized, [402, 'insufficient_energy'], [403, 'processing_restricted'], E.notFound, [422, 'content_rejected'], E.rateLimited, [502, 'reply_failed'], E.unavailable],
 });
 
 export const ListMessages = defineHttpRoute({

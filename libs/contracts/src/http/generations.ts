@@ -24,6 +24,7 @@ export const CreateGeneration = defineHttpRoute({
     E.invalidJson,
     E.unauthorized,
     [402, 'insufficient_energy'],
+    [403, 'processing_restricted'],
     [404, 'upload_not_found'],
     [422, 'content_rejected'],
     [422, 'unsupported_input'],

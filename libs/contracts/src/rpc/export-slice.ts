@@ -39,3 +39,16 @@ export function exportSliceRoute<S extends ServiceName>(service: S) {
 
 /** Pages aim at this many bytes of JSON (NATS carries up to 1 MB). */
 export const EXPORT_PAGE_TARGET_BYTES = 256 * 1024;
+
+/**
+ * The slice route of every service that holds user data besides retention (which builds
+ * the archive), as constants: the NATS permissions are generated from exported routes.
+ * A test checks this list against the service manifest's `holdsUserData`.
+ */
+export const EXPORT_SLICE_ROUTES = {
+  identity: exportSliceRoute('identity'),
+  media: exportSliceRoute('media'),
+  generation: exportSliceRoute('generation'),
+  chat: exportSliceRoute('chat'),
+  billing: exportSliceRoute('billing'),
+} as const;

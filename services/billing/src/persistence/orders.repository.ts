@@ -130,21 +130,28 @@ export class OrdersRepository {
   }
 
   /** §5.7: records past their retention, oldest first, at most `limit` per call. */
-  async deleteRetainedBefore(now: Date, limit: number): Promise<number> {
+  async deleteRetainedBefore(now: Date, limit: number, exceptUsers: readonly string[]): Promise<number> {
+    // `exceptUsers`: under a legal hold (§12.2), their linked orders stay; unlinked ones (user_id NULL) belong to no one held.
     const [, count] = await this.db.query<[unknown[], number]>(
-      'DELETE FROM orders WHERE id IN (SELECT id FROM orders WHERE retain_until <= $1 ORDER BY retain_until LIMIT $2 FOR UPDATE SKIP LOCKED)',
-      [now, limit],
+      `DELETE FROM orders WHERE id IN (
+         SELECT id FROM orders WHERE retain_until <= $1 AND (user_id IS NULL OR user_id <> ALL($3::uuid[]))
+          ORDER BY retain_until LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [now, limit, exceptUsers],
     );
     return count;
   }
 
-  /** Orders that ended unpaid (cancelled, failed, closed — never paid) at or before `endedBefore`: no transaction records, deleted. */
-  async deleteUnpaidEndedBefore(endedBefore: Date, limit: number): Promise<number> {
+  /**
+   * Orders that ended unpaid (cancelled, failed, closed — never paid) at or before
+   * `endedBefore`: no transaction records, deleted — but none of `exceptUsers` (legal hold).
+   */
+  async deleteUnpaidEndedBefore(endedBefore: Date, limit: number, exceptUsers: readonly string[]): Promise<number> {
     const [, count] = await this.db.query<[unknown[], number]>(
       `DELETE FROM orders WHERE id IN (
-         SELECT id FROM orders WHERE paid_at IS NULL AND status <> 'pending' AND closed_at <= $1 ORDER BY closed_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         SELECT id FROM orders WHERE paid_at IS NULL AND status <> 'pending' AND closed_at <= $1 AND (user_id IS NULL OR user_id <> ALL($3::uuid[]))
+          ORDER BY closed_at LIMIT $2 FOR UPDATE SKIP LOCKED)
          AND paid_at IS NULL`,
-      [endedBefore, limit],
+      [endedBefore, limit, exceptUsers],
     );
     return count;
   }

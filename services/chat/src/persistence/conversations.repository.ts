@@ -44,16 +44,17 @@ export class ConversationsRepository {
    * The pair alone says the user talked to an assistant: it goes when the last message does.
    * Skips rows a sender holds, and rows written to since `idleBefore`: the NOT EXISTS below
    * reads the statement's snapshot, but a row a sender updated after it is re-checked on its
-   * newest version once locked, so its fresh `last_message_at` keeps it.
+   * newest version once locked, so its fresh `last_message_at` keeps it. Users under a
+   * legal hold (`exceptUsers`, §12.2) keep theirs.
    */
-  async deleteEmpty(idleBefore: Date): Promise<number> {
+  async deleteEmpty(idleBefore: Date, exceptUsers: readonly string[]): Promise<number> {
     const [, count] = await this.db.query<[unknown[], number]>(
       `DELETE FROM conversations WHERE (user_id, assistant_id) IN (
          SELECT c.user_id, c.assistant_id FROM conversations c
-          WHERE c.last_message_at < $1
+          WHERE c.last_message_at < $1 AND c.user_id <> ALL($2::uuid[])
             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.user_id = c.user_id AND m.assistant_id = c.assistant_id)
           FOR UPDATE SKIP LOCKED)`,
-      [idleBefore],
+      [idleBefore, exceptUsers],
     );
     return count;
   }

@@ -164,12 +164,18 @@ export class MessagesRepository {
    * Deletes up to `limit` messages due under §5.5 at `cutoff` (= now − CHAT_RETENTION_DAYS):
    * written at or before the cutoff, and their owner has no Prime that is active or ended
    * after the cutoff — domain/chat-retention.ts `isMessageDue`, in SQL. `only` narrows it to
-   * one conversation and to messages written before a time (ChatHistoryExpired). Rows a
+   * one conversation and to messages written before a time (ChatHistoryExpired); otherwise
+   * (the sweep) `exceptUsers`, the users under a legal hold (§12.2), are left alone. Rows a
    * sender holds are skipped and found by the next pass. Returns the owners of what went.
+   * `only.assistantId` absent: every conversation of the user.
    */
-  /** `only.assistantId` absent: every conversation of the user. */
-  async deleteDue(cutoff: Date, limit: number, only?: { userId: string; assistantId?: string | undefined; before: Date }): Promise<Array<{ userId: string; assistantId: string }>> {
-    const narrowing = only ? 'AND m.user_id = $3 AND m.created_at < $5 AND ($4::text IS NULL OR m.assistant_id = $4)' : '';
+  async deleteDue(
+    cutoff: Date,
+    limit: number,
+    scope: { only: { userId: string; assistantId?: string | undefined; before: Date } } | { exceptUsers: readonly string[] },
+  ): Promise<Array<{ userId: string; assistantId: string }>> {
+    const only = 'only' in scope ? scope.only : undefined;
+    const narrowing = only ? 'AND m.user_id = $3 AND m.created_at < $5 AND ($4::text IS NULL OR m.assistant_id = $4)' : 'AND m.user_id <> ALL($3::uuid[])';
     // pg answers a DELETE with [rows, affectedCount], RETURNING or not.
     const [rows] = await this.db.query<[Array<{ user_id: string; assistant_id: string }>, number]>(
       `DELETE FROM messages WHERE id IN (
@@ -179,7 +185,7 @@ export class MessagesRepository {
             ${narrowing}
           ORDER BY m.created_at LIMIT $2 FOR UPDATE OF m SKIP LOCKED)
        RETURNING user_id, assistant_id`,
-      only ? [cutoff, limit, only.userId, only.assistantId ?? null, only.before] : [cutoff, limit],
+      only ? [cutoff, limit, only.userId, only.assistantId ?? null, only.before] : [cutoff, limit, 'exceptUsers' in scope ? scope.exceptUsers : []],
     );
     return rows.map((row) => ({ userId: row.user_id, assistantId: row.assistant_id }));
   }

@@ -132,11 +132,12 @@ export class ContentsRepository {
    * keeps them — but `excluding` (ones a sweep already failed to remove this run). Locked,
    * skipping rows another sweeper holds, so instances share the work.
    */
-  async dueForRemoval(now: Date, trashCutoff: Date, limit: number, excluding: readonly string[] = []): Promise<Content[]> {
+  async dueForRemoval(now: Date, trashCutoff: Date, limit: number, excluding: readonly string[], exceptUsers: readonly string[]): Promise<Content[]> {
+    // `exceptUsers`: users under a legal hold (§12.2), whose items the sweep leaves alone.
     const rows = await this.db.query<ContentRow[]>(
-      `SELECT * FROM contents WHERE (expires_at <= $1 OR deleted_at <= $2) AND NOT (id = ANY($4::uuid[]))
+      `SELECT * FROM contents WHERE (expires_at <= $1 OR deleted_at <= $2) AND NOT (id = ANY($4::uuid[])) AND user_id <> ALL($5::uuid[])
         ORDER BY least(expires_at, deleted_at) LIMIT $3 FOR UPDATE SKIP LOCKED`,
-      [now, trashCutoff, limit, excluding],
+      [now, trashCutoff, limit, excluding, exceptUsers],
     );
     return rows.map(toContent);
   }

@@ -189,12 +189,16 @@ export class JobsRepository {
     return rows.map((row) => ({ id: row.id, userId: row.user_id, kind: row.kind }));
   }
 
-  /** Records of jobs that ended before `cutoff`; their content, if any, has a life of its own. */
-  async deleteFinishedBefore(cutoff: Date, limit: number): Promise<number> {
+  /**
+   * Records of jobs that ended before `cutoff`, but none of `exceptUsers` (under a legal
+   * hold, §12.2); their content, if any, has a life of its own.
+   */
+  async deleteFinishedBefore(cutoff: Date, limit: number, exceptUsers: readonly string[]): Promise<number> {
     const [, count] = await this.db.query<[unknown[], number]>(
       `DELETE FROM jobs WHERE id IN (
-         SELECT id FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at <= $1 ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-      [cutoff, limit],
+         SELECT id FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at <= $1 AND user_id <> ALL($3::uuid[])
+          ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [cutoff, limit, exceptUsers],
     );
     return count;
   }

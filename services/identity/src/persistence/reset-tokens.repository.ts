@@ -29,6 +29,12 @@ export class ResetTokensRepository {
     await this.db.query('UPDATE password_reset_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL', [userId, now]);
   }
 
+  /** Every reset link of the user goes (an erasure asked for: the account cannot be recovered any more). */
+  async deleteAllForUser(userId: string): Promise<number> {
+    const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM password_reset_tokens WHERE user_id = $1', [userId]);
+    return count;
+  }
+
   async countForUser(userId: string): Promise<number> {
     const [row] = await this.db.query<Array<{ n: number }>>('SELECT count(*)::int AS n FROM password_reset_tokens WHERE user_id = $1', [userId]);
     return row?.n ?? 0;

@@ -13,11 +13,29 @@ export type SecurityEventType =
   | 'profile_changed'
   | 'profile_change_refused'
   | 'account_deleted'
-  | 'account_blocked';
+  | 'account_blocked'
+  | 'erasure_requested'
+  | 'erasure_refused'
+  | 'inactivity_warning_sent';
 
 export interface SecurityEventOrigin {
   ipHash?: string | undefined;
   userAgent?: string | undefined;
+}
+
+/** An operator's action on an account: who, and the reason they gave (identity's record only). */
+export interface OperatorNote {
+  operatorUserId: string | undefined;
+  detail: string;
+}
+
+/** A security event as the user's export shows it (R7.1): no operator id, no operator note. */
+export interface ExportedSecurityEvent {
+  id: string;
+  type: string;
+  occurredAt: Date;
+  ipHash: string | null;
+  userAgent: string | null;
 }
 
 /** Security events (§5.6): the address hash and a coarse user agent, never the address. */
@@ -35,14 +53,12 @@ export class SecurityEventsRepository {
    * is written unlinked, as the erasure would have left it; an event whose statement
    * locked the row first is committed before the erasure's unlink runs, which unlinks it.
    */
-  async record(event: { userId: string | null; type: SecurityEventType; origin: SecurityEventOrigin; now: Date }): Promise<void> {
-    await this.db.query('INSERT INTO security_events (user_id, type, ip_hash, user_agent, occurred_at) VALUES ((SELECT id FROM users WHERE id = $1 FOR KEY SHARE), $2, $3, $4, $5)', [
-      event.userId,
-      event.type,
-      event.origin.ipHash ?? null,
-      event.origin.userAgent ?? null,
-      event.now,
-    ]);
+  async record(event: { userId: string | null; type: SecurityEventType; origin: SecurityEventOrigin; now: Date; operator?: OperatorNote | undefined }): Promise<void> {
+    await this.db.query(
+      `INSERT INTO security_events (user_id, type, ip_hash, user_agent, occurred_at, operator_user_id, detail)
+       VALUES ((SELECT id FROM users WHERE id = $1 FOR KEY SHARE), $2, $3, $4, $5, $6, $7)`,
+      [event.userId, event.type, event.origin.ipHash ?? null, event.origin.userAgent ?? null, event.now, event.operator?.operatorUserId ?? null, event.operator?.detail ?? null],
+    );
   }
 
   /** How many events of these types the account had since `since` (failed password checks, say). */
@@ -60,18 +76,39 @@ export class SecurityEventsRepository {
 
   /** Whether the account has used up its budget of wrong passwords for the last minute. */
   async passwordBudgetSpent(userId: string, now: Date): Promise<boolean> {
-    const failures = await this.countSince(userId, ['login_failed', 'profile_change_refused'], new Date(now.getTime() - 60_000));
+    const failures = await this.countSince(userId, ['login_failed', 'profile_change_refused', 'erasure_refused'], new Date(now.getTime() - 60_000));
     return failures >= SecurityEventsRepository.MAX_PASSWORD_FAILURES_PER_MINUTE;
   }
 
-  /** On account erasure the events stay for their 12 months, unlinked from the account. */
+  /**
+   * On account erasure the events stay for their 12 months, unlinked from the account; an
+   * operator's free-text reason about the account goes with it (it may name the person),
+   * and the account stops being named as the operator of other events.
+   */
   async pseudonymize(userId: string): Promise<number> {
-    const [, count] = await this.db.query<[unknown[], number]>('UPDATE security_events SET user_id = NULL WHERE user_id = $1', [userId]);
+    const [, count] = await this.db.query<[unknown[], number]>('UPDATE security_events SET user_id = NULL, detail = NULL WHERE user_id = $1', [userId]);
+    await this.db.query('UPDATE security_events SET operator_user_id = NULL WHERE operator_user_id = $1', [userId]);
     return count;
   }
 
-  async deleteOlderThan(cutoff: Date): Promise<number> {
-    const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM security_events WHERE occurred_at < $1', [cutoff]);
+  /**
+   * The 12-month purge (§5.6), except the events of users under a legal hold (§12.2: "retain
+   * necessary data for investigation"); unlinked events belong to no one and always go.
+   */
+  async deleteOlderThan(cutoff: Date, options: { exceptUserIds?: readonly string[] } = {}): Promise<number> {
+    const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM security_events WHERE occurred_at < $1 AND (user_id IS NULL OR user_id <> ALL($2::uuid[]))', [
+      cutoff,
+      options.exceptUserIds ?? [],
+    ]);
     return count;
+  }
+
+  /** The user's own events for the export (R7.1), in id order after `afterId` (numeric order: `ORDER BY e.id`, not the text alias). */
+  async listForExport(userId: string, afterId: string | null, limit: number): Promise<ExportedSecurityEvent[]> {
+    const rows = await this.db.query<Array<{ id: string; type: string; occurred_at: Date; ip_hash: string | null; user_agent: string | null }>>(
+      'SELECT e.id::text AS id, e.type, e.occurred_at, e.ip_hash, e.user_agent FROM security_events e WHERE e.user_id = $1 AND ($2::bigint IS NULL OR e.id > $2::bigint) ORDER BY e.id LIMIT $3',
+      [userId, afterId, limit],
+    );
+    return rows.map((row) => ({ id: row.id, type: row.type, occurredAt: row.occurred_at, ipHash: row.ip_hash, userAgent: row.user_agent }));
   }
 }

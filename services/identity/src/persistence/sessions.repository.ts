@@ -18,13 +18,22 @@ interface RefreshTokenRow {
   session_revoked_at: Date | null;
 }
 
+export interface ExportedSession {
+  id: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+  revokedReason: string | null;
+  userAgent: string | null;
+}
+
 /** Sessions (refresh-token families) and their refresh tokens, stored as SHA-256 hashes. */
 @Injectable()
 export class SessionsRepository {
   constructor(private readonly db: Database) {}
 
-  async createSession(session: { id: string; userId: string; now: Date }): Promise<void> {
-    await this.db.query('INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)', [session.id, session.userId, session.now]);
+  async createSession(session: { id: string; userId: string; now: Date; userAgent?: string | undefined }): Promise<void> {
+    await this.db.query('INSERT INTO sessions (id, user_id, created_at, user_agent) VALUES ($1, $2, $3, $4)', [session.id, session.userId, session.now, session.userAgent ?? null]);
   }
 
   async addRefreshToken(token: { hash: Buffer; sessionId: string; now: Date; expiresAt: Date }): Promise<void> {
@@ -56,6 +65,25 @@ export class SessionsRepository {
       [userId, now, reason, options.except ?? null],
     );
     return rows.map((row) => row.id);
+  }
+
+  /** Ends every session of the user for good (an erasure asked for): the rows go, their refresh tokens by cascade. */
+  async deleteAllForUser(userId: string): Promise<number> {
+    const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM sessions WHERE user_id = $1', [userId]);
+    return count;
+  }
+
+  /**
+   * The user's sessions for the export (R7.1), in id order after `afterId`: when each began,
+   * was last used (its newest refresh) and ended, and the device — never a token hash.
+   */
+  async listForExport(userId: string, afterId: string | null, limit: number): Promise<ExportedSession[]> {
+    const rows = await this.db.query<Array<{ id: string; created_at: Date; last_used_at: Date | null; revoked_at: Date | null; revoked_reason: string | null; user_agent: string | null }>>(
+      `SELECT s.id, s.created_at, (SELECT max(t.issued_at) FROM refresh_tokens t WHERE t.session_id = s.id) AS last_used_at, s.revoked_at, s.revoked_reason, s.user_agent
+       FROM sessions s WHERE s.user_id = $1 AND ($2::uuid IS NULL OR s.id > $2::uuid) ORDER BY s.id LIMIT $3`,
+      [userId, afterId, limit],
+    );
+    return rows.map((row) => ({ id: row.id, createdAt: row.created_at, lastUsedAt: row.last_used_at, revokedAt: row.revoked_at, revokedReason: row.revoked_reason, userAgent: row.user_agent }));
   }
 
   async countForUser(userId: string): Promise<{ sessions: number; refreshTokens: number }> {

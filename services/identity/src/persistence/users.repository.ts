@@ -1,8 +1,18 @@
 import { Injectable } from '@nestjs/common';
+import type { ErasureReason } from '@homiwork/contracts';
 import { Database } from '@homiwork/persistence';
+import type { z } from 'zod';
 
 export type Role = 'user' | 'operator';
 export type BlockReason = 'prohibited_content' | 'operator';
+export type ErasureReasonValue = z.infer<typeof ErasureReason>;
+
+/** The open erasure of an account: asked for, not yet approved by retention (the account is disabled meanwhile). */
+export interface PendingErasure {
+  id: string;
+  reason: ErasureReasonValue;
+  requestedAt: Date;
+}
 
 /** An account as identity's use cases see it. */
 export interface User {
@@ -12,10 +22,15 @@ export interface User {
   passwordHash: string;
   role: Role;
   blockedAt: Date | null;
+  blockedReason: BlockReason | null;
   prime: { active: boolean; expiresAt: Date | null };
   createdAt: Date;
   /** UTC day (YYYY-MM-DD) of the last recorded activity. */
   lastSeenOn: string;
+  /** Set once an erasure is asked for: the account can no longer be used and awaits retention's approval. */
+  erasure: PendingErasure | null;
+  /** The last-seen day the inactivity warning was sent for (§5.2), if any. */
+  inactivityWarnedFor: string | null;
 }
 
 interface UserRow {
@@ -25,10 +40,15 @@ interface UserRow {
   password_hash: string;
   role: Role;
   blocked_at: Date | null;
+  blocked_reason: BlockReason | null;
   prime_active: boolean;
   prime_expires_at: Date | null;
   created_at: Date;
   last_seen_on: string;
+  erasure_id: string | null;
+  erasure_reason: ErasureReasonValue | null;
+  erasure_requested_at: Date | null;
+  inactivity_warned_for: string | null;
 }
 
 function toUser(row: UserRow): User {
@@ -39,9 +59,12 @@ function toUser(row: UserRow): User {
     passwordHash: row.password_hash,
     role: row.role,
     blockedAt: row.blocked_at,
+    blockedReason: row.blocked_reason,
     prime: { active: row.prime_active, expiresAt: row.prime_expires_at },
     createdAt: row.created_at,
     lastSeenOn: row.last_seen_on,
+    erasure: row.erasure_id && row.erasure_reason && row.erasure_requested_at ? { id: row.erasure_id, reason: row.erasure_reason, requestedAt: row.erasure_requested_at } : null,
+    inactivityWarnedFor: row.inactivity_warned_for,
   };
 }
 
@@ -61,7 +84,9 @@ function rethrowUnique(error: unknown): never {
   throw error;
 }
 
-const COLUMNS = 'id, email, username, password_hash, role, blocked_at, prime_active, prime_expires_at, created_at, last_seen_on::text AS last_seen_on';
+const COLUMNS =
+  'id, email, username, password_hash, role, blocked_at, blocked_reason, prime_active, prime_expires_at, created_at, last_seen_on::text AS last_seen_on, ' +
+  'erasure_id, erasure_reason, erasure_requested_at, inactivity_warned_for::text AS inactivity_warned_for';
 
 /** Accounts. Every method runs in the caller's transaction when there is one (Transactor). */
 @Injectable()
@@ -109,6 +134,20 @@ export class UsersRepository {
   async block(id: string, reason: BlockReason, now: Date): Promise<boolean> {
     const [, count] = await this.db.query<[unknown[], number]>('UPDATE users SET blocked_at = $2, blocked_reason = $3 WHERE id = $1 AND blocked_at IS NULL', [id, now, reason]);
     return count > 0;
+  }
+
+  /** Records the open erasure; false when one is already recorded (the caller holds the row lock, so it is not). */
+  async markErasureRequested(id: string, erasure: PendingErasure): Promise<boolean> {
+    const [, count] = await this.db.query<[unknown[], number]>(
+      'UPDATE users SET erasure_id = $2, erasure_reason = $3, erasure_requested_at = $4 WHERE id = $1 AND erasure_id IS NULL',
+      [id, erasure.id, erasure.reason, erasure.requestedAt],
+    );
+    return count > 0;
+  }
+
+  /** Remembers that the inactivity warning for this last-seen day went out (§5.2: once per period of inactivity). */
+  async markInactivityWarned(id: string, lastSeenOn: string): Promise<void> {
+    await this.db.query('UPDATE users SET inactivity_warned_for = $2::date WHERE id = $1', [id, lastSeenOn]);
   }
 
   /** At most one real write per user per day, however many gateways report (R1.6). */

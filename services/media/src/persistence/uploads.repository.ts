@@ -107,11 +107,18 @@ export class UploadsRepository {
     return count;
   }
 
-  /** Locked and skipping rows another sweeper holds, so two media instances share the work. */
-  /** The oldest uploads due, but `excluding` (ones a sweep already failed to remove this run). */
-  async expiredBefore(now: Date, limit: number, excluding: readonly string[] = []): Promise<Upload[]> {
+  /**
+   * The oldest uploads due at or before `dueBefore`, but `excluding` (ones a sweep already
+   * failed to remove this run) and none of `exceptUsers` (under a legal hold, §12.2).
+   * Locked and skipping rows another sweeper holds, so two media instances share the work.
+   */
+  async expiredBefore(dueBefore: Date, limit: number, excluding: readonly string[], exceptUsers: readonly string[]): Promise<Upload[]> {
     return (
-      await this.db.query<UploadRow[]>('SELECT * FROM uploads WHERE expires_at <= $1 AND NOT (id = ANY($3::uuid[])) ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED', [now, limit, excluding])
+      await this.db.query<UploadRow[]>(
+        `SELECT * FROM uploads WHERE expires_at <= $1 AND NOT (id = ANY($3::uuid[])) AND user_id <> ALL($4::uuid[])
+          ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [dueBefore, limit, excluding, exceptUsers],
+      )
     ).map(toUpload);
   }
 }

@@ -30,6 +30,8 @@ export class CreateRetentionTables1764900009106 implements MigrationInterface {
         basis_at timestamptz NOT NULL,
         -- content: whether the item sits in the trash (the 7-day rule instead of the 90-day one)
         trashed boolean NOT NULL DEFAULT false,
+        -- content: the time of the newest delete or restore applied; an older one arriving late changes nothing
+        trash_changed_at timestamptz,
         due_at timestamptz,
         PRIMARY KEY (kind, subject_id)
       )`);

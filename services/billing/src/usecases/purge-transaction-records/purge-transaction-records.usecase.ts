@@ -12,8 +12,11 @@ const BATCH = 1_000;
  * being paid (cancelled, failed, lapsed, closed at erasure) records no transaction: it goes
  * UNPAID_ORDER_RETENTION_DAYS after it ended (long enough to answer the buyer and a late
  * processor notification). Remembered webhook event ids go after
- * WEBHOOK_EVENT_RETENTION_DAYS (processors stop retrying long before). One pass; each
- * batch is one statement, so no transaction of its own.
+ * WEBHOOK_EVENT_RETENTION_DAYS (processors stop retrying long before). Billing acts on
+ * its own here (the schedule's `actsFirst: 'service'`: the records never leave its schema)
+ * and retention audits; but the orders of a user under a legal hold (§12.2), asked of
+ * retention just before, stay. One pass; each batch is one statement, so no transaction
+ * of its own.
  */
 @Injectable()
 export class PurgeTransactionRecords {
@@ -24,18 +27,18 @@ export class PurgeTransactionRecords {
     @Inject(Clock) private readonly clock: Clock,
   ) {}
 
-  /** Returns how many orders were deleted. */
-  async execute(): Promise<number> {
+  /** Returns how many orders were deleted. `heldUserIds`: the users under a legal hold now. */
+  async execute(heldUserIds: readonly string[]): Promise<number> {
     const now = this.clock.now();
     let deleted = 0;
     for (;;) {
-      const count = await this.orders.deleteRetainedBefore(now, BATCH);
+      const count = await this.orders.deleteRetainedBefore(now, BATCH, heldUserIds);
       deleted += count;
       if (count < BATCH) break;
     }
     const unpaidEndedBefore = addDays(now, -this.config.UNPAID_ORDER_RETENTION_DAYS);
     for (;;) {
-      const count = await this.orders.deleteUnpaidEndedBefore(unpaidEndedBefore, BATCH);
+      const count = await this.orders.deleteUnpaidEndedBefore(unpaidEndedBefore, BATCH, heldUserIds);
       deleted += count;
       if (count < BATCH) break;
     }

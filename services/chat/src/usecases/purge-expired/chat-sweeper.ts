@@ -1,24 +1,32 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from '@homiwork/observability';
-import { LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
+import { LegalHolds, LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
 import { ChatConfig } from '../../config.js';
 import { PurgeExpired } from './purge-expired.usecase.js';
 
 /**
- * §5.5 holds while retention is down: chat deletes messages past their retention itself
- * every CHAT_SWEEP_INTERVAL_MS, each deletion confirmed with PurgeCompleted for retention to audit.
+ * §5.5 holds while retention's clock is down: chat deletes messages past their retention
+ * itself every CHAT_SWEEP_INTERVAL_MS, a grace day after retention's ChatHistoryExpired
+ * would have (retention acts first), each deletion confirmed with PurgeCompleted for
+ * retention to audit. Each pass first asks retention which users are under a legal hold
+ * and leaves them out; when retention does not answer, the pass does not run (fails closed).
  */
 @Injectable()
 export class ChatSweeper extends PeriodicSweeper {
   constructor(
     private readonly purge: PurgeExpired,
-    @Inject(LOGGER) logger: Logger,
+    private readonly holds: LegalHolds,
+    @Inject(LOGGER) private readonly log: Logger,
     @Inject(ChatConfig) config: ChatConfig,
   ) {
-    super(logger, config.CHAT_SWEEP_INTERVAL_MS, 'chat history sweep');
+    super(log, config.CHAT_SWEEP_INTERVAL_MS, 'chat history sweep');
   }
 
-  protected run(): Promise<number> {
-    return this.purge.due();
+  protected async run(): Promise<number> {
+    const held = await this.holds.heldUserIds().catch((error: unknown) => {
+      this.log.warn({ err: error }, 'legal holds unknown (retention did not answer): the chat history sweep skips this round');
+      return undefined;
+    });
+    return held ? this.purge.due(held) : 0;
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { addDays, Clock } from '@homiwork/clock';
-import { ChatRpc, PurgeCompletedV1, type ChatHistoryExpiredV1, type EventPayload } from '@homiwork/contracts';
+import { ChatRpc, PurgeCompletedV1, SAFETY_NET_GRACE_DAYS, type ChatHistoryExpiredV1, type EventPayload } from '@homiwork/contracts';
 import { EventsOutbox } from '@homiwork/messaging';
 import { Transactor } from '@homiwork/persistence';
 import { ChatConfig } from '../../config.js';
@@ -20,9 +20,11 @@ export const SWEEP_BATCH_SIZE = 1_000;
  * §5.5's deletions, confirmed with PurgeCompleted (scope `chat_history`, counts only), by
  * chat's own rule (domain/chat-retention.ts) — never by a notice alone:
  *
- * - `due`: chat's own schedule (ChatSweeper) deletes every message past retention, in
- *   batches, one receipt per user and batch, which retention can audit; then the rows of
- *   conversations left empty.
+ * - `due`: chat's own schedule (ChatSweeper), the safety net, deletes every message past
+ *   retention by more than SAFETY_NET_GRACE_DAYS (retention's notice acts at the due time,
+ *   so what this takes is what retention missed), never of a user under a legal hold
+ *   (§12.2), in batches, one receipt per user and batch, which retention can audit; then
+ *   the rows of conversations left empty.
  * - `notice`: retention's ChatHistoryExpired deletes, in that conversation and before its
  *   `before`, only what is due by chat's record; a notice for messages that are not due
  *   (the user has Prime, retention's view is stale) deletes nothing and is still confirmed,
@@ -39,11 +41,12 @@ export class PurgeExpired {
     @Inject(ChatConfig) private readonly config: ChatConfig,
   ) {}
 
-  async due(batchSize = SWEEP_BATCH_SIZE): Promise<number> {
+  /** `heldUserIds`: the users under a legal hold, asked of retention just before. */
+  async due(heldUserIds: readonly string[], batchSize = SWEEP_BATCH_SIZE): Promise<number> {
     let total = 0;
     for (;;) {
       const deleted = await this.transactor.run(async () => {
-        const owners = await this.messages.deleteDue(this.cutoff(), batchSize);
+        const owners = await this.messages.deleteDue(addDays(this.cutoff(), -SAFETY_NET_GRACE_DAYS), batchSize, { exceptUsers: heldUserIds });
         const perUser = new Map<string, number>();
         for (const { userId } of owners) perUser.set(userId, (perUser.get(userId) ?? 0) + 1);
         for (const [userId, messages] of perUser) await this.confirm(userId, null, messages);
@@ -52,7 +55,7 @@ export class PurgeExpired {
       total += deleted;
       if (deleted < batchSize) break;
     }
-    await this.transactor.run(() => this.conversations.deleteEmpty(new Date(this.clock.nowMs() - CONVERSATION_IDLE_MS)));
+    await this.transactor.run(() => this.conversations.deleteEmpty(new Date(this.clock.nowMs() - CONVERSATION_IDLE_MS), heldUserIds));
     return total;
   }
 
@@ -61,7 +64,7 @@ export class PurgeExpired {
       // A conversation holds at most STORED_MESSAGES_PER_ASSISTANT rows, and a user talks to
       // the catalogue's few assistants, so one statement takes all that is due.
       const limit = ChatRpc.STORED_MESSAGES_PER_ASSISTANT * (expired.assistantId ? 2 : 2 * ASSISTANTS.length);
-      const deleted = await this.messages.deleteDue(this.cutoff(), limit, { userId: expired.userId, assistantId: expired.assistantId, before: new Date(expired.before) });
+      const deleted = await this.messages.deleteDue(this.cutoff(), limit, { only: { userId: expired.userId, assistantId: expired.assistantId, before: new Date(expired.before) } });
       await this.confirm(expired.userId, trigger, deleted.length);
       return deleted.length;
     });

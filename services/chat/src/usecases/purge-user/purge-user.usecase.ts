@@ -7,6 +7,7 @@ import { Transactor, UserTombstones } from '@homiwork/persistence';
 import { ConversationsRepository } from '../../persistence/conversations.repository.js';
 import { MessagesRepository } from '../../persistence/messages.repository.js';
 import { PrimeStatusRepository } from '../../persistence/prime-status.repository.js';
+import { ProcessingRestrictionsRepository } from '../../persistence/processing-restrictions.repository.js';
 
 type Trigger = EventPayload<typeof PurgeCompletedV1>['trigger'];
 
@@ -31,6 +32,7 @@ export class PurgeUser {
     private readonly messages: MessagesRepository,
     private readonly conversations: ConversationsRepository,
     private readonly prime: PrimeStatusRepository,
+    private readonly restrictions: ProcessingRestrictionsRepository,
     private readonly keys: UserDataKeys,
     private readonly outbox: EventsOutbox,
     @Inject(Clock) private readonly clock: Clock,
@@ -43,6 +45,7 @@ export class PurgeUser {
       const messages = await this.messages.deleteAllOfUser(userId);
       const conversations = await this.conversations.deleteAllOfUser(userId);
       const primeStatus = await this.prime.deleteOfUser(userId);
+      await this.restrictions.deleteOfUser(userId);
       const dataKeys = await this.keys.destroy(userId);
       await this.outbox.append(PurgeCompletedV1, {
         service: 'chat',

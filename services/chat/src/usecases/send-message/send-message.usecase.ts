@@ -14,6 +14,7 @@ import { findAssistant } from '../../domain/assistants.js';
 import { conversationContext, sliceWhole, type Turn } from '../../domain/conversation-context.js';
 import { ConversationsRepository } from '../../persistence/conversations.repository.js';
 import { MessagesRepository, type MessageRole } from '../../persistence/messages.repository.js';
+import { ProcessingRestrictionsRepository } from '../../persistence/processing-restrictions.repository.js';
 
 /**
  * Generation gives a reply up to CHAT_REPLY_TIMEOUT_MS (30 s by default, the contractor's
@@ -43,6 +44,8 @@ interface Storing {
  * 1. Validated (unknown assistant 404, empty or over-long text 400 naming `text`) and
  *    moderated: a prohibited text is refused (422), announced as ProhibitedContentDetected
  *    (rule code only), and nothing is stored.
+ *    While a restriction of processing or an objection is in force (R7.3, the mirror of
+ *    retention's ProcessingRestrictionChanged) it is refused, 403 `processing_restricted`.
  * 2. If replies cost energy, billing reserves under the user message's id, chosen now —
  *    before anything is stored, so a refusal (402) or a failure leaves the conversation as
  *    it was (nothing stored, nothing trimmed). A failure other than 402 announces
@@ -77,6 +80,7 @@ export class SendMessage {
     private readonly messages: MessagesRepository,
     private readonly keys: UserDataKeys,
     private readonly tombstones: UserTombstones,
+    private readonly restrictions: ProcessingRestrictionsRepository,
     private readonly outbox: EventsOutbox,
     private readonly moderator: Moderator,
     private readonly rpc: RpcClient,
@@ -94,6 +98,8 @@ export class SendMessage {
     if (text.length === 0 || text.length > ChatRpc.MAX_MESSAGE_CHARS) throw ChatErrors.textInvalid();
     // Early and cheap; the guard at each write is what makes it certain.
     if (await this.tombstones.isErased(userId)) throw ChatErrors.accountDeleted();
+    // R7.3: a restriction or objection in force — refused before moderation, reservation or storage.
+    if (await this.restrictions.isRestricted(userId)) throw ChatErrors.processingRestricted();
 
     const verdict = await this.moderator.text(text);
     if (!verdict.allowed) {

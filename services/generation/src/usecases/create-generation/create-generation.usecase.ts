@@ -12,6 +12,7 @@ import { acceptsInput, INPUT_KINDS } from '../../domain/input-kinds.js';
 import { GenerationErrors } from '../../generation-errors.js';
 import { MediaUploads } from '../../media/media-uploads.js';
 import { JobsRepository } from '../../persistence/jobs.repository.js';
+import { ProcessingRestrictionsRepository } from '../../persistence/processing-restrictions.repository.js';
 import { FailJob } from '../fail-job/fail-job.usecase.js';
 import { JobWakeup } from '../run-job/job-wakeup.js';
 
@@ -33,6 +34,9 @@ import { JobWakeup } from '../run-job/job-wakeup.js';
  *    the job `failed` with GenerationFinished(failed), so a reservation that did happen
  *    after all (a time-out) is refunded, and answers 503. A crash between insert and
  *    reservation leaves a job the sweep fails the same way (FailAbandonedJobs).
+ * R7.3: while a restriction of processing or an objection is in force (the mirror of
+ * retention's ProcessingRestrictionChanged) the request is refused, 403
+ * `processing_restricted`, before anything is stored or reserved.
  * 4. Reserved: the job is marked so (the runner claims only reserved jobs), the runner is
  *    woken, and the answer is 202 {id, status, cost}.
  */
@@ -43,6 +47,7 @@ export class CreateGeneration {
     private readonly jobs: JobsRepository,
     private readonly outbox: EventsOutbox,
     private readonly tombstones: UserTombstones,
+    private readonly restrictions: ProcessingRestrictionsRepository,
     private readonly moderator: Moderator,
     private readonly media: MediaUploads,
     private readonly rpc: RpcClient,
@@ -59,6 +64,8 @@ export class CreateGeneration {
     if (request.prompt.normalize('NFKC').length > GenerationRpc.MAX_PROMPT_CHARS) throw GenerationErrors.promptTooLong(GenerationRpc.MAX_PROMPT_CHARS);
     // Early and cheap; the guard at each write is what makes it certain.
     if (await this.tombstones.isErased(userId)) throw GenerationErrors.accountDeleted();
+    // R7.3: a restriction or objection in force — refused before anything is checked, stored or reserved.
+    if (await this.restrictions.isRestricted(userId)) throw GenerationErrors.processingRestricted();
     const uploadIds = [...new Set(request.uploadIds ?? [])];
     await this.checkUploads(request.kind, request.uploadIds ?? [], caller);
 

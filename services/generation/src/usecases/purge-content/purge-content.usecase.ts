@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { addDays, Clock } from '@homiwork/clock';
-import { PurgeCompletedV1, type EventPayload } from '@homiwork/contracts';
+import { PurgeCompletedV1, SAFETY_NET_GRACE_DAYS, type EventPayload } from '@homiwork/contracts';
 import { EventsOutbox } from '@homiwork/messaging';
 import type { Logger } from '@homiwork/observability';
 import { Transactor } from '@homiwork/persistence';
@@ -67,17 +67,22 @@ export class PurgeContent {
   }
 
   /**
-   * Everything due — past its expiry, or in the trash longer than CONTENT_TRASH_DAYS — in
-   * batches, each its own transaction, until nothing due is left. A failed batch is retried
-   * item by item, so one object that cannot be removed holds back no other; it is left out
-   * for the rest of the run and reported at the end. Returns how many items went.
+   * The safety net (ContentSweeper): retention's ContentExpired acts at the due time
+   * (`one`); this pass takes what is still there SAFETY_NET_GRACE_DAYS after it was due —
+   * past its expiry, or in the trash longer than CONTENT_TRASH_DAYS, by more than the grace
+   * — so each item it removes is one retention missed, and never an item of `heldUserIds`
+   * (the users under a legal hold, §12.2, asked of retention just before). In batches, each
+   * its own transaction, until nothing due is left. A failed batch is retried item by item,
+   * so one object that cannot be removed holds back no other; it is left out for the rest
+   * of the run and reported at the end. Returns how many items went.
    */
-  async due(batchSize = SWEEP_BATCH_SIZE): Promise<number> {
+  async due(heldUserIds: readonly string[], batchSize = SWEEP_BATCH_SIZE): Promise<number> {
     let total = 0;
     const failed: string[] = [];
     const failures: unknown[] = [];
+    const sweep = { excluding: failed, exceptUsers: heldUserIds };
     for (;;) {
-      const purged = await this.dueBatch(batchSize, failed).catch(() => this.dueOneByOne(batchSize, failed, failures));
+      const purged = await this.dueBatch(batchSize, sweep).catch(() => this.dueOneByOne(batchSize, sweep, failures));
       total += purged.count;
       if (purged.seen < batchSize) break;
     }
@@ -85,25 +90,25 @@ export class PurgeContent {
     return total;
   }
 
-  private async dueOneByOne(limit: number, failed: string[], failures: unknown[]): Promise<{ count: number; seen: number }> {
-    const now = this.clock.now();
-    const due = await this.contents.dueForRemoval(now, this.trashCutoff(now), limit, failed);
+  private async dueOneByOne(limit: number, sweep: { excluding: string[]; exceptUsers: readonly string[] }, failures: unknown[]): Promise<{ count: number; seen: number }> {
+    const dueBefore = this.safetyNetCutoff();
+    const due = await this.contents.dueForRemoval(dueBefore, this.trashCutoff(dueBefore), limit, sweep.excluding, sweep.exceptUsers);
     let count = 0;
     for (const content of due) {
       try {
         if (await this.one(content.id, content.userId, null)) count++;
       } catch (error) {
-        failed.push(content.id);
+        sweep.excluding.push(content.id);
         failures.push(error);
       }
     }
     return { count, seen: due.length };
   }
 
-  private dueBatch(limit: number, excluding: readonly string[]): Promise<{ count: number; seen: number }> {
+  private dueBatch(limit: number, sweep: { excluding: readonly string[]; exceptUsers: readonly string[] }): Promise<{ count: number; seen: number }> {
     return this.transactor.run(async () => {
-      const now = this.clock.now();
-      const due = await this.contents.dueForRemoval(now, this.trashCutoff(now), limit, excluding);
+      const dueBefore = this.safetyNetCutoff();
+      const due = await this.contents.dueForRemoval(dueBefore, this.trashCutoff(dueBefore), limit, sweep.excluding, sweep.exceptUsers);
       if (due.length === 0) return { count: 0, seen: 0 };
       // remove() throws unless every key is confirmed gone, so each receipt's 1 object is true.
       await this.store.remove(due.map((content) => content.objectKey));
@@ -111,6 +116,11 @@ export class PurgeContent {
       for (const content of due) await this.confirm(content.userId, content.id, null, { contents: 1, objects: 1 });
       return { count: due.length, seen: due.length };
     });
+  }
+
+  /** Items due at or before this moment are the safety net's: due more than SAFETY_NET_GRACE_DAYS ago. */
+  private safetyNetCutoff(): Date {
+    return addDays(this.clock.now(), -SAFETY_NET_GRACE_DAYS);
   }
 
   private trashCutoff(now: Date): Date {

@@ -7,6 +7,7 @@ import { ObjectStore } from '@homiwork/storage';
 import { ContentsRepository } from '../../persistence/contents.repository.js';
 import { JobsRepository } from '../../persistence/jobs.repository.js';
 import { PrimeStatusRepository } from '../../persistence/prime-status.repository.js';
+import { ProcessingRestrictionsRepository } from '../../persistence/processing-restrictions.repository.js';
 
 type Trigger = EventPayload<typeof PurgeCompletedV1>['trigger'];
 
@@ -27,6 +28,7 @@ export class PurgeUser {
     private readonly jobs: JobsRepository,
     private readonly contents: ContentsRepository,
     private readonly prime: PrimeStatusRepository,
+    private readonly restrictions: ProcessingRestrictionsRepository,
     private readonly store: ObjectStore,
     private readonly outbox: EventsOutbox,
     @Inject(Clock) private readonly clock: Clock,
@@ -40,6 +42,7 @@ export class PurgeUser {
       const contents = await this.contents.deleteAllOfUser(userId);
       const jobs = await this.jobs.deleteAllOfUser(userId);
       await this.prime.deleteOfUser(userId);
+      await this.restrictions.deleteOfUser(userId);
       await this.outbox.append(PurgeCompletedV1, { service: 'generation', userId, erasureId, scope: 'user', scopeId: userId, trigger, counts: { jobs, contents, objects }, purgedAt: now.toISOString() });
     });
   }

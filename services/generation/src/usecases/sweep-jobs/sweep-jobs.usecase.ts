@@ -24,8 +24,12 @@ export class SweepJobs {
     @Inject(GenerationConfig) private readonly config: GenerationConfig,
   ) {}
 
-  /** Returns how many jobs it failed or deleted. */
-  async execute(): Promise<number> {
+  /**
+   * Returns how many jobs it failed or deleted. `heldUserIds`: the users under a legal hold
+   * (§12.2), whose records stay; undefined when retention did not say, and then no record
+   * is deleted this round (abandoned jobs are still failed: that deletes nothing).
+   */
+  async execute(heldUserIds: readonly string[] | undefined): Promise<number> {
     let count = 0;
     for (;;) {
       const cutoff = new Date(this.clock.nowMs() - this.config.GENERATION_UNRESERVED_AFTER_MS);
@@ -37,7 +41,8 @@ export class SweepJobs {
       if (abandoned.length < BATCH || failed === 0) break;
     }
     for (;;) {
-      const deleted = await this.transactor.run(() => this.jobs.deleteFinishedBefore(addDays(this.clock.now(), -this.config.JOB_RECORD_DAYS), BATCH));
+      if (!heldUserIds) break;
+      const deleted = await this.transactor.run(() => this.jobs.deleteFinishedBefore(addDays(this.clock.now(), -this.config.JOB_RECORD_DAYS), BATCH, heldUserIds));
       count += deleted;
       if (deleted < BATCH) break;
     }

@@ -4,7 +4,7 @@ import { Clock } from '@homiwork/clock';
 import { AccountBlockedV1 } from '@homiwork/contracts';
 import { Transactor } from '@homiwork/persistence';
 import { EventsOutbox } from '@homiwork/messaging';
-import { SecurityEventsRepository } from '../../persistence/security-events.repository.js';
+import { SecurityEventsRepository, type OperatorNote, type SecurityEventOrigin } from '../../persistence/security-events.repository.js';
 import { SessionsRepository } from '../../persistence/sessions.repository.js';
 import { UsersRepository, type BlockReason } from '../../persistence/users.repository.js';
 
@@ -26,12 +26,12 @@ export class BlockAccount {
   ) {}
 
   /** Returns false when the account was already blocked (or does not exist). */
-  execute(userId: string, reason: BlockReason): Promise<boolean> {
+  execute(userId: string, reason: BlockReason, options: { origin?: SecurityEventOrigin; operator?: OperatorNote } = {}): Promise<boolean> {
     return this.transactor.run(async () => {
       const now = this.clock.now();
       if (!(await this.users.block(userId, reason, now))) return false;
       await this.sessions.revokeAllSessions(userId, 'blocked', now);
-      await this.securityEvents.record({ userId, type: 'account_blocked', origin: {}, now });
+      await this.securityEvents.record({ userId, type: 'account_blocked', origin: options.origin ?? {}, now, operator: options.operator });
       await this.outbox.append(AccountBlockedV1, { userId, reason, blockedAt: now.toISOString() });
       // Written before the commit on purpose: a blocked user losing access a moment early is
       // harmless; a commit whose revocation was never written would not be.

@@ -34,7 +34,7 @@ export class ConfirmPasswordReset {
     const tokenHash = hashOpaqueToken(input.token);
     const owner = await this.resetTokens.findLive(tokenHash, this.clock.now());
     const user = owner ? await this.users.findById(owner) : undefined;
-    if (!user) throw IdentityErrors.invalidResetToken();
+    if (!user || user.erasure) throw IdentityErrors.invalidResetToken();
     if (!this.hasher.isAcceptable(input.password, user.username)) throw IdentityErrors.weakPassword();
     const passwordHash = await this.hasher.hash(input.password);
     const revoked = await this.transactor.run(async () => {

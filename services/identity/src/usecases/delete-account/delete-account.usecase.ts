@@ -1,24 +1,28 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { RevocationWriter } from '@homiwork/auth';
 import { Clock } from '@homiwork/clock';
-import { PurgeCompletedV1, UserDeletedV1, type CallerContext, type ErasureReason, type IdentityRpc, type RpcRequest } from '@homiwork/contracts';
-import { Transactor, UserTombstones } from '@homiwork/persistence';
-import type { z } from 'zod';
+import { PurgeCompletedV1, UserDeletedV1, type CallerContext, type IdentityRpc, type RpcRequest } from '@homiwork/contracts';
 import { EventsOutbox } from '@homiwork/messaging';
+import type { Logger } from '@homiwork/observability';
+import { Transactor, UserTombstones } from '@homiwork/persistence';
+import { LOGGER } from '@homiwork/service-kit';
 import { PasswordHasher } from '../../crypto/password-hasher.js';
 import { IdentityErrors } from '../../identity-errors.js';
 import { ResetTokensRepository } from '../../persistence/reset-tokens.repository.js';
 import { SecurityEventsRepository } from '../../persistence/security-events.repository.js';
 import { SessionsRepository } from '../../persistence/sessions.repository.js';
-import { UsersRepository } from '../../persistence/users.repository.js';
+import { UsersRepository, type User } from '../../persistence/users.repository.js';
+import { RequestErasure } from '../request-erasure/request-erasure.usecase.js';
 
 /**
- * R1.5 / §10: irreversible erasure. In one transaction identity records the user's
- * tombstone, makes every access token of the account stop working, deletes the account
- * row (sessions, refresh and reset tokens go by cascade), unlinks its security events, and
- * writes UserDeleted — which every other service purges on — together with its own
- * PurgeCompleted receipt.
+ * R1.5 / §10: the account's deletion, in two steps since a legal hold may stand in the way
+ * (§12.2). `execute` (DELETE /v1/me) asks for it: the password re-confirmed, the account is
+ * disabled at once and ErasureRequested goes to retention (RequestErasure) — the answer is
+ * 202 with the erasureId. `erase` runs on retention's ErasureApproved: irreversible erasure.
+ * In one transaction identity records the user's tombstone, makes every access token of the
+ * account stop working, deletes the account row (sessions, refresh and reset tokens go by
+ * cascade), unlinks its security events, and writes UserDeleted — which every other service
+ * purges on — together with its own PurgeCompleted receipt.
  *
  * The revocation is written before the row goes, inside the transaction: revoked after
  * the commit, a deleted account's tokens kept working until that write (and forever, had
@@ -38,30 +42,44 @@ export class DeleteAccount {
     private readonly outbox: EventsOutbox,
     private readonly revocations: RevocationWriter,
     private readonly tombstones: UserTombstones,
+    private readonly requestErasure: RequestErasure,
     @Inject(Clock) private readonly clock: Clock,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  /** The user's own request, re-confirmed with the password. */
+  /**
+   * The user's own request, re-confirmed with the password. The same request sent several
+   * times at once asks once: the copies that reach identity get the same erasureId (those
+   * the gateway already refuses, with the revoked token, get 401).
+   */
   async execute(input: RpcRequest<typeof IdentityRpc.DeleteAccountRoute>, caller: CallerContext): Promise<{ erasureId: string }> {
     if (!caller.userId) throw IdentityErrors.unauthenticated();
     const user = await this.users.findById(caller.userId);
     if (!user) throw IdentityErrors.unauthenticated();
-    if (!(await this.hasher.verify(user.passwordHash, input.password))) throw IdentityErrors.invalidCredentials();
-    const erasureId = randomUUID();
-    // The same request sent twice at once: the second finds the account gone once the
-    // first commits, and gets what any request of a deleted account gets.
-    if (!(await this.erase(user.id, erasureId, 'user_request', caller))) throw IdentityErrors.unauthenticated();
-    return { erasureId };
+    await confirmPasswordForErasure(user, input.password, caller, { securityEvents: this.securityEvents, hasher: this.hasher, clock: this.clock });
+    const outcome = await this.requestErasure.execute(user.id, 'user_request', { origin: caller });
+    if (outcome.status === 'requested' || outcome.status === 'pending') return { erasureId: outcome.erasureId };
+    throw IdentityErrors.unauthenticated();
   }
 
-  /** Also used for erasures started elsewhere (privacy request, inactivity, minor, operator). */
-  async erase(userId: string, erasureId: string, reason: z.infer<typeof ErasureReason>, caller: Pick<CallerContext, 'ipHash' | 'userAgent'> = {}): Promise<boolean> {
-    return this.transactor.run(() => this.eraseInTransaction(userId, erasureId, reason, caller));
+  /**
+   * Retention approved the erasure (ErasureApproved): delete the account. Only the erasure
+   * recorded on the account is carried out, with the reason recorded then; an account
+   * already gone (a redelivered approval) or with no such erasure open is left alone.
+   * Returns whether this call erased the account.
+   */
+  erase(userId: string, erasureId: string): Promise<boolean> {
+    return this.transactor.run(() => this.eraseInTransaction(userId, erasureId));
   }
 
-  private async eraseInTransaction(userId: string, erasureId: string, reason: z.infer<typeof ErasureReason>, caller: Pick<CallerContext, 'ipHash' | 'userAgent'>): Promise<boolean> {
+  private async eraseInTransaction(userId: string, erasureId: string): Promise<boolean> {
     const user = await this.users.findById(userId, { lock: true });
     if (!user) return false;
+    if (user.erasure?.id !== erasureId) {
+      this.logger.warn({ userId, erasureId, openErasureId: user.erasure?.id ?? null }, 'erasure approval for an erasure not open on the account: ignored');
+      return false;
+    }
+    const { reason } = user.erasure;
     const now = this.clock.now();
     await this.tombstones.record(userId, now);
     const { sessions, refreshTokens } = await this.sessions.countForUser(userId);
@@ -69,7 +87,7 @@ export class DeleteAccount {
     await this.revocations.revokeUser(userId);
     await this.users.delete(userId);
     const unlinked = await this.securityEvents.pseudonymize(userId);
-    await this.securityEvents.record({ userId: null, type: 'account_deleted', origin: caller, now });
+    await this.securityEvents.record({ userId: null, type: 'account_deleted', origin: {}, now });
     const messageId = await this.outbox.append(UserDeletedV1, { userId, erasureId, reason, deletedAt: now.toISOString() });
     await this.outbox.append(PurgeCompletedV1, {
       service: 'identity',
@@ -83,4 +101,21 @@ export class DeleteAccount {
     });
     return true;
   }
+}
+
+/**
+ * An erasure asked for by the user (DELETE /v1/me, a privacy request) needs the account's
+ * password, with the account's one budget of wrong passwords (shared with login and the
+ * email change): a stolen session cannot erase the account, nor guess the password here.
+ */
+export async function confirmPasswordForErasure(
+  user: User,
+  password: string,
+  caller: Pick<CallerContext, 'ipHash' | 'userAgent'>,
+  deps: { securityEvents: SecurityEventsRepository; hasher: PasswordHasher; clock: Clock },
+): Promise<void> {
+  if (await deps.securityEvents.passwordBudgetSpent(user.id, deps.clock.now())) throw IdentityErrors.tooManyPasswordAttempts(60);
+  if (await deps.hasher.verify(user.passwordHash, password)) return;
+  await deps.securityEvents.record({ userId: user.id, type: 'erasure_refused', origin: caller, now: deps.clock.now() });
+  throw IdentityErrors.invalidCredentials();
 }

@@ -11,8 +11,8 @@ export class GetProfile {
   async execute(caller: CallerContext): Promise<ReturnType<typeof toProfile>> {
     if (!caller.userId) throw IdentityErrors.unauthenticated();
     const user = await this.users.findById(caller.userId);
-    // A token outliving its account (deleted a moment ago) is simply not authenticated.
-    if (!user) throw IdentityErrors.unauthenticated();
+    // A token outliving its account (deleted, or its erasure asked for, a moment ago) is simply not authenticated.
+    if (!user || user.erasure) throw IdentityErrors.unauthenticated();
     return toProfile(user);
   }
 }

@@ -32,6 +32,13 @@ export class LogIn {
       await this.securityEvents.record({ userId: null, type: 'login_failed', origin: caller, now: this.clock.now() });
       throw IdentityErrors.invalidCredentials();
     }
+    // An account whose erasure was asked for is answered as an unknown one: same work (a
+    // password verify), same 401, whatever the password.
+    if (user.erasure) {
+      await this.hasher.burnTimeLikeAVerify(input.password);
+      await this.securityEvents.record({ userId: user.id, type: 'login_failed', origin: caller, now: this.clock.now() });
+      throw IdentityErrors.invalidCredentials();
+    }
     if (await this.securityEvents.passwordBudgetSpent(user.id, this.clock.now())) throw IdentityErrors.tooManyPasswordAttempts(60);
     if (!(await this.hasher.verify(user.passwordHash, input.password))) {
       await this.securityEvents.record({ userId: user.id, type: 'login_failed', origin: caller, now: this.clock.now() });
@@ -42,9 +49,14 @@ export class LogIn {
       throw IdentityErrors.accountBlocked();
     }
     return this.transactor.run(async () => {
+      // Checked again on the locked row: an erasure or a block committed since the read above
+      // (while the password was verified) must not be followed by a fresh session.
+      const current = await this.users.findById(user.id, { lock: true });
+      if (!current || current.erasure) throw IdentityErrors.invalidCredentials();
+      if (current.blockedAt) throw IdentityErrors.accountBlocked();
       const now = this.clock.now();
       const sessionId = randomUUID();
-      await this.sessions.createSession({ id: sessionId, userId: user.id, now });
+      await this.sessions.createSession({ id: sessionId, userId: user.id, now, userAgent: caller.userAgent });
       await this.securityEvents.record({ userId: user.id, type: 'login_succeeded', origin: caller, now });
       await this.activity.recordFor(user.id);
       return this.tokens.issue({ userId: user.id, sessionId, role: user.role });

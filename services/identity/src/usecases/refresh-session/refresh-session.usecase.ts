@@ -43,7 +43,7 @@ export class RefreshSession {
       }
       if (token.sessionRevokedAt || token.expiresAt <= now) return { ok: false };
       const user = await this.users.findById(token.userId);
-      if (!user || user.blockedAt) return { ok: false };
+      if (!user || user.blockedAt || user.erasure) return { ok: false };
       await this.sessions.markRotated(hash, now);
       return { ok: true, pair: await this.tokens.issue({ userId: user.id, sessionId: token.sessionId, role: user.role }) };
     });

@@ -38,7 +38,7 @@ export class RequestPasswordReset {
 
   private async sendLinkIfRegistered(email: string, caller: CallerContext): Promise<void> {
     const user = await this.users.findByLogin(email);
-    if (!user || user.blockedAt) return;
+    if (!user || user.blockedAt || user.erasure) return;
     const now = this.clock.now();
     const { token, hash } = newOpaqueToken();
     await this.transactor.run(async () => {

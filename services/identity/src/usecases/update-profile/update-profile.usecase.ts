@@ -42,7 +42,7 @@ export class UpdateProfile {
     const userId = caller.userId;
     if (!userId) throw IdentityErrors.unauthenticated();
     const current = await this.users.findById(userId);
-    if (!current) throw IdentityErrors.unauthenticated();
+    if (!current || current.erasure) throw IdentityErrors.unauthenticated();
     // The route schema already requires currentPassword with an email; a password given
     // with a username change alone is checked too rather than ignored.
     if (input.email !== undefined || input.currentPassword !== undefined) await this.confirmPassword(current, input.currentPassword, caller);

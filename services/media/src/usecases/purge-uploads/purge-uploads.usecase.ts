@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Clock } from '@homiwork/clock';
-import { PurgeCompletedV1, type EventPayload } from '@homiwork/contracts';
+import { addDays, Clock } from '@homiwork/clock';
+import { PurgeCompletedV1, SAFETY_NET_GRACE_DAYS, type EventPayload } from '@homiwork/contracts';
 import { Transactor, UserTombstones } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
 import { EventsOutbox } from '@homiwork/messaging';
@@ -75,16 +75,20 @@ export class PurgeUploads {
   }
 
   /**
-   * The safety net for §5.3 (`UploadSweeper` schedules it): everything past its 7 days
-   * goes, even if no event asked — in batches, each its own transaction, until nothing
-   * due is left, so one run drains any backlog. Returns how many uploads it deleted.
+   * The safety net for §5.3 (`UploadSweeper` schedules it): retention's UploadExpired acts
+   * at the due time (`one`); this pass takes what is still there SAFETY_NET_GRACE_DAYS
+   * after it was due — so each upload it removes is one retention missed — and never an
+   * upload of `heldUserIds` (the users under a legal hold, §12.2, asked of retention just
+   * before). In batches, each its own transaction, until nothing due is left, so one run
+   * drains any backlog. Returns how many uploads it deleted.
    */
-  async expired(batchSize = SWEEP_BATCH_SIZE): Promise<number> {
+  async expired(heldUserIds: readonly string[], batchSize = SWEEP_BATCH_SIZE): Promise<number> {
     let total = 0;
     const failed: string[] = [];
     const failures: unknown[] = [];
+    const sweep = { excluding: failed, exceptUsers: heldUserIds };
     for (;;) {
-      const purged = await this.expiredBatch(batchSize, failed).catch(() => this.expiredOneByOne(batchSize, failed, failures));
+      const purged = await this.expiredBatch(batchSize, sweep).catch(() => this.expiredOneByOne(batchSize, sweep, failures));
       total += purged.count;
       // A short batch means nothing due is left (or another instance holds the rest).
       if (purged.seen < batchSize) break;
@@ -98,15 +102,15 @@ export class PurgeUploads {
    * removed holds back no other: it is left out for the rest of this run (it would be
    * the oldest, picked first by every batch) and reported at the end.
    */
-  private async expiredOneByOne(limit: number, failed: string[], failures: unknown[]): Promise<{ count: number; seen: number }> {
-    const due = await this.uploads.expiredBefore(this.clock.now(), limit, failed);
+  private async expiredOneByOne(limit: number, sweep: { excluding: string[]; exceptUsers: readonly string[] }, failures: unknown[]): Promise<{ count: number; seen: number }> {
+    const due = await this.uploads.expiredBefore(this.safetyNetCutoff(), limit, sweep.excluding, sweep.exceptUsers);
     let count = 0;
     for (const upload of due) {
       try {
         await this.one(upload.id, upload.userId, null);
         count++;
       } catch (error) {
-        failed.push(upload.id);
+        sweep.excluding.push(upload.id);
         failures.push(error);
       }
     }
@@ -114,9 +118,9 @@ export class PurgeUploads {
   }
 
   /** One batch: one DeleteObjects request, one DELETE, and a receipt per upload. */
-  private expiredBatch(limit: number, excluding: readonly string[]): Promise<{ count: number; seen: number }> {
+  private expiredBatch(limit: number, sweep: { excluding: readonly string[]; exceptUsers: readonly string[] }): Promise<{ count: number; seen: number }> {
     return this.transactor.run(async () => {
-      const due = await this.uploads.expiredBefore(this.clock.now(), limit, excluding);
+      const due = await this.uploads.expiredBefore(this.safetyNetCutoff(), limit, sweep.excluding, sweep.exceptUsers);
       if (due.length === 0) return { count: 0, seen: 0 };
       // remove() throws unless every key is confirmed gone, so each receipt's 1 object is true.
       await this.store.remove(due.map((upload) => upload.objectKey));
@@ -126,6 +130,11 @@ export class PurgeUploads {
       }
       return { count: due.length, seen: due.length };
     });
+  }
+
+  /** Uploads due at or before this moment are the safety net's: due more than SAFETY_NET_GRACE_DAYS ago. */
+  private safetyNetCutoff(): Date {
+    return addDays(this.clock.now(), -SAFETY_NET_GRACE_DAYS);
   }
 
   private async confirm(purge: Omit<EventPayload<typeof PurgeCompletedV1>, 'service' | 'purgedAt'>): Promise<void> {

@@ -1,25 +1,33 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from '@homiwork/observability';
-import { LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
+import { LegalHolds, LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
 import { MediaConfig } from '../../config.js';
 import { PurgeUploads } from './purge-uploads.usecase.js';
 
 /**
- * Retention sends UploadExpired when an upload's 7 days are over; media also sweeps on
- * its own every UPLOAD_SWEEP_INTERVAL_MS, so the promise of §5.3 holds even while
- * retention is down. Each pass drains everything due (in batches).
+ * Retention sends UploadExpired when an upload's 7 days are over and acts first; media also
+ * sweeps on its own every UPLOAD_SWEEP_INTERVAL_MS, a safety net taking what is still there
+ * a grace day later, so the promise of §5.3 holds even while retention's clock is down.
+ * Each pass first asks retention which users are under a legal hold and leaves them out;
+ * when retention does not answer, the pass does not run (fails closed: a sweep that cannot
+ * see the holds deletes nothing) and the next tick tries again.
  */
 @Injectable()
 export class UploadSweeper extends PeriodicSweeper {
   constructor(
     private readonly purge: PurgeUploads,
-    @Inject(LOGGER) logger: Logger,
+    private readonly holds: LegalHolds,
+    @Inject(LOGGER) private readonly log: Logger,
     @Inject(MediaConfig) config: MediaConfig,
   ) {
-    super(logger, config.UPLOAD_SWEEP_INTERVAL_MS, 'expired-upload sweep');
+    super(log, config.UPLOAD_SWEEP_INTERVAL_MS, 'expired-upload sweep');
   }
 
-  protected run(): Promise<number> {
-    return this.purge.expired();
+  protected async run(): Promise<number> {
+    const held = await this.holds.heldUserIds().catch((error: unknown) => {
+      this.log.warn({ err: error }, 'legal holds unknown (retention did not answer): the expired-upload sweep skips this round');
+      return undefined;
+    });
+    return held ? this.purge.expired(held) : 0;
   }
 }

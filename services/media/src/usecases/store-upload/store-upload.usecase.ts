@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { addDays, Clock } from '@homiwork/clock';
-import { ProhibitedContentDetectedV1, UploadStoredV1, type CallerContext, type MediaRpc } from '@homiwork/contracts';
+import { ProhibitedContentDetectedV1, RETENTION_SCHEDULE, UploadStoredV1, type CallerContext, type MediaRpc } from '@homiwork/contracts';
 import { Transactor, UserErased, UserTombstones } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
 import { EventsOutbox } from '@homiwork/messaging';
@@ -21,7 +21,7 @@ import { toUploadView } from '../upload-view.js';
 import { writeLimited } from './write-limited.js';
 
 /** §5.3: uploads are kept 7 calendar days. */
-export const UPLOAD_RETENTION_DAYS = 7;
+export const UPLOAD_RETENTION_DAYS = RETENTION_SCHEDULE.uploads.days;
 
 interface Transformed {
   mimeType: string;

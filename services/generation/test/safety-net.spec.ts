@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addDays, DAY_MS } from '@homiwork/clock';
+import { ContentExpiredV1, SAFETY_NET_GRACE_DAYS } from '@homiwork/contracts';
+import { eventually } from '@homiwork/testing';
+import { ContentSweeper } from '../src/usecases/purge-content/content-sweeper.js';
+import { startHarness, type Harness } from './harness.js';
+
+// Generation's own sweep is a safety net behind retention's ContentExpired
+// (RETENTION_SCHEDULE.generatedContent and .deletedContent act first): a notice deletes at
+// the due time, the sweep only a grace day later; the sweep never deletes a held user's
+// content or job records, and deletes nothing of anyone while retention (stood in for in
+// harness.ts) does not answer holds.active.
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+/** A content item with its object: expiring at `expiresAt`, or in the trash since `deletedAt`. */
+async function contentOf(userId: string, times: { expiresAt?: Date; deletedAt?: Date }): Promise<{ id: string; key: string }> {
+  const id = randomUUID();
+  const stored = await h.store.put(userId, id, Buffer.from('a poem'), { contentType: 'text/plain; charset=utf-8', size: 6 });
+  await h.sql(
+    `INSERT INTO generation.contents (id, user_id, job_id, kind, mime_type, bytes, object_key, created_at, expires_at, deleted_at)
+     VALUES ($1, $2, $3, 'poem', 'text/plain; charset=utf-8', 6, $4, $5, $6, $7)`,
+    [id, userId, randomUUID(), stored.key, addDays(h.clock.now(), -100), times.expiresAt ?? null, times.deletedAt ?? null],
+  );
+  return { id, key: stored.key };
+}
+
+/** A job record that ended long before JOB_RECORD_DAYS. */
+async function oldJobOf(userId: string): Promise<string> {
+  const id = randomUUID();
+  const at = addDays(h.clock.now(), -(h.config.JOB_RECORD_DAYS + 5));
+  await h.sql("INSERT INTO generation.jobs (id, user_id, kind, status, error_code, created_at, finished_at) VALUES ($1, $2, 'poem', 'failed', 'contractor_failed', $3, $3)", [id, userId, at]);
+  return id;
+}
+
+const contentExists = async (id: string) => (await h.sql('SELECT 1 FROM generation.contents WHERE id = $1', [id])).length === 1;
+const jobExists = async (id: string) => (await h.sql('SELECT 1 FROM generation.jobs WHERE id = $1', [id])).length === 1;
+
+describe('generation’s own content sweep, behind retention and under legal holds', () => {
+  it('a ContentExpired notice deletes at the due time; the sweep only a grace day after it was due', async () => {
+    const user = randomUUID();
+    const dueHourAgo = new Date(h.clock.nowMs() - 3_600_000);
+    const noticed = await contentOf(user, { expiresAt: dueHourAgo });
+    const expired = await contentOf(user, { expiresAt: dueHourAgo });
+    const trashed = await contentOf(user, { deletedAt: addDays(dueHourAgo, -h.config.CONTENT_TRASH_DAYS) });
+    const sweeper = h.service.app.get(ContentSweeper);
+
+    await sweeper.sweep();
+    expect(await contentExists(expired.id)).toBe(true);
+    expect(await contentExists(trashed.id)).toBe(true);
+    await h.publish(ContentExpiredV1, { userId: user, contentId: noticed.id, expiredAt: dueHourAgo.toISOString() });
+    await eventually(async () => !(await contentExists(noticed.id)), { what: 'the notice purging at the due time' });
+
+    h.clock.advance(SAFETY_NET_GRACE_DAYS * DAY_MS);
+    await sweeper.sweep();
+    expect(await contentExists(expired.id)).toBe(false);
+    expect(await contentExists(trashed.id)).toBe(false);
+    expect(await h.store.stat(expired.key)).toBeNull();
+  });
+
+  it('keeps a held user’s due content, trash and job records; deletes nothing without retention’s answer; deletes them after release', async () => {
+    const heldUser = randomUUID();
+    const freeUser = randomUUID();
+    const longAgo = addDays(h.clock.now(), -30);
+    const heldItems = [await contentOf(heldUser, { expiresAt: longAgo }), await contentOf(heldUser, { deletedAt: longAgo })];
+    const freeItems = [await contentOf(freeUser, { expiresAt: longAgo }), await contentOf(freeUser, { deletedAt: longAgo })];
+    const heldJob = await oldJobOf(heldUser);
+    const freeJob = await oldJobOf(freeUser);
+    const sweeper = h.service.app.get(ContentSweeper);
+
+    h.peers.holds.down = true;
+    try {
+      await sweeper.sweep();
+      for (const item of [...heldItems, ...freeItems]) expect(await contentExists(item.id)).toBe(true);
+      expect(await jobExists(heldJob)).toBe(true);
+      expect(await jobExists(freeJob)).toBe(true);
+    } finally {
+      h.peers.holds.down = false;
+    }
+
+    h.peers.holds.userIds.add(heldUser);
+    await sweeper.sweep();
+    for (const item of freeItems) expect(await contentExists(item.id)).toBe(false);
+    expect(await jobExists(freeJob)).toBe(false);
+    for (const item of heldItems) {
+      expect(await contentExists(item.id)).toBe(true);
+      expect(await h.store.stat(item.key)).not.toBeNull();
+    }
+    expect(await jobExists(heldJob)).toBe(true);
+
+    h.peers.holds.userIds.delete(heldUser);
+    await sweeper.sweep();
+    for (const item of heldItems) {
+      expect(await contentExists(item.id)).toBe(false);
+      expect(await h.store.stat(item.key)).toBeNull();
+    }
+    expect(await jobExists(heldJob)).toBe(false);
+  });
+});

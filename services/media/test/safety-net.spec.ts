@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DataSource } from 'typeorm';
+import { addDays, DAY_MS, ShiftableClock } from '@homiwork/clock';
+import { RetentionRpc, SAFETY_NET_GRACE_DAYS } from '@homiwork/contracts';
+import { connectToNats, EventsOutbox, MessagingMetrics, Outbox, RpcClient, RpcServer, type NatsHandles } from '@homiwork/messaging';
+import { createLogger, ServiceMetrics } from '@homiwork/observability';
+import { createServiceDataSource, Database, runMigrations, Transactor, UserTombstones } from '@homiwork/persistence';
+import { LegalHolds } from '@homiwork/service-kit';
+import { ObjectStore } from '@homiwork/storage';
+import { startLocalS3, type LocalS3 } from '@homiwork/storage/local';
+import { createTestDatabase, createTestNamespace, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
+import { mediaConfigSchema } from '../src/config.js';
+import { MEDIA_MIGRATIONS } from '../src/migrations/index.js';
+import { UploadsRepository } from '../src/persistence/uploads.repository.js';
+import { PurgeUploads } from '../src/usecases/purge-uploads/purge-uploads.usecase.js';
+import { UploadSweeper } from '../src/usecases/purge-uploads/upload-sweeper.js';
+
+// Media's own sweep is a safety net behind retention (RETENTION_SCHEDULE.uploads acts
+// first): it takes only uploads due more than SAFETY_NET_GRACE_DAYS ago, never those of a
+// user under a legal hold, and without retention's answer it deletes nothing. Real
+// PostgreSQL, S3 and NATS; retention is stood in for by a responder of holds.active.
+
+const clock = new ShiftableClock();
+let database: TestDatabase;
+let dataSource: DataSource;
+let s3: LocalS3;
+let store: ObjectStore;
+let uploads: UploadsRepository;
+let nats: NatsHandles;
+let namespace: string;
+let sweeper: UploadSweeper;
+let retention: RpcServer | undefined;
+const held = new Set<string>();
+const logLines: string[] = [];
+
+function startRetention(): void {
+  retention = new RpcServer(nats.nc, namespace, 'retention', createLogger({ service: 'retention', level: 'silent' }), new MessagingMetrics(new ServiceMetrics('retention')));
+  retention.serve(RetentionRpc.ActiveHoldsRoute, () => Promise.resolve({ userIds: [...held] }));
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  dataSource = await createServiceDataSource({ databaseUrl: database.url, schema: 'media', migrations: MEDIA_MIGRATIONS }).initialize();
+  await runMigrations(dataSource);
+  s3 = await startLocalS3();
+  store = new ObjectStore(s3.config, { service: 'media' });
+  await store.ensureBucket();
+  const db = new Database(dataSource);
+  uploads = new UploadsRepository(db);
+  const purge = new PurgeUploads(new Transactor(dataSource), uploads, store, new EventsOutbox(new Outbox('media', 'hw', clock), db), new UserTombstones(db), clock);
+  namespace = createTestNamespace();
+  nats = await connectToNats(TEST_NATS_URL, 'media-safety-net-test');
+  startRetention();
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const config = mediaConfigSchema.parse({ NODE_ENV: 'test', DATABASE_URL: database.url, NATS_URL: TEST_NATS_URL, S3_URL: s3.url, INTERNAL_API_TOKEN: 'x'.repeat(32) });
+  sweeper = new UploadSweeper(purge, new LegalHolds(new RpcClient(nats.nc, namespace, 1_000)), createLogger({ service: 'media', level: 'debug', destination }), config);
+});
+afterAll(async () => {
+  await retention?.stop();
+  await nats?.nc.drain();
+  await s3?.stop();
+  await dataSource?.destroy();
+  await database?.drop();
+});
+
+async function uploadOf(userId: string, createdAt: Date) {
+  const id = randomUUID();
+  const stored = await store.put(userId, `uploads/${id}`, Buffer.from('due'), { size: 3, contentType: 'text/plain; charset=utf-8' });
+  return uploads.insert({ id, userId, kind: 'text', mimeType: 'text/plain; charset=utf-8', bytes: 3, objectKey: stored.key, createdAt, expiresAt: addDays(createdAt, 7) });
+}
+const exists = async (id: string) => (await dataSource.query('SELECT 1 FROM media.uploads WHERE id = $1', [id])).length === 1;
+
+describe('media’s own upload sweep, behind retention', () => {
+  it('leaves an upload due less than the grace period ago to retention, and takes it once the grace is over', async () => {
+    const upload = await uploadOf(randomUUID(), addDays(clock.now(), -7));
+    await sweeper.sweep();
+    expect(await exists(upload.id)).toBe(true);
+    clock.advance(SAFETY_NET_GRACE_DAYS * DAY_MS);
+    await sweeper.sweep();
+    expect(await exists(upload.id)).toBe(false);
+    expect(await store.stat(upload.objectKey)).toBeNull();
+  });
+
+  it('keeps a held user’s due uploads (row and object) and deletes them once the hold is released; another user’s go at once', async () => {
+    const heldUser = randomUUID();
+    const otherUser = randomUUID();
+    const kept = await uploadOf(heldUser, addDays(clock.now(), -30));
+    const gone = await uploadOf(otherUser, addDays(clock.now(), -30));
+    held.add(heldUser);
+    await sweeper.sweep();
+    expect(await exists(kept.id)).toBe(true);
+    expect(await store.stat(kept.objectKey)).not.toBeNull();
+    expect(await exists(gone.id)).toBe(false);
+
+    held.delete(heldUser);
+    await sweeper.sweep();
+    expect(await exists(kept.id)).toBe(false);
+    expect(await store.stat(kept.objectKey)).toBeNull();
+  });
+
+  it('deletes nothing while retention does not answer, logs a warning, and sweeps again once it answers', async () => {
+    const upload = await uploadOf(randomUUID(), addDays(clock.now(), -30));
+    await retention!.stop();
+    retention = undefined;
+    try {
+      expect(await sweeper.sweep()).toBe(0);
+      expect(await exists(upload.id)).toBe(true);
+      expect(logLines.some((line) => line.includes('"level":"warn"') && line.includes('expired-upload sweep skips this round'))).toBe(true);
+    } finally {
+      startRetention();
+    }
+    expect(await sweeper.sweep()).toBeGreaterThanOrEqual(1);
+    expect(await exists(upload.id)).toBe(false);
+  });
+});

@@ -1,0 +1,36 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Clock } from '@homiwork/clock';
+import { IdentityRpc, type CallerContext, type RetentionRpc } from '@homiwork/contracts';
+import { RpcClient } from '@homiwork/messaging';
+import { Transactor } from '@homiwork/persistence';
+import { PrivacyRequestsRepository } from '../../persistence/privacy-requests.repository.js';
+import { RequestErrors, requireUser } from '../../request-errors.js';
+import { RequestViews } from '../request-views.js';
+
+/**
+ * An erasure request made without the password is verified with it, as DELETE /v1/me is:
+ * identity checks it (401 `invalid_credentials` passes through, the request stays waiting)
+ * and starts the erasure; the request moves to `in_progress` with the erasureId. Anything
+ * but a waiting erasure request is 409 `not_awaiting_verification`; another user's is 404.
+ */
+@Injectable()
+export class VerifyPrivacyRequest {
+  constructor(
+    private readonly transactor: Transactor,
+    private readonly requests: PrivacyRequestsRepository,
+    private readonly rpc: RpcClient,
+    private readonly views: RequestViews,
+    @Inject(Clock) private readonly clock: Clock,
+  ) {}
+
+  async execute(id: string, password: string, caller: CallerContext): Promise<RetentionRpc.PrivacyRequestView> {
+    const userId = requireUser(caller);
+    const record = await this.requests.find(id);
+    if (!record || record.userId !== userId) throw RequestErrors.notFound();
+    if (record.type !== 'erasure' || record.status !== 'awaiting_verification') throw RequestErrors.notAwaitingVerification();
+    const { erasureId } = await this.rpc.call(IdentityRpc.RequestErasureRoute, { userId, password }, { requestId: caller.requestId, userId });
+    // A second verification racing this one finds it moved already; both answer the same erasure.
+    await this.transactor.run(() => this.requests.changeStatus(id, ['awaiting_verification'], 'in_progress', this.clock.now(), { erasureId }));
+    return this.views.forUser((await this.requests.find(id))!);
+  }
+}
