@@ -9,3 +9,16 @@ export { LOGGER, NATS, SERVICE_CONFIG } from './tokens.js';
 export { installProcessSafetyNet, type ProcessSafetyNet, type ProcessSafetyNetOptions } from './process-safety-net.js';
 export { PeriodicSweeper } from './periodic-sweeper.js';
 export { LegalHolds } from './legal-holds.js';
+export {
+  EXPORT_READ_BATCH,
+  ExportSliceErrors,
+  readExportPage,
+  TIME_ID_KEY,
+  TIME_ID_KEY_SQL,
+  timeIdAfter,
+  type ExportFile,
+  type ExportItem,
+  type ExportRow,
+  type ExportSection,
+} from './export-slice/export-page.js';
+export { fileExtension } from './export-slice/file-extension.js';

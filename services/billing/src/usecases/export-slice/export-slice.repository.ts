@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Database } from '@homiwork/persistence';
-import { TIME_ID_KEY_SQL, timeIdAfter } from './export-page.js';
+import { TIME_ID_KEY_SQL, timeIdAfter } from '@homiwork/service-kit';
 
 export interface ExportedBalance {
   energy: number;

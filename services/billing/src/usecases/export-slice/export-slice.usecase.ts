@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '@homiwork/clock';
 import { EXPORT_PAGE_TARGET_BYTES, type ExportSlicePage } from '@homiwork/contracts';
-import { readExportPage, TIME_ID_KEY, type ExportRow, type ExportSection } from './export-page.js';
+import { readExportPage, TIME_ID_KEY, type ExportRow, type ExportSection } from '@homiwork/service-kit';
 import { ExportSliceRepository } from './export-slice.repository.js';
 
 const iso = (date: Date | null): string | null => date?.toISOString() ?? null;

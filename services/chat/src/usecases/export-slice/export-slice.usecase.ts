@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EXPORT_PAGE_TARGET_BYTES, type ExportSlicePage } from '@homiwork/contracts';
 import { DataKeyDestroyedError, UserDataKeys } from '@homiwork/data-keys';
 import { RpcError } from '@homiwork/messaging';
-import { readExportPage, type ExportRow } from './export-page.js';
+import { readExportPage, type ExportRow } from '@homiwork/service-kit';
 import { ASSISTANT_KEY, ExportSliceRepository, MESSAGE_KEY } from './export-slice.repository.js';
 
 /**

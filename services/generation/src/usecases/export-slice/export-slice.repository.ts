@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { GenerationRpc } from '@homiwork/contracts';
 import { Database } from '@homiwork/persistence';
 import type { JobStatus } from '../../domain/job-state.js';
-import { TIME_ID_KEY_SQL, timeIdAfter } from './export-page.js';
+import { TIME_ID_KEY_SQL, timeIdAfter } from '@homiwork/service-kit';
 
 /** A job as the export reads it; the prompt is there only while the job has not ended (it is NULL after). */
 export interface ExportedJob {

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { EXPORT_PAGE_TARGET_BYTES, type ExportSlicePage } from '@homiwork/contracts';
 import { MAX_SIGNED_URL_SECONDS, ObjectStore } from '@homiwork/storage';
-import { readExportPage, TIME_ID_KEY, type ExportRow } from './export-page.js';
+import { readExportPage, TIME_ID_KEY, type ExportRow } from '@homiwork/service-kit';
 import { ExportSliceRepository, type ExportedContent, type ExportedJob } from './export-slice.repository.js';
-import { fileExtension } from './file-extension.js';
+import { fileExtension } from '@homiwork/service-kit';
 
 /**
  * R7.1: one page of what generation holds about a user, for retention's export archive —

@@ -3,7 +3,7 @@ import { EXPORT_PAGE_TARGET_BYTES, type ExportSlicePage } from '@homiwork/contra
 import { SecurityEventsRepository } from '../../persistence/security-events.repository.js';
 import { SessionsRepository } from '../../persistence/sessions.repository.js';
 import { UsersRepository } from '../../persistence/users.repository.js';
-import { readExportPage, type ExportSection } from './export-page.js';
+import { readExportPage, type ExportSection } from '@homiwork/service-kit';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const BIGINT = /^[1-9][0-9]{0,18}$/;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { MediaRpc } from '@homiwork/contracts';
 import { Database } from '@homiwork/persistence';
-import { TIME_ID_KEY_SQL, timeIdAfter } from './export-page.js';
+import { TIME_ID_KEY_SQL, timeIdAfter } from '@homiwork/service-kit';
 
 /** An upload as the export reads it: the facts the user is shown, the object to fetch, and the row's page key. */
 export interface ExportedUpload {

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { EXPORT_PAGE_TARGET_BYTES, type ExportSlicePage } from '@homiwork/contracts';
 import { MAX_SIGNED_URL_SECONDS, ObjectStore } from '@homiwork/storage';
-import { fileExtension } from './file-extension.js';
-import { readExportPage, TIME_ID_KEY, type ExportRow } from './export-page.js';
+import { fileExtension } from '@homiwork/service-kit';
+import { readExportPage, TIME_ID_KEY, type ExportRow } from '@homiwork/service-kit';
 import { ExportSliceRepository, type ExportedUpload } from './export-slice.repository.js';
 
 /**

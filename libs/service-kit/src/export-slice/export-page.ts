@@ -1,8 +1,7 @@
 import type { ExportSlicePage } from '@homiwork/contracts';
 import { RpcError } from '@homiwork/messaging';
 
-// The paging of an export slice (R7.1), the same in every service that answers one (each
-// service keeps its own copy: services share no code outside libs/): the
+// The paging of an export slice (R7.1), shared by every service that answers one: the
 // slice is a list of sections (one per collection), each read in a stable key order; a page
 // takes rows until the next would carry it past its byte target, and its cursor says where
 // the next page starts: `<collection>:<key of the last row given>` (empty key: from the
@@ -31,6 +30,19 @@ export interface ExportSection {
 
 /** Rows read per query: small enough that the rows read past a page's end cost little. */
 export const EXPORT_READ_BATCH = 100;
+
+/** `<ISO time with microseconds>|<uuid>`: the key of rows ordered by (created_at, id). */
+export const TIME_ID_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The SQL expression of a TIME_ID_KEY for a table with `created_at` and `id` (UTC, microseconds: the full precision of timestamptz). */
+export const TIME_ID_KEY_SQL = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '|' || id::text`;
+
+/** Splits a TIME_ID_KEY into the (created_at, id) pair it stands for, or nulls for "from the start". */
+export function timeIdAfter(after: string | null): [string | null, string | null] {
+  if (after === null) return [null, null];
+  const bar = after.indexOf('|');
+  return [after.slice(0, bar), after.slice(bar + 1)];
+}
 
 export const ExportSliceErrors = {
   invalidCursor: () => new RpcError(400, 'invalid_cursor', 'cursor: not a cursor this service gave out for an export slice'),
