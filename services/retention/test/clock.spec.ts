@@ -191,7 +191,10 @@ describe('policy clock', () => {
     h.advanceClock(basis + 337 * DAY_MS - h.now().getTime() + HOUR);
     await sweep();
     const warned = await h.eventsUntil(InactiveAccountDueV1, (all) => all.some((event) => event.userId === userId));
-    expect(warned.filter((event) => event.userId === userId)).toEqual([{ userId, stage: 'warning', lastSeenOn: seenOn, erasureAt: iso(basis + 365 * DAY_MS) }]);
+    // The warning went out an hour late, so the erasure moved an hour too: always 4 weeks' notice.
+    const warning = warned.filter((event) => event.userId === userId);
+    expect(warning).toEqual([{ userId, stage: 'warning', lastSeenOn: seenOn, erasureAt: expect.any(String) }]);
+    expect(Math.abs(Date.parse(warning[0]!.erasureAt) - (basis + 365 * DAY_MS + HOUR))).toBeLessThan(5_000);
 
     // A stale visit after the warning fired brings no second warning.
     await h.publish(UserSeenV1, { userId, seenOn: registeredOn });
@@ -203,6 +206,25 @@ describe('policy clock', () => {
     const all = await h.eventsUntil(InactiveAccountDueV1, (events) => events.filter((event) => event.userId === userId).length === 2);
     expect(all.filter((event) => event.userId === userId).map((event) => event.stage)).toEqual(['warning', 'erasure']);
     expect(await dueRows(userId)).toEqual([]);
+  });
+
+  it('after a jump past both dates, warns first and erases only 4 weeks after the warning (§5.2)', async () => {
+    const userId = randomUUID();
+    const registered = h.now().getTime();
+    await h.publish(UserRegisteredV1, { userId, registeredAt: iso(registered) });
+    await waitForRow(userId, 'inactive_erasure');
+    h.advanceClock(400 * DAY_MS);
+    await sweep();
+    const warned = await h.eventsUntil(InactiveAccountDueV1, (all) => all.some((event) => event.userId === userId));
+    const mine = warned.filter((event) => event.userId === userId);
+    expect(mine.map((event) => event.stage)).toEqual(['warning']);
+    expect(Date.parse(mine[0]!.erasureAt)).toBeGreaterThanOrEqual(h.now().getTime() + 28 * DAY_MS - 1_000);
+    await sweep();
+    expect((await dueRows(userId)).map((row) => row.kind)).toEqual(['inactive_erasure']);
+    h.advanceClock(28 * DAY_MS + HOUR);
+    await sweep();
+    const all = await h.eventsUntil(InactiveAccountDueV1, (events) => events.filter((event) => event.userId === userId).length === 2);
+    expect(all.filter((event) => event.userId === userId).map((event) => event.stage)).toEqual(['warning', 'erasure']);
   });
 
   it('fires nothing of a user under an active legal hold, and everything once the hold is released', async () => {

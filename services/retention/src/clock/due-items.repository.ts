@@ -158,6 +158,8 @@ export class DueItemsRepository {
          SELECT d.ctid FROM due_items d
           WHERE d.due_at <= $1
             AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.user_id = d.user_id AND h.released_at IS NULL)
+            -- §5.2: no erasure of an inactive account before its warning went out (see postponeErasures)
+            AND NOT (d.kind = 'inactive_erasure' AND EXISTS (SELECT 1 FROM due_items w WHERE w.kind = 'inactive_warning' AND w.subject_id = d.subject_id))
           ORDER BY d.due_at
           LIMIT $2
           FOR UPDATE OF d SKIP LOCKED))
@@ -165,6 +167,21 @@ export class DueItemsRepository {
       [now, limit],
     );
     return rows.map((row) => ({ kind: row.kind, subjectId: row.subject_id, userId: row.user_id, basisAt: row.basis_at, dueAt: row.due_at }));
+  }
+
+  /**
+   * After warnings went out: each warned user's erasure is due no earlier than `notBefore`
+   * (the warning's notice period). Answers the erasure time per user, as the warning states it.
+   */
+  async postponeErasures(userIds: string[], notBefore: Date): Promise<Map<string, Date>> {
+    // An UPDATE … RETURNING answers [rows, affectedCount] through TypeORM's pg driver.
+    const [rows] = await this.db.query<[Array<{ subject_id: string; due_at: Date }>, number]>(
+      `UPDATE due_items SET due_at = GREATEST(due_at, $2)
+        WHERE kind = 'inactive_erasure' AND subject_id = ANY($1::uuid[]) AND due_at IS NOT NULL
+        RETURNING subject_id, due_at`,
+      [userIds, notBefore],
+    );
+    return new Map(rows.map((row) => [row.subject_id, row.due_at]));
   }
 
   /** Items due before `before` that should have fired (users under a hold are not counted: they wait on purpose). */

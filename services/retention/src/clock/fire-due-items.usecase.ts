@@ -5,11 +5,18 @@ import { Outbox } from '@homiwork/messaging';
 import { Database, Transactor } from '@homiwork/persistence';
 import { RetentionConfig } from '../config.js';
 import { ClockMetrics } from './clock-metrics.js';
-import { INACTIVE_ERASURE_DAYS, utcDay, type DueKind } from './due-dates.js';
+import { INACTIVE_ERASURE_DAYS, INACTIVE_WARNING_DAYS, utcDay, type DueKind } from './due-dates.js';
 import { DueItemsRepository, type FiredItem } from './due-items.repository.js';
 
 /** In this order within a batch: a user's warning is written before their erasure. */
 const KIND_ORDER: readonly DueKind[] = ['inactive_warning', 'inactive_erasure', 'upload', 'content', 'chat_history'];
+
+/**
+ * §5.2: the warning's notice period — the schedule's gap between warning and erasure (4 weeks).
+ * A warning that goes out late (retention was down, a hold was released, the clock jumped)
+ * still gives the whole period: the erasure waits for the warning and then this long.
+ */
+const WARNING_NOTICE_DAYS = INACTIVE_ERASURE_DAYS - INACTIVE_WARNING_DAYS;
 
 /**
  * The policy clock's work: everything due at `now` is taken out of due_items and its expiry
@@ -60,7 +67,7 @@ export class FireDueItems {
       }
       for (const kind of KIND_ORDER) {
         const items = byKind.get(kind);
-        if (items) await this.write(kind, items);
+        if (items) await this.write(kind, items, now);
       }
       return byKind;
     });
@@ -72,7 +79,7 @@ export class FireDueItems {
     return count;
   }
 
-  private async write(kind: DueKind, items: FiredItem[]): Promise<void> {
+  private async write(kind: DueKind, items: FiredItem[], now: Date): Promise<void> {
     switch (kind) {
       case 'upload':
         return this.append(UploadExpiredV1, items.map((item) => ({ userId: item.userId, uploadId: item.subjectId, expiredAt: item.dueAt.toISOString() })));
@@ -81,19 +88,32 @@ export class FireDueItems {
       case 'chat_history':
         // basis_at of a chat row is the end of its day: everything written before it is past retention.
         return this.append(ChatHistoryExpiredV1, items.map((item) => ({ userId: item.userId, before: item.basisAt.toISOString() })));
-      case 'inactive_warning':
-      case 'inactive_erasure':
-        // basis_at of an inactivity row is the end of the last day seen.
+      case 'inactive_warning': {
+        // The erasure is put off so the warning's date is at least the notice period away.
+        const erasures = await this.items.postponeErasures(
+          items.map((item) => item.subjectId),
+          new Date(now.getTime() + WARNING_NOTICE_DAYS * DAY_MS),
+        );
         return this.append(
           InactiveAccountDueV1,
-          items.map((item) => ({
-            userId: item.userId,
-            stage: kind === 'inactive_warning' ? ('warning' as const) : ('erasure' as const),
-            lastSeenOn: utcDay(new Date(item.basisAt.getTime() - 1)),
-            erasureAt: new Date(item.basisAt.getTime() + INACTIVE_ERASURE_DAYS * DAY_MS).toISOString(),
-          })),
+          items.map((item) => ({ ...this.inactivity(item), stage: 'warning' as const, erasureAt: (erasures.get(item.subjectId) ?? this.defaultErasureAt(item)).toISOString() })),
+        );
+      }
+      case 'inactive_erasure':
+        return this.append(
+          InactiveAccountDueV1,
+          items.map((item) => ({ ...this.inactivity(item), stage: 'erasure' as const, erasureAt: item.dueAt.toISOString() })),
         );
     }
+  }
+
+  /** basis_at of an inactivity row is the end of the last day seen. */
+  private inactivity(item: FiredItem): { userId: string; lastSeenOn: string } {
+    return { userId: item.userId, lastSeenOn: utcDay(new Date(item.basisAt.getTime() - 1)) };
+  }
+
+  private defaultErasureAt(item: FiredItem): Date {
+    return new Date(item.basisAt.getTime() + INACTIVE_ERASURE_DAYS * DAY_MS);
   }
 
   private async append<E extends EventContract>(event: E, payloads: Array<EventPayload<E>>): Promise<void> {
