@@ -43,7 +43,7 @@ export class PurgeUser {
       const jobs = await this.jobs.deleteAllOfUser(userId);
       await this.prime.deleteOfUser(userId);
       await this.restrictions.deleteOfUser(userId);
-      await this.outbox.append(PurgeCompletedV1, { service: 'generation', userId, erasureId, scope: 'user', scopeId: userId, trigger, counts: { jobs, contents, objects }, purgedAt: now.toISOString() });
+      await this.outbox.append(PurgeCompletedV1, { service: 'generation', userId, erasureId, scope: 'user', scopeId: userId, trigger, counts: { jobs, contents, objects }, purgedAt: this.clock.now().toISOString() });
     });
   }
 }

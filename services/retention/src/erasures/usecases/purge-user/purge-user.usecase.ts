@@ -57,7 +57,7 @@ export class PurgeUser {
         scopeId: userId,
         trigger,
         counts: { due_items: dueItems, prime_status: primeStatus, exports, objects, privacy_requests_unlinked: privacyRequestsUnlinked, data_keys: dataKeys },
-        purgedAt: now.toISOString(),
+        purgedAt: this.clock.now().toISOString(),
       });
     });
   }
