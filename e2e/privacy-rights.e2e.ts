@@ -198,7 +198,9 @@ describe('legal hold on an erasure (§12.2)', () => {
     const { id: holdId } = await asOps.operators.placeHold(person.userId, 'police request 2026-117');
     const { erasureId } = await system.api({ token: person.token }).accounts.deleteMe(PASSWORD);
     expect((await system.api({ token: person.token }).raw({ method: 'GET', path: '/v1/me', auth: 'user' })).status).toBe(401);
-    await eventually(async () => (await system.api().privacy.erasure(erasureId)).status === 'held', { what: 'erasure held' });
+    await eventually(async () => (await asOps.operators.erasures()).items.find((item) => item.id === erasureId)?.status === 'held', { what: 'erasure held' });
+    // The subject of a hold is not told of it: the public view says in progress.
+    expect((await system.api().privacy.erasure(erasureId)).status).toBe('in_progress');
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const [kept] = await system.sql<{ n: number }>('SELECT count(*)::int AS n FROM generation.contents WHERE user_id = $1', [person.userId]);
     expect(kept?.n).toBe(2);
@@ -210,7 +212,8 @@ describe('legal hold on an erasure (§12.2)', () => {
     expect(gone?.n).toBe(0);
     const holds = await asOps.operators.holds(person.userId);
     expect(holds.items[0]?.releasedAt).toBeDefined();
-    expect(holds.items[0]?.reason).toBe('police request 2026-117');
+    // The operator's free text goes with the erasure; source, who and when stay.
+    expect(holds.items[0]?.reason).toBe('redacted at erasure');
   });
 });
 

@@ -52,7 +52,7 @@ export async function generate(system: TestSystem, person: Person, kind: 'poem' 
     },
     { what: `generation ${id}`, timeoutMs: 60_000 },
   );
-  if (job?.status !== 'succeeded' || !job.contentId) throw new Error(`generation ${id} ended ${job?.status}`);
+  if (job?.status !== 'succeeded' || !job.contentId) throw new Error(`generation ${id} ended ${job?.status}: ${JSON.stringify(job)}`);
   return job.contentId;
 }
 

@@ -73,6 +73,12 @@ export type BaseServiceConfig = z.infer<typeof baseServiceConfig>;
 /** For services that own a schema (all but the gateway). */
 export const databaseServiceConfig = baseServiceConfig.extend({
   DATABASE_URL: urlWithProtocols(['postgres', 'postgresql']),
+  /**
+   * Outbox rows the relay publishes per transaction. A service that writes events in bursts
+   * (retention's policy clock: thousands per batch) relays faster with bigger batches; the
+   * cost is one transaction holding that many row locks while JetStream acknowledges.
+   */
+  OUTBOX_RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
 });
 
 /** Adds the rule that the clock switch exists only in test mode. */

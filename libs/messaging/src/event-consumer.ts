@@ -38,6 +38,8 @@ export interface EventContext {
   readonly messageId: string;
   readonly occurredAt: Date | undefined;
   readonly deliveryCount: number;
+  /** The message's sequence in the events stream: what came before it there has a lower one (a consumer's ack floor can be compared with it). */
+  readonly streamSequence: number;
 }
 
 export type EventHandler<E extends EventContract> = (payload: EventPayload<E>, context: EventContext) => Promise<void>;
@@ -403,6 +405,7 @@ export class EventConsumer<E extends EventContract> {
             messageId: decoded.messageId,
             occurredAt: decoded.occurredAt,
             deliveryCount: decoded.msg.info.deliveryCount,
+            streamSequence: decoded.msg.info.streamSequence,
           }),
         ),
     );

@@ -56,7 +56,8 @@ export class ServiceRuntime implements OnApplicationBootstrap, OnApplicationShut
     // Migrate provisions the streams; a service only checks they are there (see libs/messaging/src/provisioning.ts).
     await verifyStreams(this.nats.jsm, namespace, { ...DEFAULT_STREAM_LIMITS, maxBytes: config.EVENT_STREAM_MAX_BYTES });
     if (this.dataSource) {
-      this.relay = new OutboxRelay({ dataSource: this.dataSource, schema: schemaOf(this.dataSource), js: this.nats.js, logger: this.logger, metrics: this.metrics });
+      const batchSize = (config as { OUTBOX_RELAY_BATCH_SIZE?: number }).OUTBOX_RELAY_BATCH_SIZE;
+      this.relay = new OutboxRelay({ dataSource: this.dataSource, schema: schemaOf(this.dataSource), js: this.nats.js, logger: this.logger, metrics: this.metrics, ...(batchSize ? { batchSize } : {}) });
       await this.relay.start();
     }
     if (config.CLOCK_CONTROL === 'enabled' && this.clock instanceof ShiftableClock) {

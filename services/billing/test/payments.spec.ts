@@ -6,7 +6,7 @@ import { connectToNats, MessagingMetrics, RpcClient, RpcServer, type NatsHandles
 import { ServiceMetrics } from '@homiwork/observability';
 import { withinTransaction } from '@homiwork/persistence';
 import { createTestNamespace, TEST_NATS_URL } from '@homiwork/testing';
-import type { LegalHolds } from '@homiwork/service-kit';
+import { LegalHolds } from '@homiwork/service-kit';
 import { TransactionRecordsSweeper } from '../src/usecases/purge-transaction-records/transaction-records-sweeper.js';
 import { signWebhook } from '../src/webhooks/webhook-signature.js';
 import { startHttpRecorder, type RecordedRequest } from './http-recorder.js';
@@ -129,7 +129,15 @@ const openOrdersOf = async (userId: string) =>
   (await kit.dataSource.query<Array<{ n: number }>>("SELECT count(*)::int AS n FROM billing.orders WHERE user_id = $1 AND status = 'pending'", [userId]))[0]!.n;
 const exists = async (orderId: string) => (await kit.dataSource.query('SELECT 1 FROM billing.orders WHERE id = $1', [orderId])).length === 1;
 // Retention stood in: no user under a legal hold (services/billing/test/safety-net.spec.ts asks the real route).
-const noHolds = { heldUserIds: () => Promise.resolve([]) } as unknown as LegalHolds;
+class NoHolds extends LegalHolds {
+  constructor() {
+    super(undefined as never);
+  }
+  override heldAmong(): Promise<Set<string>> {
+    return Promise.resolve(new Set());
+  }
+}
+const noHolds = new NoHolds();
 const sweeper = () => new TransactionRecordsSweeper(kit.useCases.expirePendingOrders, kit.useCases.purgeTransactionRecords, noHolds, kit.logger, kit.config);
 
 describe('open orders: answered again, limited, lapsing, and unpaid ones kept briefly', () => {
@@ -448,10 +456,10 @@ describe('erasure (UserDeleted) and the 5-year record retention (R6.3, §5.7)', 
 
     // Kept 5 years after creation or payment, then deleted by the scheduled purge.
     kit.clock.advance(5 * 365 * DAY_MS - 40 * DAY_MS);
-    await kit.useCases.purgeTransactionRecords.execute([]);
+    await kit.useCases.purgeTransactionRecords.execute(noHolds);
     expect(await kit.dataSource.query('SELECT 1 FROM billing.orders WHERE id = ANY($1::uuid[])', [[paid.orderId, open.orderId]])).toHaveLength(2);
     kit.clock.advance(45 * DAY_MS);
-    expect(await kit.useCases.purgeTransactionRecords.execute([])).toBeGreaterThanOrEqual(2);
+    expect(await kit.useCases.purgeTransactionRecords.execute(noHolds)).toBeGreaterThanOrEqual(2);
     expect(await kit.dataSource.query('SELECT 1 FROM billing.orders WHERE id = ANY($1::uuid[])', [[paid.orderId, open.orderId]])).toHaveLength(0);
     expect(await kit.dataSource.query('SELECT 1 FROM billing.webhook_events')).toHaveLength(0);
   });

@@ -22,7 +22,7 @@ const held = new Set<string>();
 
 function startRetention(): void {
   retention = new RpcServer(nats.nc, namespace, 'retention', capturingLogger('retention').logger, new MessagingMetrics(new ServiceMetrics('retention')));
-  retention.serve(RetentionRpc.ActiveHoldsRoute, () => Promise.resolve({ userIds: [...held] }));
+  retention.serve(RetentionRpc.ActiveHoldsRoute, ({ userIds }) => Promise.resolve({ heldUserIds: userIds.filter((userId) => held.has(userId)) }));
 }
 
 beforeAll(async () => {

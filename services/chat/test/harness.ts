@@ -42,8 +42,8 @@ export interface PeerBehaviour {
   replyRequests: Array<RpcRequest<typeof GenerationRpc.ChatReplyRoute>>;
   /** Delay before each reply, so sends overlap. */
   replyDelayMs: number;
-  /** Retention's answer to holds.active: the users under a legal hold, or no answer when down. */
-  holds: { userIds: Set<string>; down: boolean };
+  /** Retention's answer to holds.active: which of the users asked about are under a legal hold, or no answer when down; `asked`: every question's ids. */
+  holds: { userIds: Set<string>; down: boolean; asked: string[][] };
 }
 
 export interface Harness {
@@ -77,7 +77,7 @@ export async function startHarness(extraEnv: Record<string, string> = {}): Promi
   const namespace = createTestNamespace();
   const logger = createLogger({ service: 'chat-test-peers', level: 'silent' });
   const nc = await connect({ servers: TEST_NATS_URL, name: 'chat-test-peers' });
-  const peers: PeerBehaviour = { billing: new Map(), replies: new Map(), reservations: [], replyRequests: [], replyDelayMs: 0, holds: { userIds: new Set(), down: false } };
+  const peers: PeerBehaviour = { billing: new Map(), replies: new Map(), reservations: [], replyRequests: [], replyDelayMs: 0, holds: { userIds: new Set(), down: false, asked: [] } };
 
   const metrics = new MessagingMetrics(new ServiceMetrics('chat-test-peers'));
   const billing = new RpcServer(nc, namespace, 'billing', logger, metrics);
@@ -98,9 +98,12 @@ export async function startHarness(extraEnv: Record<string, string> = {}): Promi
   });
   // Retention's hold list, which the chat history sweep asks before deleting (fails closed without it).
   const retention = new RpcServer(nc, namespace, 'retention', logger, metrics);
-  retention.serve(RetentionRpc.ActiveHoldsRoute, () =>
-    peers.holds.down ? Promise.reject(new RpcError(503, 'service_unavailable', 'retention is down')) : Promise.resolve({ userIds: [...peers.holds.userIds] }),
-  );
+  retention.serve(RetentionRpc.ActiveHoldsRoute, ({ userIds }) => {
+    peers.holds.asked.push(userIds);
+    return peers.holds.down
+      ? Promise.reject(new RpcError(503, 'service_unavailable', 'retention is down'))
+      : Promise.resolve({ heldUserIds: userIds.filter((userId) => peers.holds.userIds.has(userId)) });
+  });
 
   const env: Record<string, string> = {
     NODE_ENV: 'test',

@@ -4,6 +4,7 @@ import { DAY_MS } from '@homiwork/clock';
 import { ChatHistoryExpiredV1, ChatRpc, PurgeCompletedV1, SAFETY_NET_GRACE_DAYS } from '@homiwork/contracts';
 import { eventually } from '@homiwork/testing';
 import { ChatSweeper } from '../src/usecases/purge-expired/chat-sweeper.js';
+import { PurgeExpired } from '../src/usecases/purge-expired/purge-expired.usecase.js';
 import { startHarness, type Harness } from './harness.js';
 
 // Chat's own history sweep is a safety net behind retention's ChatHistoryExpired
@@ -60,5 +61,69 @@ describe('chat’s own history sweep, behind retention and under legal holds', (
     h.peers.holds.userIds.delete(heldUser);
     expect(await sweeper.sweep()).toBe(2);
     expect(await messagesOf(heldUser)).toBe(0);
+  });
+});
+
+describe('retention’s ChatHistoryExpired under legal holds', () => {
+  const noticeReceipts = async (userId: string) => (await h.events(PurgeCompletedV1)).filter((e) => e.userId === userId && e.trigger?.type === ChatHistoryExpiredV1.type);
+
+  it('keeps the history of a user held after the notice was fired (a zero receipt); the sweep takes it after the release', async () => {
+    const heldUser = randomUUID();
+    await send(heldUser, 'a message that will expire');
+    h.clock.setOffset(h.clock.offset + h.config.CHAT_RETENTION_DAYS * DAY_MS + 3_600_000);
+    h.peers.holds.userIds.add(heldUser);
+    try {
+      await h.publish(ChatHistoryExpiredV1, { userId: heldUser, before: new Date(h.clock.nowMs()).toISOString() });
+      await eventually(async () => (await noticeReceipts(heldUser)).length > 0, { what: 'the receipt of the held notice' });
+      expect((await noticeReceipts(heldUser))[0]!.counts).toEqual({ messages: 0 });
+      expect(await messagesOf(heldUser)).toBe(2);
+    } finally {
+      h.peers.holds.userIds.delete(heldUser);
+    }
+    h.clock.setOffset(h.clock.offset + SAFETY_NET_GRACE_DAYS * DAY_MS);
+    await h.service.app.get(ChatSweeper).sweep();
+    expect(await messagesOf(heldUser)).toBe(0);
+  });
+
+  it('deletes nothing while retention does not answer, and the notice is tried again until it does (not dead-lettered)', async () => {
+    const user = randomUUID();
+    await send(user, 'a message that will expire');
+    h.clock.setOffset(h.clock.offset + h.config.CHAT_RETENTION_DAYS * DAY_MS + 3_600_000);
+    h.peers.holds.down = true;
+    try {
+      await h.publish(ChatHistoryExpiredV1, { userId: user, before: new Date(h.clock.nowMs()).toISOString() });
+      await eventually(() => h.peers.holds.asked.filter((ids) => ids.includes(user)).length >= 2, { what: 'the consumer asking about the user again', timeoutMs: 15_000 });
+      expect(await messagesOf(user)).toBe(2);
+      expect(await noticeReceipts(user)).toEqual([]);
+    } finally {
+      h.peers.holds.down = false;
+    }
+    await eventually(async () => (await messagesOf(user)) === 0, { what: 'the notice applied once retention answers', timeoutMs: 20_000 });
+    expect((await noticeReceipts(user)).map((e) => e.counts)).toEqual([{ messages: 2 }]);
+  });
+
+  it('the sweep asks at most a batch of ids, only of candidates, and goes past a held user’s older history', async () => {
+    const heldUser = randomUUID();
+    const freeUser = randomUUID();
+    await send(heldUser, 'older, held');
+    await send(freeUser, 'newer, free');
+    h.clock.setOffset(h.clock.offset + (h.config.CHAT_RETENTION_DAYS + SAFETY_NET_GRACE_DAYS) * DAY_MS + 3_600_000);
+    h.peers.holds.userIds.add(heldUser);
+    const heldElsewhere = randomUUID(); // held, with nothing due: never named in a question
+    h.peers.holds.userIds.add(heldElsewhere);
+    h.peers.holds.asked.length = 0;
+    try {
+      expect(await h.service.app.get(PurgeExpired).due(1)).toBe(2);
+      expect(await messagesOf(freeUser)).toBe(0);
+      expect(await conversationsOf(freeUser)).toBe(0);
+      expect(await messagesOf(heldUser)).toBe(2);
+      expect(await conversationsOf(heldUser)).toBe(1);
+      const asked = h.peers.holds.asked;
+      expect(asked.flat()).toEqual(expect.arrayContaining([heldUser, freeUser]));
+      expect(asked.flat()).not.toContain(heldElsewhere);
+      for (const ids of asked) expect(ids).toHaveLength(1);
+    } finally {
+      h.peers.holds.userIds.clear();
+    }
   });
 });

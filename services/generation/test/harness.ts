@@ -64,8 +64,8 @@ export interface PeerBehaviour {
   uploadReads: string[];
   /** Uploads media still lists but whose bytes are gone (expired between the check and the run). */
   bytesGone: Set<string>;
-  /** Retention's answer to holds.active: the users under a legal hold, or no answer when down. */
-  holds: { userIds: Set<string>; down: boolean };
+  /** Retention's answer to holds.active: which of the users asked about are under a legal hold, or no answer when down; `asked`: every question's ids. */
+  holds: { userIds: Set<string>; down: boolean; asked: string[][] };
 }
 
 export interface Harness {
@@ -99,7 +99,7 @@ export async function startHarness(extraEnv: Record<string, string> = {}, option
   const s3 = await startLocalS3();
   const logger = createLogger({ service: 'generation-test-peers', level: 'silent' });
   const nc = await connect({ servers: TEST_NATS_URL, name: 'generation-test-peers' });
-  const peers: PeerBehaviour = { billing: new Map(), identityDown: new Set(), reservations: [], uploads: new Map(), uploadReads: [], bytesGone: new Set(), holds: { userIds: new Set(), down: false } };
+  const peers: PeerBehaviour = { billing: new Map(), identityDown: new Set(), reservations: [], uploads: new Map(), uploadReads: [], bytesGone: new Set(), holds: { userIds: new Set(), down: false, asked: [] } };
   const users = new Map<string, TestUser>();
   const stopPeers = startPeers(nc, namespace, peers, users, logger);
   const media = await startMediaByteApi(peers);
@@ -236,9 +236,12 @@ function startPeers(nc: NatsConnection, namespace: string, peers: PeerBehaviour,
   });
   // Retention's hold list, which the content sweep asks before deleting (fails closed without it).
   const retention = new RpcServer(nc, namespace, 'retention', logger, metrics);
-  retention.serve(RetentionRpc.ActiveHoldsRoute, () =>
-    peers.holds.down ? Promise.reject(new RpcError(503, 'service_unavailable', 'retention is down')) : Promise.resolve({ userIds: [...peers.holds.userIds] }),
-  );
+  retention.serve(RetentionRpc.ActiveHoldsRoute, ({ userIds }) => {
+    peers.holds.asked.push(userIds);
+    return peers.holds.down
+      ? Promise.reject(new RpcError(503, 'service_unavailable', 'retention is down'))
+      : Promise.resolve({ heldUserIds: userIds.filter((userId) => peers.holds.userIds.has(userId)) });
+  });
   return async () => {
     await billing.stop();
     await identity.stop();

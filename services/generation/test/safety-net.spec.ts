@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, DAY_MS } from '@homiwork/clock';
-import { ContentExpiredV1, SAFETY_NET_GRACE_DAYS } from '@homiwork/contracts';
+import { ContentExpiredV1, PurgeCompletedV1, SAFETY_NET_GRACE_DAYS } from '@homiwork/contracts';
 import { eventually } from '@homiwork/testing';
 import { ContentSweeper } from '../src/usecases/purge-content/content-sweeper.js';
+import { PurgeContent } from '../src/usecases/purge-content/purge-content.usecase.js';
 import { startHarness, type Harness } from './harness.js';
 
 // Generation's own sweep is a safety net behind retention's ContentExpired
@@ -102,5 +103,72 @@ describe('generation’s own content sweep, behind retention and under legal hol
       expect(await h.store.stat(item.key)).toBeNull();
     }
     expect(await jobExists(heldJob)).toBe(false);
+  });
+});
+
+describe('retention’s ContentExpired under legal holds', () => {
+  const receiptsOf = async (contentId: string) => (await h.events(PurgeCompletedV1)).filter((e) => e.scopeId === contentId && e.trigger?.type === ContentExpiredV1.type);
+
+  it('keeps the item of a user held after the event was fired (a zero receipt); the sweep takes it after the release', async () => {
+    const heldUser = randomUUID();
+    const dueHourAgo = new Date(h.clock.nowMs() - 3_600_000);
+    const item = await contentOf(heldUser, { expiresAt: dueHourAgo });
+    h.peers.holds.userIds.add(heldUser);
+    try {
+      await h.publish(ContentExpiredV1, { userId: heldUser, contentId: item.id, expiredAt: dueHourAgo.toISOString() });
+      await eventually(async () => (await receiptsOf(item.id)).length > 0, { what: 'the receipt of the held item' });
+      expect((await receiptsOf(item.id))[0]!.counts).toEqual({ contents: 0, objects: 0 });
+      expect(await contentExists(item.id)).toBe(true);
+      expect(await h.store.stat(item.key)).not.toBeNull();
+    } finally {
+      h.peers.holds.userIds.delete(heldUser);
+    }
+    h.clock.advance(SAFETY_NET_GRACE_DAYS * DAY_MS);
+    await h.service.app.get(ContentSweeper).sweep();
+    expect(await contentExists(item.id)).toBe(false);
+    expect(await h.store.stat(item.key)).toBeNull();
+  });
+
+  it('deletes nothing while retention does not answer, and the event is tried again until it does (not dead-lettered)', async () => {
+    const user = randomUUID();
+    const dueHourAgo = new Date(h.clock.nowMs() - 3_600_000);
+    const item = await contentOf(user, { expiresAt: dueHourAgo });
+    h.peers.holds.down = true;
+    try {
+      await h.publish(ContentExpiredV1, { userId: user, contentId: item.id, expiredAt: dueHourAgo.toISOString() });
+      // Asked at least twice: the consumer held the event and tried it again.
+      await eventually(() => h.peers.holds.asked.filter((ids) => ids.includes(user)).length >= 2, { what: 'the consumer asking about the owner again', timeoutMs: 15_000 });
+      expect(await contentExists(item.id)).toBe(true);
+      expect(await receiptsOf(item.id)).toEqual([]);
+    } finally {
+      h.peers.holds.down = false;
+    }
+    await eventually(async () => !(await contentExists(item.id)), { what: 'the event applied once retention answers', timeoutMs: 20_000 });
+    expect((await receiptsOf(item.id)).map((e) => e.counts)).toEqual([{ contents: 1, objects: 1 }]);
+  });
+});
+
+describe('generation’s own sweep asks about each batch’s owners only', () => {
+  it('never asks more than a batch of ids, only of candidates, and goes past a held user’s older items', async () => {
+    const heldUser = randomUUID();
+    const freeUser = randomUUID();
+    const heldItems = [await contentOf(heldUser, { expiresAt: addDays(h.clock.now(), -60) }), await contentOf(heldUser, { expiresAt: addDays(h.clock.now(), -59) })];
+    const freeItem = await contentOf(freeUser, { expiresAt: addDays(h.clock.now(), -40) });
+    h.peers.holds.userIds.add(heldUser);
+    const heldElsewhere = randomUUID(); // held, with nothing due: never named in a question
+    h.peers.holds.userIds.add(heldElsewhere);
+    h.peers.holds.asked.length = 0;
+    try {
+      expect(await h.service.app.get(PurgeContent).due(1)).toBe(1);
+      expect(await contentExists(freeItem.id)).toBe(false);
+      for (const item of heldItems) expect(await contentExists(item.id)).toBe(true);
+      expect(h.peers.holds.asked.length).toBeGreaterThanOrEqual(2);
+      const asked = h.peers.holds.asked;
+      expect(asked.flat()).toEqual(expect.arrayContaining([heldUser, freeUser]));
+      expect(asked.flat()).not.toContain(heldElsewhere);
+      for (const ids of asked) expect(ids).toHaveLength(1);
+    } finally {
+      h.peers.holds.userIds.clear();
+    }
   });
 });

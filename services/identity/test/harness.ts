@@ -57,10 +57,10 @@ export async function startHarness(extraEnv: Record<string, string> = {}): Promi
   const nc = await connect({ servers: TEST_NATS_URL, name: 'identity-test-peers' });
   const retentionState = { heldUserIds: new Set<string>(), down: false };
   const retention = new RpcServer(nc, namespace, 'retention', logger, new MessagingMetrics(new ServiceMetrics('identity-test-peers')));
-  retention.serve(RetentionRpc.ActiveHoldsRoute, async () => {
+  retention.serve(RetentionRpc.ActiveHoldsRoute, async ({ userIds }) => {
     // "Down": no answer within the caller's timeout, as a stopped retention.
     if (retentionState.down) await new Promise((resolve) => setTimeout(resolve, 5_000));
-    return { userIds: [...retentionState.heldUserIds] };
+    return { heldUserIds: userIds.filter((userId) => retentionState.heldUserIds.has(userId)) };
   });
 
   const env: Record<string, string> = {

@@ -75,7 +75,7 @@ beforeAll(async () => {
   // Retention stood in for by a responder on the real NATS, answering its ActiveHoldsRoute.
   const namespace = createTestNamespace();
   retention = new RpcServer(nats.nc, namespace, 'retention', logger, new MessagingMetrics(new ServiceMetrics('identity-usecases-test')));
-  retention.serve(RetentionRpc.ActiveHoldsRoute, () => Promise.resolve({ userIds: [...heldUserIds] }));
+  retention.serve(RetentionRpc.ActiveHoldsRoute, ({ userIds }) => Promise.resolve({ heldUserIds: userIds.filter((userId) => heldUserIds.has(userId)) }));
   holds = new LegalHolds(new RpcClient(nats.nc, namespace, 1_000));
 });
 afterAll(async () => {

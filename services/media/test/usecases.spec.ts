@@ -6,13 +6,14 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { addDays, ShiftableClock } from '@homiwork/clock';
-import { UploadExpiredV1, UserDeletedV1 } from '@homiwork/contracts';
-import { EventsOutbox, Outbox } from '@homiwork/messaging';
-import { createLogger } from '@homiwork/observability';
+import { RetentionRpc, UploadExpiredV1, UserDeletedV1 } from '@homiwork/contracts';
+import { connectToNats, EventsOutbox, MessagingMetrics, Outbox, RpcClient, RpcServer, type NatsHandles } from '@homiwork/messaging';
+import { createLogger, ServiceMetrics } from '@homiwork/observability';
 import { createServiceDataSource, Database, runMigrations, Transactor, UserTombstones, withinTransaction } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
 import { startLocalS3, type LocalS3 } from '@homiwork/storage/local';
-import { createTestDatabase, eventually, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
+import { LegalHolds } from '@homiwork/service-kit';
+import { createTestDatabase, createTestNamespace, eventually, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
 import { mediaConfigSchema, type MediaConfig } from '../src/config.js';
 import { MEDIA_MIGRATIONS } from '../src/migrations/index.js';
 import { UploadWorkDirs } from '../src/persistence/upload-work-dirs.js';
@@ -41,6 +42,10 @@ let purge: PurgeUploads;
 let outbox: EventsOutbox;
 let tombstones: UserTombstones;
 let config: MediaConfig;
+// Retention stood in for on the real NATS: no one is under a legal hold here (safety-net.spec.ts tests holds).
+let nats: NatsHandles;
+let retention: RpcServer;
+let holds: LegalHolds;
 const logger = createLogger({ service: 'media', level: 'silent' });
 
 beforeAll(async () => {
@@ -55,7 +60,12 @@ beforeAll(async () => {
   uploads = new UploadsRepository(db);
   outbox = new EventsOutbox(new Outbox('media', 'hw', clock), db);
   tombstones = new UserTombstones(db);
-  purge = new PurgeUploads(transactor, uploads, store, outbox, tombstones, clock);
+  nats = await connectToNats(TEST_NATS_URL, 'media-usecases-test');
+  const namespace = createTestNamespace();
+  retention = new RpcServer(nats.nc, namespace, 'retention', logger, new MessagingMetrics(new ServiceMetrics('retention')));
+  retention.serve(RetentionRpc.ActiveHoldsRoute, () => Promise.resolve({ heldUserIds: [] }));
+  holds = new LegalHolds(new RpcClient(nats.nc, namespace, 5_000));
+  purge = new PurgeUploads(transactor, uploads, store, outbox, tombstones, holds, clock);
   config = mediaConfigSchema.parse({
     NODE_ENV: 'test',
     DATABASE_URL: database.url,
@@ -67,6 +77,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (config) await rm(config.MEDIA_TMP_DIR, { recursive: true, force: true });
+  await retention?.stop();
+  await nats?.nc.drain();
   await s3?.stop();
   await dataSource?.destroy();
   await database?.drop();
@@ -132,7 +144,7 @@ describe('purges join the event consumer’s transaction', () => {
   it('the sweep pass deletes what is past its 7 days (and the grace day) and confirms each with PurgeCompleted', async () => {
     const old = await storedUpload(randomUUID(), addDays(clock.now(), -9));
     const young = await storedUpload(randomUUID());
-    expect(await purge.expired([])).toBeGreaterThanOrEqual(1);
+    expect(await purge.expired()).toBeGreaterThanOrEqual(1);
     expect(await rowCount(old.id)).toBe(0);
     expect(await rowCount(young.id)).toBe(1);
     const receipts = await dataSource.query<Array<{ counts: unknown }>>("SELECT payload->'counts' AS counts FROM media.outbox WHERE type = 'PurgeCompleted.v1' AND payload->>'scopeId' = $1", [old.id]);
@@ -145,9 +157,9 @@ describe('purges join the event consumer’s transaction', () => {
     // The store refuses to remove the stuck upload's object, every time.
     const refusing = Object.create(store) as typeof store;
     refusing.remove = (keys: string[]) => (keys.includes(stuck.objectKey) ? Promise.reject(new Error('AccessDenied')) : store.remove(keys));
-    const sweeping = new PurgeUploads(transactor, uploads, refusing, outbox, tombstones, clock);
+    const sweeping = new PurgeUploads(transactor, uploads, refusing, outbox, tombstones, holds, clock);
     // Batches of one: the stuck upload is the oldest, so every batch would pick it first.
-    await expect(sweeping.expired([], 1)).rejects.toThrow(/1 expired upload\(s\) could not be purged/);
+    await expect(sweeping.expired(1)).rejects.toThrow(/1 expired upload\(s\) could not be purged/);
     for (const other of others) expect(await rowCount(other.id)).toBe(0);
     expect(await rowCount(stuck.id)).toBe(1);
     await store.remove([stuck.objectKey]);
@@ -226,7 +238,7 @@ describe('one sweep drains everything due', () => {
       [due.map((u) => u.id), due.map((u) => (u as unknown as { owner: string }).owner), due.map((u) => u.objectKey), createdAt, addDays(createdAt, 7)],
     );
     const started = performance.now();
-    const purged = await purge.expired([]);
+    const purged = await purge.expired();
     const seconds = (performance.now() - started) / 1000;
     expect(purged).toBeGreaterThanOrEqual(2_500);
     const ids = due.map((u) => u.id);

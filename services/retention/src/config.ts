@@ -35,6 +35,8 @@ const retentionSettings = databaseServiceConfig.extend({
   RETENTION_TICK_MS: int(50, 3_600_000, 60_000),
   /** Due items per batch: one transaction, one burst of publishes. */
   RETENTION_BATCH_SIZE: int(1, 10_000, 1_000),
+  /** The policy clock writes thousands of events per batch: the relay takes bigger bites than other services' (500). */
+  OUTBOX_RELAY_BATCH_SIZE: int(1, 10_000, 2_000),
   /** How often overdue erasures and requests are looked for (metrics, logs). */
   RETENTION_AUDIT_INTERVAL_MS: int(100, 3_600_000, 60_000),
 });

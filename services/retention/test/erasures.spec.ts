@@ -99,13 +99,15 @@ describe('retention: legal holds, erasures and signed receipts', () => {
     const userId = randomUUID();
     const { id: holdId } = await h.call(RetentionRpc.PlaceLegalHoldRoute, { userId, reason: 'court order 12/3' }, operator);
     await h.eventsUntil(LegalHoldPlacedV1, (events) => events.some((event) => event.holdId === holdId && event.userId === userId));
-    expect(await h.call(RetentionRpc.ActiveHoldsRoute, {})).toEqual({ userIds: expect.arrayContaining([userId]) as unknown });
+    expect(await h.call(RetentionRpc.ActiveHoldsRoute, { userIds: [userId, randomUUID()] })).toEqual({ heldUserIds: [userId] });
 
     const erasureId = await requestErasure(userId);
     await waitForStatus(erasureId, 'held');
     await h.outboxDrained();
     expect(await approvalsOf(erasureId)).toEqual([]);
-    expect((await h.call(RetentionRpc.GetErasureRoute, { erasureId })).status).toBe('held');
+    // Publicly in progress (the subject of an investigation is not told of the hold); held for operators.
+    expect((await h.call(RetentionRpc.GetErasureRoute, { erasureId })).status).toBe('in_progress');
+    expect((await h.call(RetentionRpc.AdminListErasuresRoute, { overdue: false }, operator)).items.find((item) => item.id === erasureId)?.status).toBe('held');
 
     // Held past its deadline: not overdue (the law stops it, not a failure).
     h.advanceClock(25 * HOUR);
@@ -136,7 +138,7 @@ describe('retention: legal holds, erasures and signed receipts', () => {
     expect(items.map((item) => item.reason).sort()).toEqual(['court order 12/3', 'tax audit']);
     const rows = await h.sql<{ placed_by: string; released_by: string }>('SELECT placed_by, released_by FROM legal_holds WHERE user_id = $1', [userId]);
     expect(rows.every((row) => row.placed_by === operator.userId && row.released_by === operator.userId)).toBe(true);
-    expect((await h.call(RetentionRpc.ActiveHoldsRoute, {})).userIds).not.toContain(userId);
+    expect((await h.call(RetentionRpc.ActiveHoldsRoute, { userIds: [userId] })).heldUserIds).toEqual([]);
 
     // Released already, or unknown: 404.
     expect((await rpcError(h.call(RetentionRpc.ReleaseLegalHoldRoute, { id: second }, operator))).status).toBe(404);

@@ -7,7 +7,9 @@ import { MessagingMetrics, RpcError, RpcServer } from '@homiwork/messaging';
 import { createLogger, ServiceMetrics } from '@homiwork/observability';
 import { ObjectStore } from '@homiwork/storage';
 import { eventually } from '@homiwork/testing';
-import { EXPORT_LINK_LIFETIME_MS, EXPORT_MAX_ATTEMPTS, retryDelayMs, type ExportManifest, type ServiceDocument } from '../src/exports/domain/archive-format.js';
+import { EXPORT_BUILD_LEASE_MS, EXPORT_LINK_LIFETIME_MS, EXPORT_MAX_ATTEMPTS, retryDelayMs, type ExportManifest, type ServiceDocument } from '../src/exports/domain/archive-format.js';
+import { ExportsExpirySweeper } from '../src/exports/exports-expiry.sweeper.js';
+import { ExportBuilder } from '../src/exports/usecases/build-export/export-builder.js';
 import { ExportsSweeper } from '../src/exports/exports.sweeper.js';
 import { startRetentionHarness, type RetentionHarness } from './harness.js';
 
@@ -29,8 +31,10 @@ let mediaStore: ObjectStore;
 const servers: RpcServer[] = [];
 /** Per service and user: what the stand-in holds. */
 const fixtures = new Map<string, Fixture>();
-/** Per service and user: answer with a failure instead (`fail`), or wait first (`slow`). */
-const behaviour = new Map<string, 'fail' | 'slow'>();
+/** Per service and user: answer with a failure instead (`fail`), wait first (`slow`), or hold a first page until the test releases it (`gate`; within the RPC timeout). */
+const behaviour = new Map<string, 'fail' | 'slow' | 'gate'>();
+/** Per service and user: the calls held at a gate, oldest first; call one to let it answer. */
+const gates = new Map<string, Array<() => void>>();
 const sliceCalls: Array<{ service: string; userId: string; cursor?: string }> = [];
 
 const keyOf = (service: string, userId: string) => `${service}:${userId}`;
@@ -47,6 +51,7 @@ beforeAll(async () => {
       const mode = behaviour.get(keyOf(service, request.userId));
       if (mode === 'fail') throw new RpcError(503, 'service_unavailable', `${service} is down`);
       if (mode === 'slow') await new Promise((resolve) => setTimeout(resolve, 1_500));
+      if (mode === 'gate' && request.cursor === undefined) await new Promise<void>((resolve) => (gates.get(keyOf(service, request.userId)) ?? gates.set(keyOf(service, request.userId), []).get(keyOf(service, request.userId))!).push(resolve));
       const fixture = fixtures.get(keyOf(service, request.userId)) ?? { records: {}, files: [] };
       // Two pages: the first collection's first record alone, then everything else — so joining pages is tested.
       const [firstName, firstRecords = []] = Object.entries(fixture.records)[0] ?? [];
@@ -177,7 +182,7 @@ describe('an export archive', () => {
     for (const file of other.files) expect(raw.includes(file.data.subarray(0, 64))).toBe(false);
     // The stored object is ciphertext, under retention/<userId>/exports/<exportId>.
     const rows = await h.sql<{ object_key: string; token_hash: Buffer }>('SELECT object_key, token_hash FROM exports WHERE id = $1', [exportId]);
-    expect(rows[0]!.object_key).toBe(`retention/${me.userId}/exports/${exportId}`);
+    expect(rows[0]!.object_key).toBe(`retention/${me.userId}/exports/${exportId}/1`);
     expect(rows[0]!.token_hash.includes(Buffer.from(token))).toBe(false);
     const stored = await new ObjectStore(h.s3.config, { service: 'retention' }).get(rows[0]!.object_key);
     const storedBytes = Buffer.concat(await stored.toArray());
@@ -281,5 +286,105 @@ describe('a build survives failing services and restarts', () => {
     const { exportId, token } = linkParts(done.downloadUrl!);
     const { entries } = await download(exportId, token);
     expect(JSON.parse(entries.get('services/generation.json')!.toString('utf8')).collections).toEqual(fixtures.get(keyOf('generation', me.userId))!.records);
+  });
+});
+
+/** How many build attempts ended with `outcome` (retention_export_builds_total), over every running instance. */
+async function builds(outcome: string): Promise<number> {
+  let total = 0;
+  for (const instance of h.running()) {
+    const text = await instance.service.app.get(ServiceMetrics).metricsText();
+    total += Number(new RegExp(`retention_export_builds_total\\{outcome="${outcome}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  }
+  return total;
+}
+
+async function exportIdOf(requestId: string): Promise<string> {
+  const [row] = await h.sql<{ id: string }>('SELECT id FROM exports WHERE request_id = $1', [requestId]);
+  return row!.id;
+}
+
+describe('a build that outlives its lease', () => {
+  it('and the attempt that took it over write different objects; the loser removes only its own, and the ready archive stays whole', async () => {
+    const me = await userWithData();
+    const gate = keyOf('generation', me.userId);
+    behaviour.set(gate, 'gate');
+    const request = await requestExport(me.userId);
+    const exportId = await exportIdOf(request.id);
+    // Attempt 1 (started with the request) is held inside its build, past its lease.
+    await eventually(() => gates.get(gate)?.length === 1);
+    h.advanceClock(EXPORT_BUILD_LEASE_MS + 60_000);
+    const second = h.get(ExportBuilder).buildNext(exportId);
+    await eventually(() => gates.get(gate)?.length === 2);
+    const superseded = await builds('superseded');
+
+    // Attempt 2 finishes first and is the archive; then attempt 1 finishes and loses.
+    gates.get(gate)![1]!();
+    expect(await second).toBe('ready');
+    gates.get(gate)![0]!();
+    await eventually(async () => (await builds('superseded')) === superseded + 1, { what: 'attempt 1 to end superseded' });
+    behaviour.delete(gate);
+    gates.delete(gate);
+
+    const done = await completed(me.userId, request.id);
+    const link = linkParts(done.downloadUrl!);
+    expect(link.exportId).toBe(exportId);
+    const { entries } = await download(link.exportId, link.token);
+    expect(JSON.parse(entries.get('services/generation.json')!.toString('utf8')).collections).toEqual(fixtures.get(gate)!.records);
+    const [row] = await h.sql<{ object_key: string; attempts: number }>('SELECT object_key, attempts FROM exports WHERE id = $1', [exportId]);
+    expect(row).toEqual({ object_key: `retention/${me.userId}/exports/${exportId}/2`, attempts: 2 });
+    expect(await new ObjectStore(h.s3.config, { service: 'retention' }).listOwnerKeys(me.userId)).toEqual([row!.object_key]);
+  });
+});
+
+describe('one archive per user at a time', () => {
+  it('a new access/export request while the archive lives answers the completed one with its live link; once it has expired, a new one is built', async () => {
+    const me = await userWithData();
+    const first = await requestExport(me.userId);
+    const done = await completed(me.userId, first.id);
+    const callsBefore = sliceCalls.filter((call) => call.userId === me.userId).length;
+
+    const again = await requestExport(me.userId);
+    expect(again).toEqual(done);
+    const access = await requestExport(me.userId, 'access');
+    expect(access).toMatchObject({ id: first.id, status: 'completed', downloadUrl: done.downloadUrl });
+    expect(await h.sql('SELECT 1 FROM privacy_requests WHERE user_id = $1', [me.userId])).toHaveLength(1);
+    expect(await h.sql('SELECT 1 FROM exports WHERE user_id = $1', [me.userId])).toHaveLength(1);
+    expect(sliceCalls.filter((call) => call.userId === me.userId)).toHaveLength(callsBefore);
+
+    h.advanceClock(EXPORT_LINK_LIFETIME_MS);
+    await h.get(ExportsSweeper).sweep();
+    const fresh = await requestExport(me.userId);
+    expect(fresh.id).not.toBe(first.id);
+    expect(fresh.status).toBe('in_progress');
+    await completed(me.userId, fresh.id);
+  });
+
+  it('expired archives are deleted while builds are stuck: expiry never waits on them', async () => {
+    const ready = await userWithData();
+    const readyRequest = await requestExport(ready.userId);
+    await completed(ready.userId, readyRequest.id);
+    const [archive] = await h.sql<{ object_key: string }>('SELECT object_key FROM exports WHERE request_id = $1', [readyRequest.id]);
+    const store = new ObjectStore(h.s3.config, { service: 'retention' });
+
+    // Another user's build hangs (held at a gate), and is due again in the sweep below.
+    const stuck = await userWithData();
+    const gate = keyOf('chat', stuck.userId);
+    behaviour.set(gate, 'gate');
+    await requestExport(stuck.userId);
+    await eventually(() => gates.get(gate)?.length === 1);
+    h.advanceClock(EXPORT_LINK_LIFETIME_MS);
+
+    const sweeping = h.get(ExportsSweeper).sweep();
+    await eventually(() => gates.get(gate)?.length === 2, { what: 'the sweep’s build to hang' });
+    await eventually(async () => (await store.stat(archive!.object_key)) === null, { what: 'the expired archive to be deleted while the build hangs' });
+    expect(await h.sql('SELECT 1 FROM exports WHERE request_id = $1', [readyRequest.id])).toHaveLength(0);
+    // The expiry's own timer runs apart from the builds' sweep.
+    await expect(h.get(ExportsExpirySweeper).sweep()).resolves.toBe(0);
+
+    for (const release of gates.get(gate)!) release();
+    behaviour.delete(gate);
+    gates.delete(gate);
+    await sweeping;
   });
 });

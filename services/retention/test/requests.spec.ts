@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityRpc, ProcessingRestrictionChangedV1, RetentionRpc } from '@homiwork/contracts';
 import { MessagingMetrics, RpcError, RpcServer } from '@homiwork/messaging';
 import { createLogger, ServiceMetrics } from '@homiwork/observability';
+import { eventually } from '@homiwork/testing';
 import { AuditPrivacyRequests } from '../src/requests/usecases/audit-requests/audit-requests.usecase.js';
+import { RECORD_REPEAT_WINDOW_MS } from '../src/requests/usecases/create-request/create-request.usecase.js';
 import { startRetentionHarness, type RetentionHarness } from './harness.js';
 
 // §9 privacy requests on the real retention service (PostgreSQL, NATS); identity's
@@ -18,12 +20,15 @@ let identity: RpcServer;
 const passwords = new Map<string, string>();
 const erasures = new Map<string, string>();
 const identityCalls: string[] = [];
+/** Users whose erasure.request identity answers only after a while (to race it). */
+const slowIdentity = new Set<string>();
 
 beforeAll(async () => {
   h = await startRetentionHarness();
   identity = new RpcServer(h.nc, h.namespace, 'identity', createLogger({ service: 'identity-stand-in', level: 'silent' }), new MessagingMetrics(new ServiceMetrics('identity-stand-in')));
-  identity.serve(IdentityRpc.RequestErasureRoute, (request) => {
+  identity.serve(IdentityRpc.RequestErasureRoute, async (request) => {
     identityCalls.push(request.userId);
+    if (slowIdentity.has(request.userId)) await new Promise((resolve) => setTimeout(resolve, 800));
     if (passwords.get(request.userId) !== request.password) return Promise.reject(new RpcError(401, 'invalid_credentials', 'the password is wrong'));
     if (!erasures.has(request.userId)) erasures.set(request.userId, randomUUID());
     return Promise.resolve({ erasureId: erasures.get(request.userId)! });
@@ -62,11 +67,54 @@ describe('recorded requests and their legal due dates', () => {
     expect(optOut).toMatchObject({ regime: 'ccpa', status: 'completed', outcome: 'recorded' });
     expect(new Date(optOut.dueAt).getTime() - new Date(optOut.createdAt).getTime()).toBe(45 * DAY_MS);
 
-    // Nothing of these is ever open: a second one is a second record.
+    // Nothing of these is ever open: a second one (after the repeat window) is a second record.
+    h.advanceClock(RECORD_REPEAT_WINDOW_MS + 1_000);
     const again = await create(userId, 'consent_withdrawal');
     expect(again.id).not.toBe(consent.id);
     const listed = await h.call(ListPrivacyRequestsRoute, {}, as(userId));
     expect(listed.items.map((item) => item.id)).toEqual([again.id, optOut.id, consent.id]);
+  });
+
+  it('the same recording repeated within a minute (at once or in a burst) answers the first: one row; another regime, or a minute later, is a new one', async () => {
+    const userId = newUser();
+    const burst = await Promise.all(Array.from({ length: 10 }, () => create(userId, 'consent_withdrawal')));
+    expect(new Set(burst.map((request) => request.id)).size).toBe(1);
+    expect(await rowsOf(userId, 'consent_withdrawal')).toHaveLength(1);
+    h.advanceClock(RECORD_REPEAT_WINDOW_MS - 5_000);
+    expect((await create(userId, 'consent_withdrawal')).id).toBe(burst[0]!.id);
+    expect((await create(userId, 'consent_withdrawal', { regime: 'ccpa' })).id).not.toBe(burst[0]!.id);
+    h.advanceClock(10_000);
+    expect((await create(userId, 'consent_withdrawal')).id).not.toBe(burst[0]!.id);
+    expect(await rowsOf(userId, 'consent_withdrawal')).toHaveLength(3);
+  });
+});
+
+describe('the list of a user’s requests is bounded', () => {
+  it(`gives the newest ${RetentionRpc.PRIVACY_REQUESTS_PAGE_SIZE}; \`before\` (the last item’s id) pages on to older ones, ties in time included, to the end`, async () => {
+    const userId = newUser();
+    const total = 2 * RetentionRpc.PRIVACY_REQUESTS_PAGE_SIZE + 30;
+    // Stored directly (a burst a user could make over days); every third pair shares a millisecond.
+    await h.sql(
+      `INSERT INTO privacy_requests (id, user_id, type, regime, status, created_at, due_at, completed_at, outcome)
+       SELECT gen_random_uuid(), $1, 'consent_withdrawal', 'gdpr', 'completed', t, t + interval '30 days', t, 'recorded'
+         FROM (SELECT now() - ((i / 2) * interval '1 second') AS t FROM generate_series(1, $2) AS i) AS times`,
+      [userId, total],
+    );
+    const expected = (await h.sql<{ id: string }>('SELECT id FROM privacy_requests WHERE user_id = $1 ORDER BY created_at DESC, id DESC', [userId])).map((row) => row.id);
+    const pages: string[][] = [];
+    let before: string | undefined;
+    for (;;) {
+      const page = await h.call(ListPrivacyRequestsRoute, before === undefined ? {} : { before }, as(userId));
+      pages.push(page.items.map((item) => item.id));
+      if (page.items.length < RetentionRpc.PRIVACY_REQUESTS_PAGE_SIZE) break;
+      before = page.items.at(-1)!.id;
+    }
+    expect(pages.map((page) => page.length)).toEqual([100, 100, 30]);
+    expect(pages.flat()).toEqual(expected);
+    // Another user's id as the cursor says nothing: an empty page.
+    const stranger = newUser();
+    await expect(h.call(ListPrivacyRequestsRoute, { before: expected[0]! }, as(stranger))).resolves.toEqual({ items: [] });
+    await expect(h.call(ListPrivacyRequestsRoute, { before: 'not-an-id' }, as(userId))).rejects.toMatchObject({ status: 400 });
   });
 
   it('unauthenticated is 401; another user’s request is 404 to get and to withdraw', async () => {
@@ -112,16 +160,19 @@ describe('erasure needs the password', () => {
     expect(await rowsOf(userId)).toHaveLength(0);
   });
 
-  it('without it: awaiting verification; a duplicate with the password answers the waiting one and starts nothing; verify (wrong 401, right in_progress, again 409); completed when the erasure’s receipt is', async () => {
+  it('without it: awaiting verification; a duplicate without the password answers the waiting one, with a wrong one is 401; verify (wrong 401, right in_progress, again 409); completed when the erasure’s receipt is', async () => {
     const userId = newUser();
     const waiting = await create(userId, 'erasure');
     expect(waiting).toMatchObject({ type: 'erasure', status: 'awaiting_verification' });
     expect(waiting.erasureId).toBeUndefined();
 
+    // A duplicate without the password answers the waiting one and starts nothing.
     const callsBefore = identityCalls.filter((id) => id === userId).length;
-    const duplicate = await create(userId, 'erasure', { password: passwords.get(userId)! });
-    expect(duplicate).toEqual(waiting);
+    expect(await create(userId, 'erasure')).toEqual(waiting);
     expect(identityCalls.filter((id) => id === userId).length).toBe(callsBefore);
+    // With a wrong password it is verified — and refused: 401, still waiting, one row.
+    await expect(create(userId, 'erasure', { password: 'not the password' })).rejects.toMatchObject({ status: 401, code: 'invalid_credentials' });
+    await expect(h.call(GetPrivacyRequestRoute, { id: waiting.id }, as(userId))).resolves.toMatchObject({ status: 'awaiting_verification' });
 
     await expect(h.call(VerifyPrivacyRequestRoute, { id: waiting.id, password: 'wrong password here' }, as(userId))).rejects.toMatchObject({ status: 401, code: 'invalid_credentials' });
     await expect(h.call(GetPrivacyRequestRoute, { id: waiting.id }, as(userId))).resolves.toMatchObject({ status: 'awaiting_verification' });
@@ -151,6 +202,33 @@ describe('erasure needs the password', () => {
     // The erased user's restriction in force is closed too (nothing left to restrict).
     const [closed] = await h.sql<{ status: string; outcome: string }>('SELECT status, outcome FROM privacy_requests WHERE id = $1', [restriction.id]);
     expect(closed).toMatchObject({ status: 'lifted', outcome: 'account_erased' });
+  });
+
+  it('an erasure request with the password while one waits verifies the waiting one (no second request)', async () => {
+    const userId = newUser();
+    const waiting = await create(userId, 'erasure');
+    const verified = await create(userId, 'erasure', { password: passwords.get(userId)! });
+    expect(verified).toMatchObject({ id: waiting.id, status: 'in_progress', erasureId: erasures.get(userId) });
+    expect(verified.history.map((change) => change.status)).toEqual(['awaiting_verification', 'in_progress']);
+    expect(await rowsOf(userId, 'erasure')).toHaveLength(1);
+  });
+
+  it('verify racing withdraw or a second verify: the loser answers 409 and never reaches identity', async () => {
+    const userId = newUser();
+    const waiting = await create(userId, 'erasure');
+    slowIdentity.add(userId);
+    const verifying = h.call(VerifyPrivacyRequestRoute, { id: waiting.id, password: passwords.get(userId)! }, as(userId));
+    await eventually(() => identityCalls.includes(userId), { what: 'identity to be asked' });
+    const [withdraw, secondVerify] = await Promise.allSettled([
+      h.call(WithdrawPrivacyRequestRoute, { id: waiting.id }, as(userId)),
+      h.call(VerifyPrivacyRequestRoute, { id: waiting.id, password: passwords.get(userId)! }, as(userId)),
+    ]);
+    await expect(verifying).resolves.toMatchObject({ status: 'in_progress', erasureId: erasures.get(userId) });
+    expect(withdraw).toMatchObject({ status: 'rejected', reason: { status: 409, code: 'not_withdrawable' } });
+    expect(secondVerify).toMatchObject({ status: 'rejected', reason: { status: 409, code: 'not_awaiting_verification' } });
+    expect(identityCalls.filter((id) => id === userId)).toHaveLength(1);
+    await expect(h.call(GetPrivacyRequestRoute, { id: waiting.id }, as(userId))).resolves.toMatchObject({ status: 'in_progress' });
+    slowIdentity.delete(userId);
   });
 
   it('a waiting erasure request can be withdrawn (recorded), and a new one made after', async () => {

@@ -31,14 +31,14 @@ export const CreatePrivacyRequest = defineHttpRoute({
 export const ListPrivacyRequests = defineHttpRoute({
   method: 'GET',
   path: '/v1/privacy/requests',
-  summary: 'The caller’s privacy requests, newest first',
+  summary: 'The caller’s privacy requests, newest first: at most 100; `?before=<id>` (the last item’s id) gives the next older ones',
   tag: 'privacy',
   auth: 'user',
   rateLimit: 'read',
   body: undefined,
   successStatus: 200,
   response: z.strictObject({ items: z.array(PrivacyRequestView) }),
-  errors: [E.unauthorized, E.rateLimited],
+  errors: [E.validation, E.unauthorized, E.rateLimited],
 });
 
 export const GetPrivacyRequest = defineHttpRoute({

@@ -47,7 +47,14 @@ export const CreatePrivacyRequestRoute = defineRoute({
   }),
   response: PrivacyRequestView,
 });
-export const ListPrivacyRequestsRoute = defineRoute({ service: 'retention', method: 'privacy.requests.list', request: z.strictObject({}), response: z.strictObject({ items: z.array(PrivacyRequestView) }) });
+/** The newest PRIVACY_REQUESTS_PAGE_SIZE of the caller's requests; `before` (the last item's id) pages on to older ones. */
+export const PRIVACY_REQUESTS_PAGE_SIZE = 100;
+export const ListPrivacyRequestsRoute = defineRoute({
+  service: 'retention',
+  method: 'privacy.requests.list',
+  request: z.strictObject({ before: z.uuid().optional() }),
+  response: z.strictObject({ items: z.array(PrivacyRequestView) }),
+});
 export const GetPrivacyRequestRoute = defineRoute({ service: 'retention', method: 'privacy.requests.get', request: z.strictObject({ id: z.uuid() }), response: PrivacyRequestView });
 /** Completes an erasure request that waits for verification (the account's password). */
 export const VerifyPrivacyRequestRoute = defineRoute({
@@ -123,7 +130,24 @@ export const PlaceLegalHoldRoute = defineRoute({
   response: z.strictObject({ id: z.uuid() }),
 });
 export const ReleaseLegalHoldRoute = defineRoute({ service: 'retention', method: 'admin.holds.release', request: z.strictObject({ id: z.uuid() }), response: z.strictObject({}) });
-export const ListLegalHoldsRoute = defineRoute({ service: 'retention', method: 'admin.holds.list', request: z.strictObject({ userId: z.uuid().optional() }), response: z.strictObject({ items: z.array(LegalHoldView) }) });
+/**
+ * The operators' lists answer at most this many items, newest first (a NATS reply over 1 MB
+ * fails). The next page: `before` = the last item's time (`placedAt` of a hold,
+ * `requestedAt` of an erasure) and `beforeId` = its id (ties of the same time are kept apart by id).
+ */
+export const OPERATOR_LIST_PAGE_SIZE = 200;
+const OperatorListCursor = {
+  /** Only items older than this (with `beforeId`: older, or as old with a smaller id). */
+  before: z.iso.datetime().optional(),
+  /** The id of the previous page's last item; only together with `before`. */
+  beforeId: z.uuid().optional(),
+};
+export const ListLegalHoldsRoute = defineRoute({
+  service: 'retention',
+  method: 'admin.holds.list',
+  request: z.strictObject({ userId: z.uuid().optional(), ...OperatorListCursor }),
+  response: z.strictObject({ items: z.array(LegalHoldView) }),
+});
 export const AdminPrivacyRequestView = PrivacyRequestView.omit({ downloadUrl: true, downloadExpiresAt: true }).extend({ userId: z.uuid().nullable(), overdue: z.boolean() });
 export const AdminListPrivacyRequestsRoute = defineRoute({
   service: 'retention',
@@ -134,18 +158,25 @@ export const AdminListPrivacyRequestsRoute = defineRoute({
 export const AdminListErasuresRoute = defineRoute({
   service: 'retention',
   method: 'admin.erasures.list',
-  request: z.strictObject({ overdue: z.boolean().default(false) }),
+  request: z.strictObject({ overdue: z.boolean().default(false), ...OperatorListCursor }),
   response: z.strictObject({ items: z.array(ErasureView.omit({ jws: true }).extend({ missingServices: z.array(z.enum(DATA_OWNING_SERVICES)) })) }),
 });
 
+/** The most user ids one ActiveHoldsRoute request may ask about (keeps the answer far below NATS's 1 MB). */
+export const ACTIVE_HOLDS_MAX_USER_IDS = 1000;
+
 /**
- * The users under a legal hold now (§12.2). Each service's own safety-net sweep asks
- * before deleting and skips these users; with no answer it does not sweep (fails closed).
+ * Which of the given users are under a legal hold now (§12.2). A service asks before it
+ * deletes anything of these users — its own safety-net sweep (about the candidates of one
+ * batch) and its expiry-event handlers — and leaves the held ones out; with no answer it
+ * deletes nothing (fails closed). Bounded both ways: at most ACTIVE_HOLDS_MAX_USER_IDS ids
+ * asked, and only ids among those asked answered, so the reply never grows with the number
+ * of holds.
  */
 export const ActiveHoldsRoute = defineRoute({
   service: 'retention',
   method: 'holds.active',
-  request: z.strictObject({}),
-  response: z.strictObject({ userIds: z.array(z.uuid()) }),
+  request: z.strictObject({ userIds: z.array(z.uuid()).min(1).max(ACTIVE_HOLDS_MAX_USER_IDS) }),
+  response: z.strictObject({ heldUserIds: z.array(z.uuid()) }),
   callers: ['identity', 'media', 'generation', 'chat', 'billing'],
 });

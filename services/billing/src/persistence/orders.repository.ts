@@ -129,29 +129,58 @@ export class OrdersRepository {
     return { closed, unlinked };
   }
 
-  /** §5.7: records past their retention, oldest first, at most `limit` per call. */
-  async deleteRetainedBefore(now: Date, limit: number, exceptUsers: readonly string[]): Promise<number> {
-    // `exceptUsers`: under a legal hold (§12.2), their linked orders stay; unlinked ones (user_id NULL) belong to no one held.
+  /**
+   * A sweep's next candidates, unlocked: up to `limit` orders past their retention (§5.7,
+   * `retained`) or ended unpaid at or before a time (`unpaidEnded`), none of `heldSoFar`
+   * (users found under a legal hold this run, §12.2) — how many, and their owners (unlinked
+   * orders, user_id NULL, count in `rows` only: they belong to no one held).
+   */
+  async purgeCandidates(
+    which: { retained: Date } | { unpaidEnded: Date },
+    limit: number,
+    heldSoFar: readonly string[],
+  ): Promise<{ rows: number; userIds: string[] }> {
+    const { due, order, at }: { due: string; order: string; at: Date } =
+      'retained' in which
+        ? { due: 'retain_until <= $1', order: 'retain_until', at: which.retained }
+        : { due: "paid_at IS NULL AND status <> 'pending' AND closed_at <= $1", order: 'closed_at', at: which.unpaidEnded };
+    const rows = await this.db.query<Array<{ user_id: string | null; n: number }>>(
+      `SELECT user_id, count(*)::int AS n FROM (
+         SELECT user_id FROM orders WHERE ${due} AND (user_id IS NULL OR user_id <> ALL($3::uuid[]))
+          ORDER BY ${order} LIMIT $2) c
+        GROUP BY user_id`,
+      [at, limit, heldSoFar],
+    );
+    return { rows: rows.reduce((sum, row) => sum + row.n, 0), userIds: rows.flatMap((row) => (row.user_id === null ? [] : [row.user_id])) };
+  }
+
+  /**
+   * §5.7: records past their retention, oldest first, at most `limit` per call — unlinked
+   * ones (user_id NULL: no one held) and those of `ofUsers` (owners retention just said are
+   * under no legal hold, §12.2).
+   */
+  async deleteRetainedBefore(now: Date, limit: number, ofUsers: readonly string[]): Promise<number> {
     const [, count] = await this.db.query<[unknown[], number]>(
       `DELETE FROM orders WHERE id IN (
-         SELECT id FROM orders WHERE retain_until <= $1 AND (user_id IS NULL OR user_id <> ALL($3::uuid[]))
+         SELECT id FROM orders WHERE retain_until <= $1 AND (user_id IS NULL OR user_id = ANY($3::uuid[]))
           ORDER BY retain_until LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-      [now, limit, exceptUsers],
+      [now, limit, ofUsers],
     );
     return count;
   }
 
   /**
    * Orders that ended unpaid (cancelled, failed, closed — never paid) at or before
-   * `endedBefore`: no transaction records, deleted — but none of `exceptUsers` (legal hold).
+   * `endedBefore`: no transaction records, deleted — unlinked ones and those of `ofUsers`
+   * (under no legal hold) only.
    */
-  async deleteUnpaidEndedBefore(endedBefore: Date, limit: number, exceptUsers: readonly string[]): Promise<number> {
+  async deleteUnpaidEndedBefore(endedBefore: Date, limit: number, ofUsers: readonly string[]): Promise<number> {
     const [, count] = await this.db.query<[unknown[], number]>(
       `DELETE FROM orders WHERE id IN (
-         SELECT id FROM orders WHERE paid_at IS NULL AND status <> 'pending' AND closed_at <= $1 AND (user_id IS NULL OR user_id <> ALL($3::uuid[]))
+         SELECT id FROM orders WHERE paid_at IS NULL AND status <> 'pending' AND closed_at <= $1 AND (user_id IS NULL OR user_id = ANY($3::uuid[]))
           ORDER BY closed_at LIMIT $2 FOR UPDATE SKIP LOCKED)
          AND paid_at IS NULL`,
-      [endedBefore, limit, exceptUsers],
+      [endedBefore, limit, ofUsers],
     );
     return count;
   }

@@ -44,18 +44,32 @@ export class ConversationsRepository {
    * The pair alone says the user talked to an assistant: it goes when the last message does.
    * Skips rows a sender holds, and rows written to since `idleBefore`: the NOT EXISTS below
    * reads the statement's snapshot, but a row a sender updated after it is re-checked on its
-   * newest version once locked, so its fresh `last_message_at` keeps it. Users under a
-   * legal hold (`exceptUsers`, §12.2) keep theirs.
+   * newest version once locked, so its fresh `last_message_at` keeps it. Up to `limit`
+   * rows, only of `ofUsers` (owners retention just said are under no legal hold, §12.2).
    */
-  async deleteEmpty(idleBefore: Date, exceptUsers: readonly string[]): Promise<number> {
+  async deleteEmpty(idleBefore: Date, limit: number, ofUsers: readonly string[]): Promise<number> {
     const [, count] = await this.db.query<[unknown[], number]>(
       `DELETE FROM conversations WHERE (user_id, assistant_id) IN (
          SELECT c.user_id, c.assistant_id FROM conversations c
-          WHERE c.last_message_at < $1 AND c.user_id <> ALL($2::uuid[])
+          WHERE c.last_message_at < $1 AND c.user_id = ANY($2::uuid[])
             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.user_id = c.user_id AND m.assistant_id = c.assistant_id)
-          FOR UPDATE SKIP LOCKED)`,
-      [idleBefore, exceptUsers],
+          LIMIT $3 FOR UPDATE SKIP LOCKED)`,
+      [idleBefore, ofUsers, limit],
     );
     return count;
+  }
+
+  /** A sweep's next candidates for `deleteEmpty`, unlocked: up to `limit` empty idle conversations, none of `heldSoFar` — how many, and their owners. */
+  async emptyCandidates(idleBefore: Date, limit: number, heldSoFar: readonly string[]): Promise<{ rows: number; userIds: string[] }> {
+    const rows = await this.db.query<Array<{ user_id: string; n: number }>>(
+      `SELECT user_id, count(*)::int AS n FROM (
+         SELECT c.user_id FROM conversations c
+          WHERE c.last_message_at < $1 AND c.user_id <> ALL($3::uuid[])
+            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.user_id = c.user_id AND m.assistant_id = c.assistant_id)
+          LIMIT $2) e
+        GROUP BY user_id`,
+      [idleBefore, limit, heldSoFar],
+    );
+    return { rows: rows.reduce((sum, row) => sum + row.n, 0), userIds: rows.map((row) => row.user_id) };
   }
 }

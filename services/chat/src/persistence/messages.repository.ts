@@ -161,21 +161,40 @@ export class MessagesRepository {
   }
 
   /**
+   * A sweep's next candidates, unlocked: up to `limit` messages due under §5.5 at `cutoff`
+   * (as `deleteDue`), none of `heldSoFar` (users found under a legal hold this run, §12.2)
+   * — how many, and their owners.
+   */
+  async dueCandidates(cutoff: Date, limit: number, heldSoFar: readonly string[]): Promise<{ rows: number; userIds: string[] }> {
+    const rows = await this.db.query<Array<{ user_id: string; n: number }>>(
+      `SELECT user_id, count(*)::int AS n FROM (
+         SELECT m.user_id FROM messages m LEFT JOIN prime_status p ON p.user_id = m.user_id
+          WHERE m.created_at <= $1
+            AND (p.user_id IS NULL OR (NOT p.active AND COALESCE(p.expires_at, p.changed_at) <= $1))
+            AND m.user_id <> ALL($3::uuid[])
+          ORDER BY m.created_at LIMIT $2) c
+        GROUP BY user_id`,
+      [cutoff, limit, heldSoFar],
+    );
+    return { rows: rows.reduce((sum, row) => sum + row.n, 0), userIds: rows.map((row) => row.user_id) };
+  }
+
+  /**
    * Deletes up to `limit` messages due under §5.5 at `cutoff` (= now − CHAT_RETENTION_DAYS):
    * written at or before the cutoff, and their owner has no Prime that is active or ended
    * after the cutoff — domain/chat-retention.ts `isMessageDue`, in SQL. `only` narrows it to
    * one conversation and to messages written before a time (ChatHistoryExpired); otherwise
-   * (the sweep) `exceptUsers`, the users under a legal hold (§12.2), are left alone. Rows a
-   * sender holds are skipped and found by the next pass. Returns the owners of what went.
-   * `only.assistantId` absent: every conversation of the user.
+   * (the sweep) to `ofUsers`, the owners retention just said are under no legal hold
+   * (§12.2). Rows a sender holds are skipped and found by the next pass. Returns the owners
+   * of what went. `only.assistantId` absent: every conversation of the user.
    */
   async deleteDue(
     cutoff: Date,
     limit: number,
-    scope: { only: { userId: string; assistantId?: string | undefined; before: Date } } | { exceptUsers: readonly string[] },
+    scope: { only: { userId: string; assistantId?: string | undefined; before: Date } } | { ofUsers: readonly string[] },
   ): Promise<Array<{ userId: string; assistantId: string }>> {
     const only = 'only' in scope ? scope.only : undefined;
-    const narrowing = only ? 'AND m.user_id = $3 AND m.created_at < $5 AND ($4::text IS NULL OR m.assistant_id = $4)' : 'AND m.user_id <> ALL($3::uuid[])';
+    const narrowing = only ? 'AND m.user_id = $3 AND m.created_at < $5 AND ($4::text IS NULL OR m.assistant_id = $4)' : 'AND m.user_id = ANY($3::uuid[])';
     // pg answers a DELETE with [rows, affectedCount], RETURNING or not.
     const [rows] = await this.db.query<[Array<{ user_id: string; assistant_id: string }>, number]>(
       `DELETE FROM messages WHERE id IN (
@@ -185,7 +204,7 @@ export class MessagesRepository {
             ${narrowing}
           ORDER BY m.created_at LIMIT $2 FOR UPDATE OF m SKIP LOCKED)
        RETURNING user_id, assistant_id`,
-      only ? [cutoff, limit, only.userId, only.assistantId ?? null, only.before] : [cutoff, limit, 'exceptUsers' in scope ? scope.exceptUsers : []],
+      only ? [cutoff, limit, only.userId, only.assistantId ?? null, only.before] : [cutoff, limit, 'ofUsers' in scope ? scope.ofUsers : []],
     );
     return rows.map((row) => ({ userId: row.user_id, assistantId: row.assistant_id }));
   }

@@ -43,7 +43,7 @@ export class OperatorsController {
     if (userId !== undefined && (typeof userId !== 'string' || !RetentionRpc.ListLegalHoldsRoute.request.shape.userId.safeParse(userId).success)) {
       throw new GatewayError(400, 'validation_failed', 'userId: must be a UUID');
     }
-    return this.rpc.call(RetentionRpc.ListLegalHoldsRoute, userId === undefined ? {} : { userId }, callerOf(request));
+    return this.rpc.call(RetentionRpc.ListLegalHoldsRoute, { ...(userId === undefined ? {} : { userId }), ...pageCursorQuery(request.query) }, callerOf(request));
   }
 
   @ServeRoute(BlockUser)
@@ -63,6 +63,20 @@ export class OperatorsController {
 
   @ServeRoute(AdminListErasures)
   erasures(@Req() request: FastifyRequest) {
-    return this.rpc.call(RetentionRpc.AdminListErasuresRoute, { overdue: booleanQuery(request.query, 'overdue', false) }, callerOf(request));
+    return this.rpc.call(RetentionRpc.AdminListErasuresRoute, { overdue: booleanQuery(request.query, 'overdue', false), ...pageCursorQuery(request.query) }, callerOf(request));
   }
+}
+
+/**
+ * `?before=<ISO time>&beforeId=<uuid>`: the next page of an operators' list (the last item's
+ * time and id; RetentionRpc.OPERATOR_LIST_PAGE_SIZE items a page). A malformed value, or
+ * `beforeId` without `before`, is a 400 naming it.
+ */
+function pageCursorQuery(query: unknown): { before?: string; beforeId?: string } {
+  const { before, beforeId } = (query as Record<string, unknown> | undefined) ?? {};
+  const shape = RetentionRpc.AdminListErasuresRoute.request.shape;
+  if (before !== undefined && (typeof before !== 'string' || !shape.before.safeParse(before).success)) throw new GatewayError(400, 'validation_failed', 'before: must be an ISO 8601 UTC time');
+  if (beforeId !== undefined && (typeof beforeId !== 'string' || !shape.beforeId.safeParse(beforeId).success)) throw new GatewayError(400, 'validation_failed', 'beforeId: must be a UUID');
+  if (beforeId !== undefined && before === undefined) throw new GatewayError(400, 'validation_failed', 'beforeId: only together with before');
+  return { ...(before === undefined ? {} : { before }), ...(beforeId === undefined ? {} : { beforeId }) };
 }

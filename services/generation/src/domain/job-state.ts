@@ -48,6 +48,7 @@ export const JOB_FAILURES = {
   content_rejected: 'the result cannot be delivered under the service rules; nothing was charged',
   storage_failed: 'the result could not be stored; nothing was charged',
   attempts_exhausted: 'the job was interrupted too many times; nothing was charged',
+  processing_restricted: 'a restriction of processing or an objection you made came into force (§9) before this job ran, so nothing was sent; nothing was charged',
   internal_error: 'the job failed; nothing was charged',
 } as const;
 

@@ -128,16 +128,33 @@ export class ContentsRepository {
   }
 
   /**
+   * A sweep's next candidates, unlocked: the oldest `limit` items due for removal (past
+   * their expiry, or in the trash longer than it keeps them), but `excluding` (ones a sweep
+   * already failed to remove this run) and none of `heldSoFar` (users found under a legal
+   * hold this run, §12.2) — how many, and their owners.
+   */
+  async dueCandidates(now: Date, trashCutoff: Date, limit: number, excluding: readonly string[], heldSoFar: readonly string[]): Promise<{ rows: number; userIds: string[] }> {
+    const rows = await this.db.query<Array<{ user_id: string; n: number }>>(
+      `SELECT user_id, count(*)::int AS n FROM (
+         SELECT user_id FROM contents WHERE (expires_at <= $1 OR deleted_at <= $2) AND NOT (id = ANY($4::uuid[])) AND user_id <> ALL($5::uuid[])
+          ORDER BY least(expires_at, deleted_at) LIMIT $3) c
+        GROUP BY user_id`,
+      [now, trashCutoff, limit, excluding, heldSoFar],
+    );
+    return { rows: rows.reduce((sum, row) => sum + row.n, 0), userIds: rows.map((row) => row.user_id) };
+  }
+
+  /**
    * The oldest items due for removal — past their expiry, or in the trash longer than it
-   * keeps them — but `excluding` (ones a sweep already failed to remove this run). Locked,
+   * keeps them — but `excluding` (ones a sweep already failed to remove this run), and only
+   * of `ofUsers` (owners retention just said are under no legal hold, §12.2). Locked,
    * skipping rows another sweeper holds, so instances share the work.
    */
-  async dueForRemoval(now: Date, trashCutoff: Date, limit: number, excluding: readonly string[], exceptUsers: readonly string[]): Promise<Content[]> {
-    // `exceptUsers`: users under a legal hold (§12.2), whose items the sweep leaves alone.
+  async dueForRemoval(now: Date, trashCutoff: Date, limit: number, excluding: readonly string[], ofUsers: readonly string[]): Promise<Content[]> {
     const rows = await this.db.query<ContentRow[]>(
-      `SELECT * FROM contents WHERE (expires_at <= $1 OR deleted_at <= $2) AND NOT (id = ANY($4::uuid[])) AND user_id <> ALL($5::uuid[])
+      `SELECT * FROM contents WHERE (expires_at <= $1 OR deleted_at <= $2) AND NOT (id = ANY($4::uuid[])) AND user_id = ANY($5::uuid[])
         ORDER BY least(expires_at, deleted_at) LIMIT $3 FOR UPDATE SKIP LOCKED`,
-      [now, trashCutoff, limit, excluding, exceptUsers],
+      [now, trashCutoff, limit, excluding, ofUsers],
     );
     return rows.map(toContent);
   }

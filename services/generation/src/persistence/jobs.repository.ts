@@ -190,15 +190,31 @@ export class JobsRepository {
   }
 
   /**
-   * Records of jobs that ended before `cutoff`, but none of `exceptUsers` (under a legal
-   * hold, §12.2); their content, if any, has a life of its own.
+   * A sweep's next candidates, unlocked: the records of up to `limit` jobs that ended
+   * before `cutoff`, none of `heldSoFar` (users found under a legal hold this run, §12.2) —
+   * how many, and their owners.
    */
-  async deleteFinishedBefore(cutoff: Date, limit: number, exceptUsers: readonly string[]): Promise<number> {
+  async finishedCandidates(cutoff: Date, limit: number, heldSoFar: readonly string[]): Promise<{ rows: number; userIds: string[] }> {
+    const rows = await this.db.query<Array<{ user_id: string; n: number }>>(
+      `SELECT user_id, count(*)::int AS n FROM (
+         SELECT user_id FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at <= $1 AND user_id <> ALL($3::uuid[])
+          ORDER BY finished_at LIMIT $2) c
+        GROUP BY user_id`,
+      [cutoff, limit, heldSoFar],
+    );
+    return { rows: rows.reduce((sum, row) => sum + row.n, 0), userIds: rows.map((row) => row.user_id) };
+  }
+
+  /**
+   * Records of jobs that ended before `cutoff`, only of `ofUsers` (owners retention just
+   * said are under no legal hold, §12.2); their content, if any, has a life of its own.
+   */
+  async deleteFinishedBefore(cutoff: Date, limit: number, ofUsers: readonly string[]): Promise<number> {
     const [, count] = await this.db.query<[unknown[], number]>(
       `DELETE FROM jobs WHERE id IN (
-         SELECT id FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at <= $1 AND user_id <> ALL($3::uuid[])
+         SELECT id FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at <= $1 AND user_id = ANY($3::uuid[])
           ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-      [cutoff, limit, exceptUsers],
+      [cutoff, limit, ofUsers],
     );
     return count;
   }

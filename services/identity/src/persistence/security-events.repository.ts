@@ -92,14 +92,33 @@ export class SecurityEventsRepository {
   }
 
   /**
-   * The 12-month purge (§5.6), except the events of users under a legal hold (§12.2: "retain
-   * necessary data for investigation"); unlinked events belong to no one and always go.
+   * The 12-month purge's next candidates (§5.6), unlocked: up to `limit` events older than
+   * `cutoff`, none of `heldSoFar` (users found under a legal hold this run, §12.2) — how
+   * many, and their users (unlinked events, user_id NULL, count in `rows` only).
    */
-  async deleteOlderThan(cutoff: Date, options: { exceptUserIds?: readonly string[] } = {}): Promise<number> {
-    const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM security_events WHERE occurred_at < $1 AND (user_id IS NULL OR user_id <> ALL($2::uuid[]))', [
-      cutoff,
-      options.exceptUserIds ?? [],
-    ]);
+  async purgeCandidates(cutoff: Date, limit: number, heldSoFar: readonly string[]): Promise<{ rows: number; userIds: string[] }> {
+    const rows = await this.db.query<Array<{ user_id: string | null; n: number }>>(
+      `SELECT user_id, count(*)::int AS n FROM (
+         SELECT user_id FROM security_events WHERE occurred_at < $1 AND (user_id IS NULL OR user_id <> ALL($3::uuid[]))
+          ORDER BY occurred_at LIMIT $2) c
+        GROUP BY user_id`,
+      [cutoff, limit, heldSoFar],
+    );
+    return { rows: rows.reduce((sum, row) => sum + row.n, 0), userIds: rows.flatMap((row) => (row.user_id === null ? [] : [row.user_id])) };
+  }
+
+  /**
+   * One batch of the 12-month purge (§5.6), oldest first: unlinked events (they belong to
+   * no one) and those of `ofUsers` (users retention just said are under no legal hold,
+   * §12.2: "retain necessary data for investigation").
+   */
+  async deleteOlderThan(cutoff: Date, limit: number, ofUsers: readonly string[]): Promise<number> {
+    const [, count] = await this.db.query<[unknown[], number]>(
+      `DELETE FROM security_events WHERE id IN (
+         SELECT id FROM security_events WHERE occurred_at < $1 AND (user_id IS NULL OR user_id = ANY($3::uuid[]))
+          ORDER BY occurred_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [cutoff, limit, ofUsers],
+    );
     return count;
   }
 

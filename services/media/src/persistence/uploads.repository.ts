@@ -108,16 +108,33 @@ export class UploadsRepository {
   }
 
   /**
-   * The oldest uploads due at or before `dueBefore`, but `excluding` (ones a sweep already
-   * failed to remove this run) and none of `exceptUsers` (under a legal hold, §12.2).
-   * Locked and skipping rows another sweeper holds, so two media instances share the work.
+   * A sweep's next candidates, unlocked: the oldest `limit` uploads due at or before
+   * `dueBefore`, but `excluding` (ones a sweep already failed to remove this run) and none of
+   * `heldSoFar` (users found under a legal hold this run, §12.2) — how many, and their owners.
    */
-  async expiredBefore(dueBefore: Date, limit: number, excluding: readonly string[], exceptUsers: readonly string[]): Promise<Upload[]> {
+  async expiredCandidates(dueBefore: Date, limit: number, excluding: readonly string[], heldSoFar: readonly string[]): Promise<{ rows: number; userIds: string[] }> {
+    const rows = await this.db.query<Array<{ user_id: string; n: number }>>(
+      `SELECT user_id, count(*)::int AS n FROM (
+         SELECT user_id FROM uploads WHERE expires_at <= $1 AND NOT (id = ANY($3::uuid[])) AND user_id <> ALL($4::uuid[])
+          ORDER BY expires_at LIMIT $2) c
+        GROUP BY user_id`,
+      [dueBefore, limit, excluding, heldSoFar],
+    );
+    return { rows: rows.reduce((sum, row) => sum + row.n, 0), userIds: rows.map((row) => row.user_id) };
+  }
+
+  /**
+   * The oldest uploads due at or before `dueBefore`, but `excluding` (ones a sweep already
+   * failed to remove this run), and only of `ofUsers` (owners retention just said are under
+   * no legal hold, §12.2). Locked and skipping rows another sweeper holds, so two media
+   * instances share the work.
+   */
+  async expiredBefore(dueBefore: Date, limit: number, excluding: readonly string[], ofUsers: readonly string[]): Promise<Upload[]> {
     return (
       await this.db.query<UploadRow[]>(
-        `SELECT * FROM uploads WHERE expires_at <= $1 AND NOT (id = ANY($3::uuid[])) AND user_id <> ALL($4::uuid[])
+        `SELECT * FROM uploads WHERE expires_at <= $1 AND NOT (id = ANY($3::uuid[])) AND user_id = ANY($4::uuid[])
           ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [dueBefore, limit, excluding, exceptUsers],
+        [dueBefore, limit, excluding, ofUsers],
       )
     ).map(toUpload);
   }

@@ -41,9 +41,10 @@ export class ErasuresHandlers {
     private readonly keys: ReceiptKeys,
   ) {}
 
+  /** The stream sequence orders the request after the ProhibitedContentDetected before it (see OpenErasure). */
   @OnEvent(RetentionConsumers.erasureRequested)
-  erasureRequested(payload: EventPayload<typeof ErasureRequestedV1>): Promise<void> {
-    return this.openErasure.execute(payload);
+  erasureRequested(payload: EventPayload<typeof ErasureRequestedV1>, context: EventContext): Promise<void> {
+    return this.openErasure.execute(payload, context.streamSequence);
   }
 
   @OnEvent(RetentionConsumers.purgeCompleted)
@@ -93,7 +94,7 @@ export class ErasuresHandlers {
   }
 
   @OnRpc(RetentionRpc.ActiveHoldsRoute)
-  activeHolds() {
-    return this.listHolds.activeUserIds();
+  activeHolds(request: RpcRequest<typeof RetentionRpc.ActiveHoldsRoute>) {
+    return this.listHolds.heldAmong(request.userIds);
   }
 }

@@ -14,6 +14,7 @@ import { GetErasure } from './usecases/get-erasure/get-erasure.usecase.js';
 import { ListErasures } from './usecases/list-erasures/list-erasures.usecase.js';
 import { ListLegalHolds } from './usecases/list-legal-holds/list-legal-holds.usecase.js';
 import { OpenErasure } from './usecases/open-erasure/open-erasure.usecase.js';
+import { ProhibitedContentBarrier } from './usecases/open-erasure/prohibited-content-barrier.js';
 import { PlaceLegalHold } from './usecases/place-legal-hold/place-legal-hold.usecase.js';
 import { PurgeUser } from './usecases/purge-user/purge-user.usecase.js';
 import { RecordPurge } from './usecases/record-purge/record-purge.usecase.js';
@@ -29,6 +30,7 @@ export const ERASURE_PROVIDERS: Provider[] = [
   ReceiptAuditRepository,
   UserRecordsRepository,
   CompleteErasure,
+  ProhibitedContentBarrier,
   OpenErasure,
   RecordPurge,
   PurgeUser,

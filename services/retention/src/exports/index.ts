@@ -1,6 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import { ExportLinks } from './export-links.js';
 import { ExportsHandlers } from './exports.handlers.js';
+import { ExportsExpirySweeper } from './exports-expiry.sweeper.js';
 import { ExportsSweeper } from './exports.sweeper.js';
 import { ExportsRepository } from './persistence/exports.repository.js';
 import { ArchiveWriter } from './usecases/build-export/archive-writer.js';
@@ -11,4 +12,4 @@ import { ExpireExports } from './usecases/expire-exports/expire-exports.usecase.
 import { OpenExport } from './usecases/open-export/open-export.usecase.js';
 
 /** Access/export archives: each service's slice, one encrypted tar, an expiring link. */
-export const EXPORT_PROVIDERS: Provider[] = [ExportsRepository, ExportLinks, SliceCollector, RetentionSlice, ArchiveWriter, ExportBuilder, ExpireExports, OpenExport, ExportsSweeper, ExportsHandlers];
+export const EXPORT_PROVIDERS: Provider[] = [ExportsRepository, ExportLinks, SliceCollector, RetentionSlice, ArchiveWriter, ExportBuilder, ExpireExports, OpenExport, ExportsExpirySweeper, ExportsSweeper, ExportsHandlers];

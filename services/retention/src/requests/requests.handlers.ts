@@ -22,8 +22,8 @@ export class RequestsHandlers {
   }
 
   @OnRpc(RetentionRpc.ListPrivacyRequestsRoute)
-  list(_request: RpcRequest<typeof RetentionRpc.ListPrivacyRequestsRoute>, caller: CallerContext) {
-    return this.readRequests.list(caller);
+  list(request: RpcRequest<typeof RetentionRpc.ListPrivacyRequestsRoute>, caller: CallerContext) {
+    return this.readRequests.list(request.before, caller);
   }
 
   @OnRpc(RetentionRpc.GetPrivacyRequestRoute)

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from '@homiwork/observability';
-import { LegalHolds, LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
+import { LegalHolds, LegalHoldsUnknown, LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
 import { BillingConfig } from '../../config.js';
 import { ExpirePendingOrders } from '../expire-pending-orders/expire-pending-orders.usecase.js';
 import { PurgeTransactionRecords } from './purge-transaction-records.usecase.js';
@@ -8,10 +8,10 @@ import { PurgeTransactionRecords } from './purge-transaction-records.usecase.js'
 /**
  * Every TRANSACTION_SWEEP_INTERVAL_MS: pending orders past their time lapse, then orders
  * past their retention (§5.7; unpaid ones sooner) are deleted — in that order, so a lapse
- * starts its order's short retention in the same pass. Before the purge it asks retention
- * which users are under a legal hold and leaves their orders; when retention does not
- * answer, the purge does not run this round (fails closed) — the lapse, which deletes
- * nothing, still does.
+ * starts its order's short retention in the same pass. Each batch of the purge asks
+ * retention which of its candidates' owners are under a legal hold and leaves their
+ * orders; when retention does not answer, the purge stops there this round (fails closed)
+ * — the lapse, which deletes nothing, still runs.
  */
 @Injectable()
 export class TransactionRecordsSweeper extends PeriodicSweeper {
@@ -27,10 +27,12 @@ export class TransactionRecordsSweeper extends PeriodicSweeper {
 
   protected async run(): Promise<number> {
     const expired = await this.expire.execute();
-    const held = await this.holds.heldUserIds().catch((error: unknown) => {
+    try {
+      return expired + (await this.purge.execute(this.holds));
+    } catch (error) {
+      if (!(error instanceof LegalHoldsUnknown)) throw error;
       this.log.warn({ err: error }, 'legal holds unknown (retention did not answer): the transaction-record purge skips this round');
-      return undefined;
-    });
-    return expired + (held ? await this.purge.execute(held) : 0);
+      return expired;
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from '@homiwork/observability';
-import { LegalHolds, LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
+import { LegalHoldsUnknown, LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
 import { ChatConfig } from '../../config.js';
 import { PurgeExpired } from './purge-expired.usecase.js';
 
@@ -8,14 +8,14 @@ import { PurgeExpired } from './purge-expired.usecase.js';
  * §5.5 holds while retention's clock is down: chat deletes messages past their retention
  * itself every CHAT_SWEEP_INTERVAL_MS, a grace day after retention's ChatHistoryExpired
  * would have (retention acts first), each deletion confirmed with PurgeCompleted for
- * retention to audit. Each pass first asks retention which users are under a legal hold
- * and leaves them out; when retention does not answer, the pass does not run (fails closed).
+ * retention to audit. Each batch first asks retention which of its candidates' owners are
+ * under a legal hold and leaves them out; when retention does not answer, the pass stops
+ * there and deletes nothing more (fails closed); the next tick tries again.
  */
 @Injectable()
 export class ChatSweeper extends PeriodicSweeper {
   constructor(
     private readonly purge: PurgeExpired,
-    private readonly holds: LegalHolds,
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(ChatConfig) config: ChatConfig,
   ) {
@@ -23,10 +23,12 @@ export class ChatSweeper extends PeriodicSweeper {
   }
 
   protected async run(): Promise<number> {
-    const held = await this.holds.heldUserIds().catch((error: unknown) => {
+    try {
+      return await this.purge.due();
+    } catch (error) {
+      if (!(error instanceof LegalHoldsUnknown)) throw error;
       this.log.warn({ err: error }, 'legal holds unknown (retention did not answer): the chat history sweep skips this round');
-      return undefined;
-    });
-    return held ? this.purge.due(held) : 0;
+      return 0;
+    }
   }
 }

@@ -11,6 +11,7 @@ import { ContractorError, type ContractorErrorCode } from '../../contractor/cont
 import { ContractorEgress, type UserIdentifiers } from '../../contractor/egress.js';
 import { GenerationErrors } from '../../generation-errors.js';
 import { GenerationMetrics } from '../../generation-metrics.js';
+import { ProcessingRestrictionsRepository } from '../../persistence/processing-restrictions.repository.js';
 import { MAX_CONVERSATION_CHARS, normalizedLength, renderConversation, type ChatReplyRequest } from './conversation.js';
 
 /** Why a reply was not given, as a metric label: fixed words, never anything from the request. */
@@ -18,6 +19,7 @@ export type ChatReplyOutcome =
   | 'succeeded'
   | 'refused'
   | 'account_deleted'
+  | 'processing_restricted'
   | 'identifiers_unavailable'
   | 'content_rejected'
   | ContractorErrorCode
@@ -40,7 +42,8 @@ class ReplyRefused extends Error {
  *
  * 1. The turns together may be at most 16,000 characters once in NFKC (the form the scrubber
  *    works on); more is refused, 400 naming `turns`. A caller acting for another user than
- *    the one named is refused (403), an erased one too (401), before anything is fetched.
+ *    the one named is refused (403), an erased one too (401), and a user with a restriction
+ *    or objection in force (403 `processing_restricted`, R7.3), before anything is fetched.
  * 2. The user's email and username come from identity for this reply only; if identity
  *    cannot answer, the reply fails closed (503 `identifiers_unavailable`) and nothing is sent.
  * 3. The turns become one prompt (newest last, conversation.ts), dispatched as a `text` job
@@ -60,6 +63,7 @@ export class ChatReply {
     private readonly transactor: Transactor,
     private readonly outbox: EventsOutbox,
     private readonly tombstones: UserTombstones,
+    private readonly restrictions: ProcessingRestrictionsRepository,
     private readonly moderator: Moderator,
     private readonly rpc: RpcClient,
     private readonly egress: ContractorEgress,
@@ -95,6 +99,8 @@ export class ChatReply {
     if (caller.userId !== undefined && caller.userId !== userId) throw new ReplyRefused('refused', GenerationErrors.callerMismatch());
     if (normalizedLength(request.turns) > MAX_CONVERSATION_CHARS) throw new ReplyRefused('refused', GenerationErrors.conversationTooLong(MAX_CONVERSATION_CHARS));
     if (await this.tombstones.isErased(userId)) throw new ReplyRefused('account_deleted', GenerationErrors.accountDeleted());
+    // R7.3: chat checked it when the message came; checked again here, as a restriction may have come into force since.
+    if (await this.restrictions.isRestricted(userId)) throw new ReplyRefused('processing_restricted', GenerationErrors.processingRestricted());
 
     const identifiers = await this.identifiersOf(userId, caller);
     // A deadline of its own: the http adapter's attempts and backoffs together can outlast any caller.

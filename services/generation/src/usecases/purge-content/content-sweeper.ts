@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from '@homiwork/observability';
-import { LegalHolds, LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
+import { LegalHoldsUnknown, LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
 import { GenerationConfig } from '../../config.js';
 import { SweepErasedObjects } from '../sweep-erased-objects/sweep-erased-objects.usecase.js';
 import { SweepJobs } from '../sweep-jobs/sweep-jobs.usecase.js';
@@ -11,10 +11,12 @@ import { PurgeContent } from './purge-content.usecase.js';
  * sweeps on its own every CONTENT_SWEEP_INTERVAL_MS — items a grace day past their expiry
  * or their days in the trash, abandoned and old jobs, and objects that landed under a
  * recently erased user's prefix after the purge — so §5.4 and R1.5 hold even while
- * retention's clock is down. Each pass first asks retention which users are under a legal
- * hold and leaves their content and job records alone; when retention does not answer,
- * nothing of any user is deleted this round (fails closed; abandoned jobs are still failed
- * and erased users' prefixes still emptied). Each part runs even when another fails.
+ * retention's clock is down. Each batch of content or job records first asks retention
+ * which of its candidates' owners are under a legal hold and leaves them alone; when
+ * retention does not answer, that part stops and deletes nothing more this round (fails
+ * closed; abandoned jobs are still failed and erased users' prefixes still emptied — an
+ * erased user was approved for erasure, so under no hold). Each part runs even when
+ * another fails.
  */
 @Injectable()
 export class ContentSweeper extends PeriodicSweeper {
@@ -22,7 +24,6 @@ export class ContentSweeper extends PeriodicSweeper {
     private readonly purge: PurgeContent,
     private readonly sweepJobs: SweepJobs,
     private readonly sweepErasedObjects: SweepErasedObjects,
-    private readonly holds: LegalHolds,
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(GenerationConfig) config: GenerationConfig,
   ) {
@@ -30,16 +31,15 @@ export class ContentSweeper extends PeriodicSweeper {
   }
 
   protected async run(): Promise<number> {
-    const held = await this.holds.heldUserIds().catch((error: unknown) => {
-      this.log.warn({ err: error }, 'legal holds unknown (retention did not answer): the content sweep skips this round');
-      return undefined;
-    });
-    const parts = await Promise.allSettled([held ? this.purge.due(held) : Promise.resolve(0), this.sweepJobs.execute(held), this.sweepErasedObjects.execute()]);
+    const parts = await Promise.allSettled([this.purge.due(), this.sweepJobs.execute(), this.sweepErasedObjects.execute()]);
     let count = 0;
+    let holdsUnknown: LegalHoldsUnknown | undefined;
     for (const part of parts) {
-      if (part.status === 'rejected') throw part.reason;
-      count += part.value;
+      if (part.status === 'fulfilled') count += part.value;
+      else if (part.reason instanceof LegalHoldsUnknown) holdsUnknown = part.reason;
+      else throw part.reason;
     }
+    if (holdsUnknown) this.log.warn({ err: holdsUnknown }, 'legal holds unknown (retention did not answer): the content sweep skips this round');
     return count;
   }
 }

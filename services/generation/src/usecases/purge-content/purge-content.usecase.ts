@@ -4,7 +4,7 @@ import { PurgeCompletedV1, SAFETY_NET_GRACE_DAYS, type EventPayload } from '@hom
 import { EventsOutbox } from '@homiwork/messaging';
 import type { Logger } from '@homiwork/observability';
 import { Transactor } from '@homiwork/persistence';
-import { LOGGER } from '@homiwork/service-kit';
+import { LegalHolds, LOGGER } from '@homiwork/service-kit';
 import { ObjectStore } from '@homiwork/storage';
 import { GenerationConfig } from '../../config.js';
 import { isDueForRemoval } from '../../domain/content-retention.js';
@@ -38,24 +38,34 @@ export class PurgeContent {
     private readonly contents: ContentsRepository,
     private readonly store: ObjectStore,
     private readonly outbox: EventsOutbox,
+    private readonly holds: LegalHolds,
     @Inject(Clock) private readonly clock: Clock,
     @Inject(GenerationConfig) private readonly config: GenerationConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   /**
-   * One item of `userId`, if it is due by generation's record; returns whether it went. With
-   * a trigger (ContentExpired) there is always a receipt — zero counts when the item is
-   * already gone, not due or not the user's; the sweep's own retry (no trigger) confirms
-   * only what it removed.
+   * Retention's ContentExpired: one item of `userId`, if it is due by generation's record;
+   * returns whether it went. Always a receipt — zero counts when the item is already gone,
+   * not due, not the user's, or its owner is under a legal hold (§12.2): retention fired
+   * when no hold stood, but a hold placed since (the consumer lagging or down) still counts,
+   * so the owner is asked about just before the deletion, under the row lock; the held item
+   * stays and the sweep takes it after the release. Without retention's answer this throws
+   * LegalHoldsUnknown (its cause a 503/504): the consumer holds the event and tries it again
+   * later, nothing deleted meanwhile.
    */
-  one(contentId: string, userId: string, trigger: Trigger): Promise<boolean> {
+  one(contentId: string, userId: string, trigger: NonNullable<Trigger>): Promise<boolean> {
+    return this.purgeOne(contentId, userId, trigger, 'ask');
+  }
+
+  private purgeOne(contentId: string, userId: string, trigger: Trigger, holds: 'ask' | 'cleared'): Promise<boolean> {
     return this.transactor.run(async () => {
       const content = await this.contents.findByIdForUpdate(contentId);
       const now = this.clock.now();
-      const refused = !content ? undefined : content.userId !== userId ? 'another_owner' : !isDueForRemoval(content, now, this.trashCutoff(now)) ? 'not_due' : undefined;
+      let refused = !content ? undefined : content.userId !== userId ? 'another_owner' : !isDueForRemoval(content, now, this.trashCutoff(now)) ? 'not_due' : undefined;
+      if (content && !refused && holds === 'ask' && (await this.holds.heldAmong([content.userId])).size > 0) refused = 'legal_hold';
       if (!content || refused) {
-        if (refused) this.logger.warn({ contentId, messageId: trigger?.messageId, reason: refused }, 'content not due by its record was kept; nothing deleted');
+        if (refused) this.logger.warn({ contentId, messageId: trigger?.messageId, reason: refused }, 'content not due by its record, or held, was kept; nothing deleted');
         if (trigger) await this.confirm(userId, contentId, trigger, { contents: 0, objects: 0 });
         return false;
       }
@@ -70,33 +80,39 @@ export class PurgeContent {
    * The safety net (ContentSweeper): retention's ContentExpired acts at the due time
    * (`one`); this pass takes what is still there SAFETY_NET_GRACE_DAYS after it was due —
    * past its expiry, or in the trash longer than CONTENT_TRASH_DAYS, by more than the grace
-   * — so each item it removes is one retention missed, and never an item of `heldUserIds`
-   * (the users under a legal hold, §12.2, asked of retention just before). In batches, each
-   * its own transaction, until nothing due is left. A failed batch is retried item by item,
-   * so one object that cannot be removed holds back no other; it is left out for the rest
-   * of the run and reported at the end. Returns how many items went.
+   * — so each item it removes is one retention missed. In batches, each its own
+   * transaction, until nothing due is left; before each batch the owners of its candidates
+   * are asked of retention (LegalHolds.sweep) and only items of owners under no legal hold
+   * (§12.2) are taken. A failed batch is retried item by item, so one object that cannot be
+   * removed holds back no other; it is left out for the rest of the run and reported at the
+   * end. Returns how many items went; throws LegalHoldsUnknown when retention does not
+   * answer (nothing more deleted).
    */
-  async due(heldUserIds: readonly string[], batchSize = SWEEP_BATCH_SIZE): Promise<number> {
-    let total = 0;
+  async due(batchSize = SWEEP_BATCH_SIZE): Promise<number> {
     const failed: string[] = [];
     const failures: unknown[] = [];
-    const sweep = { excluding: failed, exceptUsers: heldUserIds };
-    for (;;) {
-      const purged = await this.dueBatch(batchSize, sweep).catch(() => this.dueOneByOne(batchSize, sweep, failures));
-      total += purged.count;
-      if (purged.seen < batchSize) break;
-    }
+    const total = await this.holds.sweep({
+      batchSize,
+      candidates: (heldSoFar) => {
+        const dueBefore = this.safetyNetCutoff();
+        return this.contents.dueCandidates(dueBefore, this.trashCutoff(dueBefore), batchSize, failed, heldSoFar);
+      },
+      purge: (cleared) => {
+        const sweep = { excluding: failed, ofUsers: cleared };
+        return this.dueBatch(batchSize, sweep).catch(() => this.dueOneByOne(batchSize, sweep, failures));
+      },
+    });
     if (failures.length > 0) throw new AggregateError(failures, `${failures.length} content item(s) due could not be purged; ${total} were`);
     return total;
   }
 
-  private async dueOneByOne(limit: number, sweep: { excluding: string[]; exceptUsers: readonly string[] }, failures: unknown[]): Promise<{ count: number; seen: number }> {
+  private async dueOneByOne(limit: number, sweep: { excluding: string[]; ofUsers: readonly string[] }, failures: unknown[]): Promise<{ count: number; seen: number }> {
     const dueBefore = this.safetyNetCutoff();
-    const due = await this.contents.dueForRemoval(dueBefore, this.trashCutoff(dueBefore), limit, sweep.excluding, sweep.exceptUsers);
+    const due = await this.contents.dueForRemoval(dueBefore, this.trashCutoff(dueBefore), limit, sweep.excluding, sweep.ofUsers);
     let count = 0;
     for (const content of due) {
       try {
-        if (await this.one(content.id, content.userId, null)) count++;
+        if (await this.purgeOne(content.id, content.userId, null, 'cleared')) count++;
       } catch (error) {
         sweep.excluding.push(content.id);
         failures.push(error);
@@ -105,10 +121,11 @@ export class PurgeContent {
     return { count, seen: due.length };
   }
 
-  private dueBatch(limit: number, sweep: { excluding: readonly string[]; exceptUsers: readonly string[] }): Promise<{ count: number; seen: number }> {
+  private dueBatch(limit: number, sweep: { excluding: readonly string[]; ofUsers: readonly string[] }): Promise<{ count: number; seen: number }> {
+    if (sweep.ofUsers.length === 0) return Promise.resolve({ count: 0, seen: 0 });
     return this.transactor.run(async () => {
       const dueBefore = this.safetyNetCutoff();
-      const due = await this.contents.dueForRemoval(dueBefore, this.trashCutoff(dueBefore), limit, sweep.excluding, sweep.exceptUsers);
+      const due = await this.contents.dueForRemoval(dueBefore, this.trashCutoff(dueBefore), limit, sweep.excluding, sweep.ofUsers);
       if (due.length === 0) return { count: 0, seen: 0 };
       // remove() throws unless every key is confirmed gone, so each receipt's 1 object is true.
       await this.store.remove(due.map((content) => content.objectKey));

@@ -18,6 +18,7 @@ import { MediaUploads } from '../../media/media-uploads.js';
 import { ContentsRepository } from '../../persistence/contents.repository.js';
 import { JobsRepository, type Job } from '../../persistence/jobs.repository.js';
 import { PrimeStatusRepository } from '../../persistence/prime-status.repository.js';
+import { ProcessingRestrictionsRepository } from '../../persistence/processing-restrictions.repository.js';
 import { FailJob } from '../fail-job/fail-job.usecase.js';
 
 /** Why the runner aborted a run: the service is stopping, or another runner took the job over. */
@@ -59,6 +60,10 @@ const MEDIA_TYPE = /^[a-z]+\/[a-z0-9][a-z0-9.+-]{0,63}$/;
  * that transaction does not commit, the object is removed again. Any failure ends the job `failed` with a fixed code and
  * message and GenerationFinished(failed), which refunds the reservation.
  *
+ * A restriction or objection in force (R7.3) is checked again when the job runs — at the
+ * start and just before dispatch — since it may have come into force after the job was
+ * queued: the job fails `processing_restricted` (refunded) and nothing is sent.
+ *
  * Every write is fenced by the claim's attempt number: a run whose job another runner took
  * over (its lease lapsed) writes nothing, so a job yields one result and one charge.
  */
@@ -69,6 +74,7 @@ export class RunJob {
     private readonly jobs: JobsRepository,
     private readonly contents: ContentsRepository,
     private readonly prime: PrimeStatusRepository,
+    private readonly restrictions: ProcessingRestrictionsRepository,
     private readonly store: ObjectStore,
     private readonly outbox: EventsOutbox,
     private readonly tombstones: UserTombstones,
@@ -111,6 +117,7 @@ export class RunJob {
   private async run(job: Job, signal: AbortSignal, timing: { dispatchMs: number }): Promise<RunOutcome> {
     if (job.attempts > this.config.GENERATION_MAX_ATTEMPTS) throw new JobFailure('attempts_exhausted');
     if (job.prompt === null) throw new JobFailure('internal_error');
+    await this.notRestricted(job);
     const identifiers = await this.identifiersOf(job);
     const inputs: ContractorInput[] = [];
     // One budget for all of the job's inputs (GENERATION_MAX_INPUT_MB), not one per input.
@@ -121,6 +128,8 @@ export class RunJob {
       inputs.push(input);
     }
 
+    // Again at the last moment: a restriction may have come into force while the inputs were read.
+    await this.notRestricted(job);
     const dispatched = performance.now();
     let result: ContractorResult;
     try {
@@ -134,6 +143,15 @@ export class RunJob {
     const verdict = await this.moderate(file);
     if (!verdict.allowed) return this.rejected(job, verdict.rule);
     return this.storeResult(job, file);
+  }
+
+  /**
+   * R7.3: a restriction or objection that came into force after the job was queued (the
+   * mirror of retention's ProcessingRestrictionChanged) stops it before anything of the
+   * user's is read or sent: the job fails `processing_restricted`, refunded as any failure.
+   */
+  private async notRestricted(job: Job): Promise<void> {
+    if (await this.restrictions.isRestricted(job.userId)) throw new JobFailure('processing_restricted');
   }
 
   /** The user's email and username, for the scrubber of this one dispatch; never stored or logged. */

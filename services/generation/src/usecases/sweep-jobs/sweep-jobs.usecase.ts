@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { addDays, Clock } from '@homiwork/clock';
 import { Transactor } from '@homiwork/persistence';
+import { LegalHolds } from '@homiwork/service-kit';
 import { GenerationConfig } from '../../config.js';
 import { JobsRepository } from '../../persistence/jobs.repository.js';
 import { FailJob } from '../fail-job/fail-job.usecase.js';
@@ -20,16 +21,19 @@ export class SweepJobs {
     private readonly transactor: Transactor,
     private readonly jobs: JobsRepository,
     private readonly failJob: FailJob,
+    private readonly holds: LegalHolds,
     @Inject(Clock) private readonly clock: Clock,
     @Inject(GenerationConfig) private readonly config: GenerationConfig,
   ) {}
 
   /**
-   * Returns how many jobs it failed or deleted. `heldUserIds`: the users under a legal hold
-   * (§12.2), whose records stay; undefined when retention did not say, and then no record
-   * is deleted this round (abandoned jobs are still failed: that deletes nothing).
+   * Returns how many jobs it failed or deleted. Abandoned jobs are failed first (that
+   * deletes nothing, so it needs no holds); then old records go in batches, each asking
+   * retention about its candidates' owners first (LegalHolds.sweep): a held user's records
+   * stay (§12.2). Throws LegalHoldsUnknown when retention does not answer — after the
+   * failing of abandoned jobs, with no record of anyone deleted from then on.
    */
-  async execute(heldUserIds: readonly string[] | undefined): Promise<number> {
+  async execute(): Promise<number> {
     let count = 0;
     for (;;) {
       const cutoff = new Date(this.clock.nowMs() - this.config.GENERATION_UNRESERVED_AFTER_MS);
@@ -40,12 +44,15 @@ export class SweepJobs {
       count += failed;
       if (abandoned.length < BATCH || failed === 0) break;
     }
-    for (;;) {
-      if (!heldUserIds) break;
-      const deleted = await this.transactor.run(() => this.jobs.deleteFinishedBefore(addDays(this.clock.now(), -this.config.JOB_RECORD_DAYS), BATCH, heldUserIds));
-      count += deleted;
-      if (deleted < BATCH) break;
-    }
+    const endedBefore = () => addDays(this.clock.now(), -this.config.JOB_RECORD_DAYS);
+    count += await this.holds.sweep({
+      batchSize: BATCH,
+      candidates: (heldSoFar) => this.jobs.finishedCandidates(endedBefore(), BATCH, heldSoFar),
+      purge: async (cleared) => {
+        const deleted = cleared.length === 0 ? 0 : await this.transactor.run(() => this.jobs.deleteFinishedBefore(endedBefore(), BATCH, cleared));
+        return { count: deleted, seen: deleted };
+      },
+    });
     return count;
   }
 }

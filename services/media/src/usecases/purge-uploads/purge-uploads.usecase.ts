@@ -4,7 +4,8 @@ import { PurgeCompletedV1, SAFETY_NET_GRACE_DAYS, type EventPayload } from '@hom
 import { Transactor, UserTombstones } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
 import { EventsOutbox } from '@homiwork/messaging';
-import { UploadsRepository } from '../../persistence/uploads.repository.js';
+import { LegalHolds } from '@homiwork/service-kit';
+import { UploadsRepository, type Upload } from '../../persistence/uploads.repository.js';
 
 type Trigger = EventPayload<typeof PurgeCompletedV1>['trigger'];
 
@@ -30,6 +31,7 @@ export class PurgeUploads {
     private readonly store: ObjectStore,
     private readonly outbox: EventsOutbox,
     private readonly tombstones: UserTombstones,
+    private readonly holds: LegalHolds,
     @Inject(Clock) private readonly clock: Clock,
   ) {}
 
@@ -44,13 +46,32 @@ export class PurgeUploads {
     });
   }
 
+  /**
+   * Retention's UploadExpired. Retention fired it when no hold stood, but a hold placed since
+   * (the consumer lagging or down) still counts: the owner is asked about just before the
+   * deletion, under the row lock. A held owner's upload stays — confirmed with zero counts,
+   * as for one already gone — and media's own sweep takes it after the release. Without
+   * retention's answer this throws LegalHoldsUnknown (its cause a 503/504): the consumer holds
+   * the event and tries it again later, nothing deleted meanwhile.
+   */
   one(uploadId: string, userId: string, trigger: Trigger): Promise<void> {
     return this.transactor.run(async () => {
       const upload = await this.uploads.findByIdForUpdate(uploadId);
-      const objects = upload ? await this.store.remove([upload.objectKey]) : 0;
-      const uploads = upload ? await this.uploads.deleteById(uploadId) : 0;
-      await this.confirm({ userId: upload?.userId ?? userId, erasureId: null, scope: 'upload', scopeId: uploadId, trigger, counts: { uploads, objects } });
+      const held = upload !== undefined && (await this.holds.heldAmong([upload.userId])).size > 0;
+      await this.removeLocked(held ? undefined : upload, uploadId, upload?.userId ?? userId, trigger);
     });
+  }
+
+  /** The sweep's retry of one upload alone, its owner already cleared of holds in this batch. */
+  private oneCleared(uploadId: string, userId: string): Promise<void> {
+    return this.transactor.run(async () => this.removeLocked(await this.uploads.findByIdForUpdate(uploadId), uploadId, userId, null));
+  }
+
+  /** Deletes the upload found under its row lock (none: zero counts) and confirms. */
+  private async removeLocked(upload: Upload | undefined, uploadId: string, userId: string, trigger: Trigger): Promise<void> {
+    const objects = upload ? await this.store.remove([upload.objectKey]) : 0;
+    const uploads = upload ? await this.uploads.deleteById(uploadId) : 0;
+    await this.confirm({ userId, erasureId: null, scope: 'upload', scopeId: uploadId, trigger, counts: { uploads, objects } });
   }
 
   /**
@@ -77,22 +98,24 @@ export class PurgeUploads {
   /**
    * The safety net for §5.3 (`UploadSweeper` schedules it): retention's UploadExpired acts
    * at the due time (`one`); this pass takes what is still there SAFETY_NET_GRACE_DAYS
-   * after it was due — so each upload it removes is one retention missed — and never an
-   * upload of `heldUserIds` (the users under a legal hold, §12.2, asked of retention just
-   * before). In batches, each its own transaction, until nothing due is left, so one run
-   * drains any backlog. Returns how many uploads it deleted.
+   * after it was due — so each upload it removes is one retention missed. In batches, each
+   * its own transaction, until nothing due is left, so one run drains any backlog; before
+   * each batch the owners of its candidates are asked of retention (LegalHolds.sweep), and
+   * only uploads of owners under no legal hold (§12.2) are taken. Returns how many uploads
+   * it deleted; throws LegalHoldsUnknown when retention does not answer (nothing more
+   * deleted), or an AggregateError naming uploads whose object could not be removed.
    */
-  async expired(heldUserIds: readonly string[], batchSize = SWEEP_BATCH_SIZE): Promise<number> {
-    let total = 0;
+  async expired(batchSize = SWEEP_BATCH_SIZE): Promise<number> {
     const failed: string[] = [];
     const failures: unknown[] = [];
-    const sweep = { excluding: failed, exceptUsers: heldUserIds };
-    for (;;) {
-      const purged = await this.expiredBatch(batchSize, sweep).catch(() => this.expiredOneByOne(batchSize, sweep, failures));
-      total += purged.count;
-      // A short batch means nothing due is left (or another instance holds the rest).
-      if (purged.seen < batchSize) break;
-    }
+    const total = await this.holds.sweep({
+      batchSize,
+      candidates: (heldSoFar) => this.uploads.expiredCandidates(this.safetyNetCutoff(), batchSize, failed, heldSoFar),
+      purge: (cleared) => {
+        const sweep = { excluding: failed, ofUsers: cleared };
+        return this.expiredBatch(batchSize, sweep).catch(() => this.expiredOneByOne(batchSize, sweep, failures));
+      },
+    });
     if (failures.length > 0) throw new AggregateError(failures, `${failures.length} expired upload(s) could not be purged; ${total} were`);
     return total;
   }
@@ -102,12 +125,12 @@ export class PurgeUploads {
    * removed holds back no other: it is left out for the rest of this run (it would be
    * the oldest, picked first by every batch) and reported at the end.
    */
-  private async expiredOneByOne(limit: number, sweep: { excluding: string[]; exceptUsers: readonly string[] }, failures: unknown[]): Promise<{ count: number; seen: number }> {
-    const due = await this.uploads.expiredBefore(this.safetyNetCutoff(), limit, sweep.excluding, sweep.exceptUsers);
+  private async expiredOneByOne(limit: number, sweep: { excluding: string[]; ofUsers: readonly string[] }, failures: unknown[]): Promise<{ count: number; seen: number }> {
+    const due = await this.uploads.expiredBefore(this.safetyNetCutoff(), limit, sweep.excluding, sweep.ofUsers);
     let count = 0;
     for (const upload of due) {
       try {
-        await this.one(upload.id, upload.userId, null);
+        await this.oneCleared(upload.id, upload.userId);
         count++;
       } catch (error) {
         sweep.excluding.push(upload.id);
@@ -118,9 +141,10 @@ export class PurgeUploads {
   }
 
   /** One batch: one DeleteObjects request, one DELETE, and a receipt per upload. */
-  private expiredBatch(limit: number, sweep: { excluding: readonly string[]; exceptUsers: readonly string[] }): Promise<{ count: number; seen: number }> {
+  private expiredBatch(limit: number, sweep: { excluding: readonly string[]; ofUsers: readonly string[] }): Promise<{ count: number; seen: number }> {
+    if (sweep.ofUsers.length === 0) return Promise.resolve({ count: 0, seen: 0 });
     return this.transactor.run(async () => {
-      const due = await this.uploads.expiredBefore(this.safetyNetCutoff(), limit, sweep.excluding, sweep.exceptUsers);
+      const due = await this.uploads.expiredBefore(this.safetyNetCutoff(), limit, sweep.excluding, sweep.ofUsers);
       if (due.length === 0) return { count: 0, seen: 0 };
       // remove() throws unless every key is confirmed gone, so each receipt's 1 object is true.
       await this.store.remove(due.map((upload) => upload.objectKey));

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from '@homiwork/observability';
-import { LegalHolds, LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
+import { LegalHoldsUnknown, LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
 import { MediaConfig } from '../../config.js';
 import { PurgeUploads } from './purge-uploads.usecase.js';
 
@@ -8,15 +8,14 @@ import { PurgeUploads } from './purge-uploads.usecase.js';
  * Retention sends UploadExpired when an upload's 7 days are over and acts first; media also
  * sweeps on its own every UPLOAD_SWEEP_INTERVAL_MS, a safety net taking what is still there
  * a grace day later, so the promise of §5.3 holds even while retention's clock is down.
- * Each pass first asks retention which users are under a legal hold and leaves them out;
- * when retention does not answer, the pass does not run (fails closed: a sweep that cannot
- * see the holds deletes nothing) and the next tick tries again.
+ * Each batch first asks retention which of its candidates' owners are under a legal hold
+ * and leaves them out; when retention does not answer, the pass stops there (fails closed:
+ * a sweep that cannot see the holds deletes nothing more) and the next tick tries again.
  */
 @Injectable()
 export class UploadSweeper extends PeriodicSweeper {
   constructor(
     private readonly purge: PurgeUploads,
-    private readonly holds: LegalHolds,
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(MediaConfig) config: MediaConfig,
   ) {
@@ -24,10 +23,12 @@ export class UploadSweeper extends PeriodicSweeper {
   }
 
   protected async run(): Promise<number> {
-    const held = await this.holds.heldUserIds().catch((error: unknown) => {
+    try {
+      return await this.purge.expired();
+    } catch (error) {
+      if (!(error instanceof LegalHoldsUnknown)) throw error;
       this.log.warn({ err: error }, 'legal holds unknown (retention did not answer): the expired-upload sweep skips this round');
-      return undefined;
-    });
-    return held ? this.purge.expired(held) : 0;
+      return 0;
+    }
   }
 }

@@ -40,6 +40,17 @@ describe('erasure view', () => {
     expect(missingServices(base)).toEqual(['media']);
   });
 
+  it('shows a held erasure publicly as in progress and never overdue, the same otherwise as the operators see it', () => {
+    const held: ErasureRecord = { ...base, status: 'held', approvedAt: null, receipts: [] };
+    const late = new Date('2027-01-01T00:00:00.000Z');
+    const view = publicErasureView(held, late);
+    expect(view).toEqual({ ...erasureView(held, late), status: 'in_progress', overdue: false });
+    expect(erasureView(held, late).status).toBe('held');
+    expect(JSON.stringify(view)).not.toContain('held');
+    // Not held: the public view is the operators' view.
+    expect(publicErasureView(base, late)).toEqual(erasureView(base, late));
+  });
+
   it('serves a completed erasure as exactly what its JWS signed', () => {
     const payload = JSON.stringify({ id: base.id, status: 'completed', marker: 1 });
     const jws = `h.${Buffer.from(payload).toString('base64url')}.s`;

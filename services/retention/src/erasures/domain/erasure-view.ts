@@ -68,12 +68,16 @@ export function erasureView(record: ErasureRecord, now: Date): Omit<RetentionRpc
 /**
  * What GET /v1/privacy/erasures/:id answers. A completed erasure answers exactly the JSON
  * its JWS signed (decoded from the JWS itself, so the two can never differ) plus `jws`.
+ * A held erasure answers `in_progress`, not overdue: the public view must not tell the
+ * subject of an investigation that a legal hold stands (exports leave holds out too); only
+ * the operators' list shows `held`.
  */
 export function publicErasureView(record: ErasureRecord, now: Date): RetentionRpc.ErasureView {
   if (record.status === 'completed' && record.jws) {
     const payload = record.jws.split('.')[1]!;
     return { ...(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Omit<RetentionRpc.ErasureView, 'jws'>), jws: record.jws };
   }
+  if (record.status === 'held') return { ...erasureView(record, now), status: 'in_progress', overdue: false };
   return erasureView(record, now);
 }
 

@@ -24,8 +24,11 @@ interface ReceiptRow {
 
 const COLUMNS = 'id, user_id, reason, status, requested_at, approved_at, deadline_at, completed_at, expected_services, jws';
 
-/** Open erasures first by deadline; the operators' list is bounded (newest first). */
-const ADMIN_LIST_LIMIT = 1000;
+/** A page of a list: items strictly after `before` in the list's order (older, or as old with a smaller id). */
+export interface PageCursor {
+  before?: Date;
+  beforeId?: string;
+}
 
 /**
  * `erasures` and `erasure_receipts`: one erasure per ErasureRequested, the services it
@@ -96,10 +99,23 @@ export class ErasuresRepository {
     return rows.length === 1;
   }
 
-  async list(filter: { overdueAt?: Date }): Promise<ErasureRecord[]> {
-    const rows = filter.overdueAt
-      ? await this.db.query<ErasureRow[]>(`SELECT ${COLUMNS} FROM erasures WHERE status = 'in_progress' AND deadline_at < $1 ORDER BY deadline_at, id LIMIT ${ADMIN_LIST_LIMIT}`, [filter.overdueAt])
-      : await this.db.query<ErasureRow[]>(`SELECT ${COLUMNS} FROM erasures ORDER BY requested_at DESC, id LIMIT ${ADMIN_LIST_LIMIT}`);
+  /**
+   * The operators' list: newest request first (ties by id, descending), at most `limit`,
+   * after the cursor; `overdueAt` narrows to those in progress past their deadline then.
+   */
+  async list(filter: { overdueAt?: Date } & PageCursor, limit: number): Promise<ErasureRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.overdueAt) {
+      params.push(filter.overdueAt);
+      where.push(`status = 'in_progress' AND deadline_at < $${params.length}`);
+    }
+    if (filter.before) where.push(keysetBefore('requested_at', filter, params));
+    params.push(limit);
+    const rows = await this.db.query<ErasureRow[]>(
+      `SELECT ${COLUMNS} FROM erasures ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY requested_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
     return this.withReceipts(rows);
   }
 
@@ -140,4 +156,13 @@ export class ErasuresRepository {
       receipts: (byErasure.get(row.id) ?? []).map((receipt) => ({ service: receipt.service, purgedAt: receipt.purged_at, counts: receipt.counts })),
     }));
   }
+}
+
+/** `(column, id) < (before, beforeId)`, or `column < before` without an id; pushes its parameters. */
+export function keysetBefore(column: string, cursor: PageCursor, params: unknown[]): string {
+  params.push(cursor.before);
+  const at = `$${params.length}`;
+  if (!cursor.beforeId) return `${column} < ${at}`;
+  params.push(cursor.beforeId);
+  return `(${column}, id) < (${at}, $${params.length}::uuid)`;
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Database } from '@homiwork/persistence';
+import { keysetBefore, type PageCursor } from './erasures.repository.js';
 
 export type HoldSource = 'operator' | 'prohibited_content';
 
@@ -25,6 +26,9 @@ interface HoldRow {
   released_at: Date | null;
 }
 
+/** What a hold's reason becomes once the erasure of its user completes. */
+export const REDACTED_HOLD_REASON = 'redacted at erasure';
+
 const toHold = (row: HoldRow): LegalHold => ({
   id: row.id,
   userId: row.user_id,
@@ -35,8 +39,6 @@ const toHold = (row: HoldRow): LegalHold => ({
   releasedBy: row.released_by,
   releasedAt: row.released_at,
 });
-
-const LIST_LIMIT = 1000;
 
 /**
  * `legal_holds` (§12.2): every hold ever placed, its reason, who placed and released it
@@ -85,15 +87,34 @@ export class LegalHoldsRepository {
     return count === 1;
   }
 
-  async list(userId?: string): Promise<LegalHold[]> {
-    const rows = userId
-      ? await this.db.query<HoldRow[]>(`SELECT * FROM legal_holds WHERE user_id = $1 ORDER BY placed_at DESC, id LIMIT ${LIST_LIMIT}`, [userId])
-      : await this.db.query<HoldRow[]>(`SELECT * FROM legal_holds ORDER BY placed_at DESC, id LIMIT ${LIST_LIMIT}`);
+  /** Newest first (ties by id, descending), at most `limit`, after the cursor; `userId` narrows to one user. */
+  async list(filter: { userId?: string } & PageCursor, limit: number): Promise<LegalHold[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.userId) {
+      params.push(filter.userId);
+      where.push(`user_id = $${params.length}`);
+    }
+    if (filter.before) where.push(keysetBefore('placed_at', filter, params));
+    params.push(limit);
+    const rows = await this.db.query<HoldRow[]>(`SELECT * FROM legal_holds ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY placed_at DESC, id DESC LIMIT $${params.length}`, params);
     return rows.map(toHold);
   }
 
-  async activeUserIds(): Promise<string[]> {
-    const rows = await this.db.query<Array<{ user_id: string }>>('SELECT DISTINCT user_id FROM legal_holds WHERE released_at IS NULL ORDER BY user_id');
+  /** Those of `userIds` under an active hold (each once); the answer is never larger than the question. */
+  async activeAmong(userIds: readonly string[]): Promise<string[]> {
+    if (userIds.length === 0) return [];
+    const rows = await this.db.query<Array<{ user_id: string }>>('SELECT DISTINCT user_id FROM legal_holds WHERE released_at IS NULL AND user_id = ANY($1::uuid[]) ORDER BY user_id', [userIds]);
     return rows.map((row) => row.user_id);
+  }
+
+  /**
+   * §5/§12.2: the operator's free-text reason goes with the erasure of the held user it was
+   * about — replaced by REDACTED_HOLD_REASON, keeping the hold's source, times and who placed
+   * and released it. Returns how many holds were redacted.
+   */
+  async redactReasons(userId: string): Promise<number> {
+    const [, count] = await this.db.query<[unknown[], number]>('UPDATE legal_holds SET reason = $2 WHERE user_id = $1 AND reason <> $2', [userId, REDACTED_HOLD_REASON]);
+    return count;
   }
 }

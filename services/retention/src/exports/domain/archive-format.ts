@@ -21,12 +21,23 @@ export function retryDelayMs(attempt: number): number {
 /** The link and the archive live this long from the archive being ready (§9.1, R7.1; the schedule's `exports`). */
 export const EXPORT_LINK_LIFETIME_MS = RETENTION_SCHEDULE.exports.days * DAY_MS;
 
+/**
+ * At most one archive is built per user in this time: a new access/export request while a
+ * completed one's archive lives, or within this time of its completion, answers that one.
+ */
+export const EXPORT_MIN_INTERVAL_MS = DAY_MS;
+
 /** The presigned URL the gateway streams the archive from: it fetches it at once, so a few minutes are plenty (≤ 15). */
 export const EXPORT_OBJECT_URL_SECONDS = 5 * 60;
 
-/** Where the encrypted archive is stored: under the user's own prefix `retention/<userId>/`, which erasure removes whole. */
-export function archiveObjectName(exportId: string): string {
-  return `exports/${exportId}`;
+/**
+ * Where the encrypted archive of one build attempt is stored: under the user's own prefix
+ * `retention/<userId>/`, which erasure removes whole. The attempt is part of the name: a
+ * build that outlived its lease and the build that took it over write different objects
+ * (each under its own key and nonce), and the one that loses removes only its own.
+ */
+export function archiveObjectName(exportId: string, attempt: number): string {
+  return `exports/${exportId}/${attempt}`;
 }
 
 export function archiveFileName(readyAt: Date): string {

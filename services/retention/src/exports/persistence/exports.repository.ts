@@ -71,22 +71,53 @@ export class ExportsRepository {
     return row && { id: row.id, userId: row.user_id, requestId: row.request_id, attempts: row.attempts };
   }
 
-  /** A failed attempt waits until `nextAttemptAt`. */
-  async postpone(id: string, nextAttemptAt: Date): Promise<void> {
-    await this.db.query('UPDATE exports SET next_attempt_at = $2 WHERE id = $1 AND ready_at IS NULL', [id, nextAttemptAt]);
+  /**
+   * A failed attempt waits until `nextAttemptAt` — only while it is still the latest
+   * attempt: an attempt that outlived its lease must not cut short the lease of the one
+   * that took over.
+   */
+  async postpone(id: string, attempt: number, nextAttemptAt: Date): Promise<void> {
+    await this.db.query('UPDATE exports SET next_attempt_at = $3 WHERE id = $1 AND attempts = $2 AND ready_at IS NULL', [id, attempt, nextAttemptAt]);
   }
 
-  /** The finished archive; false when the row is gone (the user was erased meanwhile) or already ready. */
+  /**
+   * The finished archive of attempt `attempt`; false when the row is gone (the user was
+   * erased meanwhile), already ready, or claimed again by a later attempt (this one outlived
+   * its lease) — see `stillPending` to tell these apart.
+   */
   async markReady(
     id: string,
+    attempt: number,
     archive: { objectKey: string; bytes: number; wrappedKey: Buffer; iv: Buffer; tag: Buffer; tokenHash: Buffer; sealedToken: Buffer; readyAt: Date; expiresAt: Date },
   ): Promise<boolean> {
     const [, count] = await this.db.query<[unknown[], number]>(
-      `UPDATE exports SET object_key = $2, bytes = $3, wrapped_key = $4, iv = $5, tag = $6, token_hash = $7, sealed_token = $8, ready_at = $9, expires_at = $10, next_attempt_at = NULL
-        WHERE id = $1 AND ready_at IS NULL`,
-      [id, archive.objectKey, archive.bytes, archive.wrappedKey, archive.iv, archive.tag, archive.tokenHash, archive.sealedToken, archive.readyAt, archive.expiresAt],
+      `UPDATE exports SET object_key = $3, bytes = $4, wrapped_key = $5, iv = $6, tag = $7, token_hash = $8, sealed_token = $9, ready_at = $10, expires_at = $11, next_attempt_at = NULL
+        WHERE id = $1 AND attempts = $2 AND ready_at IS NULL`,
+      [id, attempt, archive.objectKey, archive.bytes, archive.wrappedKey, archive.iv, archive.tag, archive.tokenHash, archive.sealedToken, archive.readyAt, archive.expiresAt],
     );
     return count === 1;
+  }
+
+  /**
+   * The access/export request of the user that a new one is answered with (one build per
+   * user at a time and at most one per `minIntervalMs`): the newest completed one whose
+   * archive still lives, or that completed less than `minIntervalMs` ago.
+   */
+  async recentCompletedRequestOf(userId: string, now: Date, minIntervalMs: number): Promise<string | undefined> {
+    const rows = await this.db.query<Array<{ id: string }>>(
+      `SELECT r.id FROM privacy_requests r LEFT JOIN exports e ON e.id = r.export_id
+        WHERE r.user_id = $1 AND r.type IN ('access', 'export') AND r.status = 'completed'
+          AND ((e.ready_at IS NOT NULL AND e.expires_at > $2) OR r.completed_at > $3)
+        ORDER BY r.completed_at DESC, r.id DESC LIMIT 1`,
+      [userId, now, new Date(now.getTime() - minIntervalMs)],
+    );
+    return rows[0]?.id;
+  }
+
+  /** Whether the row still exists (a lost markReady: superseded by another attempt, rather than erased). */
+  async exists(id: string): Promise<boolean> {
+    const rows = await this.db.query<unknown[]>('SELECT 1 FROM exports WHERE id = $1', [id]);
+    return rows.length > 0;
   }
 
   async findReady(id: string): Promise<ReadyExport | undefined> {
@@ -119,9 +150,16 @@ export class ExportsRepository {
     return rows.length > 0;
   }
 
-  /** Deletes the row (a build given up, an expired archive); returns the object key it named, if any. */
-  async delete(id: string): Promise<{ objectKey: string | null } | undefined> {
-    const rows = await this.db.query<[Array<{ object_key: string | null }>, number]>('DELETE FROM exports WHERE id = $1 RETURNING object_key', [id]);
+  /**
+   * Deletes the row (a build given up); returns the object key it named, if any. With
+   * `attempt`, only while that attempt is the latest and the archive not ready (a build
+   * given up after outliving its lease must not delete the build that took over).
+   */
+  async delete(id: string, attempt?: number): Promise<{ objectKey: string | null } | undefined> {
+    const rows = await this.db.query<[Array<{ object_key: string | null }>, number]>(
+      'DELETE FROM exports WHERE id = $1 AND ($2::int IS NULL OR (attempts = $2 AND ready_at IS NULL)) RETURNING object_key',
+      [id, attempt ?? null],
+    );
     const row = rows[0][0];
     return row && { objectKey: row.object_key };
   }

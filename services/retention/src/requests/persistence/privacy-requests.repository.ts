@@ -116,9 +116,36 @@ export class PrivacyRequestsRepository {
     return this.find(id);
   }
 
-  async listOfUser(userId: string): Promise<PrivacyRequestRecord[]> {
-    const rows = await this.db.query<Row[]>(`${SELECT} WHERE r.user_id = $1 ORDER BY r.created_at DESC, r.id`, [userId]);
+  /**
+   * The user's requests, newest first (`created_at`, then `id`, both descending): at most
+   * `limit`, and with `before` (a request id of the user's) only those after it in that
+   * order — the next page of a list whose last item was `before`.
+   */
+  async listOfUser(userId: string, page: { limit: number; before?: string }): Promise<PrivacyRequestRecord[]> {
+    const rows = await this.db.query<Row[]>(
+      `${SELECT} WHERE r.user_id = $1
+         AND ($2::uuid IS NULL OR (r.created_at, r.id) < (SELECT b.created_at, b.id FROM privacy_requests b WHERE b.id = $2 AND b.user_id = $1))
+       ORDER BY r.created_at DESC, r.id DESC LIMIT $3`,
+      [userId, page.before ?? null, page.limit],
+    );
     return rows.map(toRecord);
+  }
+
+  /**
+   * The newest request of the user of this type and regime made since `since` (a recorded
+   * request repeated within a minute answers the first). Call after `lockTypeOf`.
+   */
+  async findRecent(userId: string, type: PrivacyRequestType, regime: PrivacyRegime, since: Date): Promise<string | undefined> {
+    const rows = await this.db.query<Array<{ id: string }>>(
+      'SELECT id FROM privacy_requests WHERE user_id = $1 AND type = $2 AND regime = $3 AND created_at > $4 ORDER BY created_at DESC, id DESC LIMIT 1',
+      [userId, type, regime, since],
+    );
+    return rows[0]?.id;
+  }
+
+  /** Serialises the creation of one user's requests of one type (until the transaction ends). */
+  async lockTypeOf(userId: string, type: PrivacyRequestType): Promise<void> {
+    await this.db.query(`SELECT pg_advisory_xact_lock(hashtextextended('retention.requests:' || $1 || ':' || $2, 0))`, [userId, type]);
   }
 
   /** Operators' list, newest first; `overdueAt` narrows to requests not final and past due at that time (restrictions in force excluded). */
@@ -218,6 +245,7 @@ export class PrivacyRequestsRepository {
 
   /** The user's requests for their own export slice: no user id, no internal ids besides the request's. */
   async exportOfUser(userId: string): Promise<PrivacyRequestRecord[]> {
-    return this.listOfUser(userId);
+    const rows = await this.db.query<Row[]>(`${SELECT} WHERE r.user_id = $1 ORDER BY r.created_at DESC, r.id DESC`, [userId]);
+    return rows.map(toRecord);
   }
 }

@@ -1,16 +1,21 @@
 import { Injectable } from '@nestjs/common';
-import type { CallerContext, RetentionRpc, RpcRequest, RpcResponse } from '@homiwork/contracts';
-import { requireOperator } from '../../erasure-errors.js';
+import { RetentionRpc, type CallerContext, type RpcRequest, type RpcResponse } from '@homiwork/contracts';
+import { pageCursor, requireOperator } from '../../erasure-errors.js';
 import { LegalHoldsRepository } from '../../persistence/legal-holds.repository.js';
 
-/** Holds for operators (current and released, newest first), and the users under an active hold for the services' safety nets. */
+/**
+ * Holds for operators (current and released, newest first, OPERATOR_LIST_PAGE_SIZE at a
+ * time, `before`/`beforeId` page on), and which of a batch of users are under an active
+ * hold, for the services' safety nets and expiry handlers.
+ */
 @Injectable()
 export class ListLegalHolds {
   constructor(private readonly holds: LegalHoldsRepository) {}
 
   async execute(request: RpcRequest<typeof RetentionRpc.ListLegalHoldsRoute>, caller: CallerContext): Promise<RpcResponse<typeof RetentionRpc.ListLegalHoldsRoute>> {
     requireOperator(caller);
-    const holds = await this.holds.list(request.userId);
+    const cursor = pageCursor(request);
+    const holds = await this.holds.list({ ...(request.userId ? { userId: request.userId } : {}), ...cursor }, RetentionRpc.OPERATOR_LIST_PAGE_SIZE);
     return {
       items: holds.map((hold) => ({
         id: hold.id,
@@ -23,8 +28,12 @@ export class ListLegalHolds {
     };
   }
 
-  /** ActiveHoldsRoute: asked before every safety-net sweep; never cached. */
-  async activeUserIds(): Promise<{ userIds: string[] }> {
-    return { userIds: await this.holds.activeUserIds() };
+  /**
+   * ActiveHoldsRoute: those of the asked users (at most ACTIVE_HOLDS_MAX_USER_IDS, the
+   * contract's bound) under an active hold now — the answer is never larger than the
+   * question, however many holds stand. Never cached.
+   */
+  async heldAmong(userIds: readonly string[]): Promise<RpcResponse<typeof RetentionRpc.ActiveHoldsRoute>> {
+    return { heldUserIds: await this.holds.activeAmong(userIds) };
   }
 }

@@ -8,6 +8,7 @@ import { deadlineOf, isOnlySeenFromReceipts } from '../../domain/erasure-view.js
 import { ErasuresRepository } from '../../persistence/erasures.repository.js';
 import { LegalHoldsRepository } from '../../persistence/legal-holds.repository.js';
 import { CompleteErasure } from '../complete-erasure/complete-erasure.usecase.js';
+import { ProhibitedContentBarrier } from './prohibited-content-barrier.js';
 
 /**
  * ErasureRequested → the erasure is opened: it expects a PurgeCompleted from every service
@@ -17,6 +18,12 @@ import { CompleteErasure } from '../complete-erasure/complete-erasure.usecase.js
  * identity deletes the account. The decision is taken under the user's lock, which placing
  * and releasing a hold take too: a hold placed at the same moment either holds the erasure
  * or comes after its approval, never both.
+ *
+ * Nothing is decided before every ProhibitedContentDetected that entered the events stream
+ * ahead of this ErasureRequested has been applied (ProhibitedContentBarrier): the automatic
+ * hold of a user who sends prohibited content and erases the account at once lands before
+ * the decision, and holds it. Until then the request is handed back to the consumer to try
+ * again shortly (nothing written, nothing approved).
  *
  * A second ErasureRequested of the same erasure changes nothing. One whose erasure was
  * first seen from a receipt (events on different subjects arrive in any order) fills in
@@ -29,14 +36,19 @@ export class OpenErasure {
     private readonly erasures: ErasuresRepository,
     private readonly holds: LegalHoldsRepository,
     private readonly complete: CompleteErasure,
+    private readonly barrier: ProhibitedContentBarrier,
     private readonly outbox: EventsOutbox,
     @Inject(RetentionConfig) private readonly config: RetentionConfig,
     @Inject(Clock) private readonly clock: Clock,
   ) {}
 
-  execute(request: EventPayload<typeof ErasureRequestedV1>): Promise<void> {
+  /** `streamSequence`: the ErasureRequested's place in the events stream (EventContext.streamSequence). */
+  execute(request: EventPayload<typeof ErasureRequestedV1>, streamSequence: number): Promise<void> {
     return this.transactor.run(async () => {
       const { userId, erasureId } = request;
+      // Before the user's lock and the look at the holds (each statement of the transaction
+      // reads what is committed when it starts, READ COMMITTED): a hold committed by then is seen.
+      await this.barrier.awaitAppliedBefore(streamSequence);
       await this.holds.lockUser(userId);
       const now = this.clock.now();
       const held = await this.holds.hasActive(userId);

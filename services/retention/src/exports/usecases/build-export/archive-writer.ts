@@ -25,7 +25,7 @@ export interface WrittenArchive {
  * Writes one tar (docs/privacy-export-format.md) — `manifest.json`, then
  * `services/<service>.json` per service, then each file under `files/<service>/` fetched
  * from its signed URL and streamed — encrypted while streaming with AES-256-GCM under a
- * fresh random key, straight into the object store at `retention/<userId>/exports/<exportId>`.
+ * fresh random key, straight into the object store at `retention/<userId>/exports/<exportId>/<attempt>`.
  * Nothing of the archive is ever on disk or whole in memory. A file whose length differs
  * from what its service declared fails the archive (never a silently short copy).
  */
@@ -33,14 +33,14 @@ export interface WrittenArchive {
 export class ArchiveWriter {
   constructor(private readonly store: ObjectStore) {}
 
-  async write(exportId: string, userId: string, slices: CollectedSlice[], exportedAt: Date): Promise<WrittenArchive> {
+  async write(exportId: string, attempt: number, userId: string, slices: CollectedSlice[], exportedAt: Date): Promise<WrittenArchive> {
     const key = randomBytes(32);
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     const pack = tar.pack();
     const body = new PassThrough();
     const piping = pipeline(pack, cipher, body);
-    const putting = this.store.put(userId, archiveObjectName(exportId), body, { contentType: 'application/octet-stream' });
+    const putting = this.store.put(userId, archiveObjectName(exportId, attempt), body, { contentType: 'application/octet-stream' });
     // The store failing stops the writing at once (it would otherwise wait on back-pressure forever).
     const storeFailed = new Promise<never>((_, reject) => {
       putting.catch(reject);

@@ -9,13 +9,14 @@ import { LOGGER } from '@homiwork/service-kit';
 import { ObjectStore } from '@homiwork/storage';
 import type { Counter } from 'prom-client';
 import { PrivacyRequestsRepository } from '../../../requests/persistence/privacy-requests.repository.js';
-import { EXPORT_BUILD_LEASE_MS, EXPORT_LINK_LIFETIME_MS, EXPORT_MAX_ATTEMPTS, retryDelayMs } from '../../domain/archive-format.js';
+import { archiveObjectName, EXPORT_BUILD_LEASE_MS, EXPORT_LINK_LIFETIME_MS, EXPORT_MAX_ATTEMPTS, retryDelayMs } from '../../domain/archive-format.js';
 import { ExportsRepository, type ClaimedExport } from '../../persistence/exports.repository.js';
 import { ArchiveWriter } from './archive-writer.js';
 import { RetentionSlice } from './retention-slice.js';
 import { SliceCollector } from './slice-collector.js';
 
-export type BuildOutcome = 'ready' | 'retry' | 'failed' | 'erased';
+/** `superseded`: this attempt outlived its lease and a later one took the build over; it left that one alone. */
+export type BuildOutcome = 'ready' | 'retry' | 'failed' | 'erased' | 'superseded';
 
 /**
  * Builds the archive of an access/export request (R7.1), surviving restarts and failing
@@ -34,6 +35,11 @@ export type BuildOutcome = 'ready' | 'retry' | 'failed' | 'erased';
  *    retryDelayMs; the request stays `in_progress`. After EXPORT_MAX_ATTEMPTS attempts it
  *    is given up: the row and any object go, the request is `rejected` with outcome
  *    `failed` (final, so the user may ask again), and the failure is counted and logged.
+ * 5. An attempt that outlives its lease may be taken over by another (the claim counts a
+ *    new attempt). Each attempt writes its own object (`exports/<exportId>/<attempt>`,
+ *    own key and nonce); only the latest attempt may mark the archive ready, postpone or
+ *    give up the build (`attempts = $attempt` in each statement); a superseded attempt
+ *    removes only its own object.
  */
 @Injectable()
 export class ExportBuilder {
@@ -53,7 +59,7 @@ export class ExportBuilder {
     @Inject(LOGGER) private readonly logger: Logger,
     metrics: ServiceMetrics,
   ) {
-    this.builds = metrics.counter({ name: 'retention_export_builds_total', help: 'Export archive build attempts by outcome (ready, retry, failed, erased)', labelNames: ['outcome'] as const });
+    this.builds = metrics.counter({ name: 'retention_export_builds_total', help: 'Export archive build attempts by outcome (ready, retry, failed, erased, superseded)', labelNames: ['outcome'] as const });
   }
 
   /** Starts the build of a new export in the background (the request answers at once); the sweeper picks it up if this instance cannot. */
@@ -82,14 +88,14 @@ export class ExportBuilder {
   }
 
   private async build(claimed: ClaimedExport): Promise<BuildOutcome> {
-    const { id, userId } = claimed;
-    let objectKey: string | undefined;
+    const { id, userId, attempts: attempt } = claimed;
+    // This attempt's own object: no other attempt ever writes or removes it.
+    const ownObject = this.store.keyFor(userId, archiveObjectName(id, attempt));
     try {
       if (await this.tombstones.isErased(userId)) return await this.giveUp(claimed, 'erased');
       const exportedAt = this.clock.now();
       const slices = [...(await this.collector.collect(userId)), await this.ownSlice.collect(userId)];
-      const archive = await this.writer.write(id, userId, slices, exportedAt);
-      objectKey = archive.objectKey;
+      const archive = await this.writer.write(id, attempt, userId, slices, exportedAt);
       const token = randomBytes(32).toString('base64url');
       const readyAt = this.clock.now();
       let stored: boolean;
@@ -98,7 +104,7 @@ export class ExportBuilder {
           await this.tombstones.guard(userId);
           const wrappedKey = (await this.keys.seal(userId, archive.key.toString('base64'))).sealed;
           const sealedToken = (await this.keys.seal(userId, token)).sealed;
-          const ready = await this.exports.markReady(id, {
+          const ready = await this.exports.markReady(id, attempt, {
             objectKey: archive.objectKey,
             bytes: archive.bytes,
             wrappedKey,
@@ -116,39 +122,47 @@ export class ExportBuilder {
         archive.key.fill(0);
       }
       if (!stored) {
-        // The row went meanwhile (the user's erasure): the object must not outlive it.
+        // Not this attempt's to finish: the row went (the user's erasure), or a later attempt
+        // claimed it after this one outlived its lease. Only this attempt's object goes.
         await this.store.remove([archive.objectKey]).catch(() => undefined);
+        if (await this.exports.exists(id)) {
+          this.logger.warn({ exportId: id, attempt }, 'export build outlived its lease and was taken over; its archive is discarded');
+          return 'superseded';
+        }
         return 'erased';
       }
-      this.logger.info({ exportId: id, attempt: claimed.attempts, bytes: archive.bytes, services: slices.length }, 'export archive ready');
+      this.logger.info({ exportId: id, attempt, bytes: archive.bytes, services: slices.length }, 'export archive ready');
       return 'ready';
     } catch (error) {
-      if (error instanceof UserErased) {
-        if (objectKey) await this.store.remove([objectKey]).catch(() => undefined);
-        return this.giveUp(claimed, 'erased');
-      }
-      if (claimed.attempts >= EXPORT_MAX_ATTEMPTS) {
-        this.logger.error({ err: error, exportId: id, attempt: claimed.attempts }, 'export build given up after its last attempt; the request is rejected with outcome failed');
+      // Whatever this attempt stored (whole or partial) goes; nothing of another attempt's.
+      await this.store.remove([ownObject]).catch(() => undefined);
+      if (error instanceof UserErased) return this.giveUp(claimed, 'erased');
+      if (attempt >= EXPORT_MAX_ATTEMPTS) {
+        this.logger.error({ err: error, exportId: id, attempt }, 'export build given up after its last attempt; the request is rejected with outcome failed');
         return this.giveUp(claimed, 'failed');
       }
-      const next = new Date(this.clock.now().getTime() + retryDelayMs(claimed.attempts));
-      this.logger.warn({ err: error, exportId: id, attempt: claimed.attempts, nextAttemptAt: next.toISOString() }, 'export build failed; it will be tried again');
-      await this.transactor.run(() => this.exports.postpone(id, next));
+      const next = new Date(this.clock.now().getTime() + retryDelayMs(attempt));
+      this.logger.warn({ err: error, exportId: id, attempt, nextAttemptAt: next.toISOString() }, 'export build failed; it will be tried again');
+      await this.transactor.run(() => this.exports.postpone(id, attempt, next));
       return 'retry';
     }
   }
 
-  /** The build ends without an archive: row and object go; a living user's request is rejected (`failed`). */
+  /**
+   * The build ends without an archive. `erased`: the row goes with whatever it names.
+   * `failed`: the row goes and the living user's request is rejected (`failed`) — only while
+   * this attempt is still the latest (an attempt that outlived its lease leaves the one that
+   * took over alone: `superseded`).
+   */
   private async giveUp(claimed: ClaimedExport, outcome: 'failed' | 'erased'): Promise<BuildOutcome> {
     const now = this.clock.now();
     const removed = await this.transactor.run(async () => {
-      const row = await this.exports.delete(claimed.id);
-      if (outcome === 'failed') await this.requests.changeStatus(claimed.requestId, ['in_progress'], 'rejected', now, { completedAt: now, outcome: 'failed' });
+      const row = await this.exports.delete(claimed.id, outcome === 'failed' ? claimed.attempts : undefined);
+      if (row && outcome === 'failed') await this.requests.changeStatus(claimed.requestId, ['in_progress'], 'rejected', now, { completedAt: now, outcome: 'failed' });
       return row;
     });
     if (removed?.objectKey) await this.store.remove([removed.objectKey]).catch(() => undefined);
-    // A partial upload of a failed attempt is overwritten by the next one; the last one's goes here.
-    await this.store.remove([this.store.keyFor(claimed.userId, `exports/${claimed.id}`)]).catch(() => undefined);
-    return outcome;
+    await this.store.remove([this.store.keyFor(claimed.userId, archiveObjectName(claimed.id, claimed.attempts))]).catch(() => undefined);
+    return outcome === 'failed' && !removed ? 'superseded' : outcome;
   }
 }

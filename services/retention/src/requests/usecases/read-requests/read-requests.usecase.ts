@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '@homiwork/clock';
-import type { CallerContext, RetentionRpc } from '@homiwork/contracts';
+import { RetentionRpc, type CallerContext } from '@homiwork/contracts';
 import { PrivacyRequestsRepository } from '../../persistence/privacy-requests.repository.js';
 import { RequestErrors, requireUser } from '../../request-errors.js';
 import { RequestViews } from '../request-views.js';
@@ -17,9 +17,14 @@ export class ReadPrivacyRequests {
     @Inject(Clock) private readonly clock: Clock,
   ) {}
 
-  async list(caller: CallerContext): Promise<{ items: RetentionRpc.PrivacyRequestView[] }> {
+  /**
+   * The caller's newest PRIVACY_REQUESTS_PAGE_SIZE requests; `before` (an id of theirs, the
+   * last item of the page before) gives the next older ones. An id that is not one of the
+   * caller's requests gives an empty page (it says nothing of other users' requests).
+   */
+  async list(before: string | undefined, caller: CallerContext): Promise<{ items: RetentionRpc.PrivacyRequestView[] }> {
     const userId = requireUser(caller);
-    const records = await this.requests.listOfUser(userId);
+    const records = await this.requests.listOfUser(userId, { limit: RetentionRpc.PRIVACY_REQUESTS_PAGE_SIZE, ...(before === undefined ? {} : { before }) });
     return { items: await Promise.all(records.map((record) => this.views.forUser(record))) };
   }
 
