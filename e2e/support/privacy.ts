@@ -52,7 +52,7 @@ export async function generate(system: TestSystem, person: Person, kind: 'poem' 
     },
     { what: `generation ${id}`, timeoutMs: 60_000 },
   );
-  if (job?.status !== 'succeeded' || !job.contentId) throw new Error(`generation ${id} ended ${job?.status}: ${JSON.stringify(job)}`);
+  if (job?.status !== 'succeeded' || !job.contentId) throw new Error(`generation ${id} ended ${job?.status}: ${JSON.stringify(job)}\n${system.logs.filter((line) => line.includes('"service":"generation"')).slice(-8).join('\n')}`);
   return job.contentId;
 }
 

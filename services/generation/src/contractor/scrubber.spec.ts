@@ -37,6 +37,12 @@ describe('PromptScrubber: the user’s own identifiers', () => {
     expect(scrub(prompt)).toBe('A poem for about spring');
   });
 
+  it('scrubs identifiers with hyphens and digits instead of failing closed on every prompt', () => {
+    const identifiers = { email: 'jean-luc.3f2a-9@example.org', username: 'jean-luc_3f2a-9' };
+    expect(scrub('A poem about the sea', identifiers)).toBe('A poem about the sea');
+    expect(scrub('Sign it jean-luc.3f2a-9@example.org or jean-luc_3f2a-9, thanks', identifiers)).toBe('Sign it or , thanks');
+  });
+
   it('removes the email’s name part as a whole word, with or without the @', () => {
     const identifiers = { email: 'jo.smith@example.org', username: 'fox_rider' };
     expect(scrub('Thanks from jo.smith and @Jo_Smith!', identifiers)).toBe('Thanks from and !');

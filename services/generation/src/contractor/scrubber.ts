@@ -243,7 +243,9 @@ function wholeWord(source: string): RegExp {
 }
 
 function escapeRegExp(value: string): string {
-  return value.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+  // In unicode mode `\-` is a syntax error outside a class: a hyphen is written as \x2d, so
+  // an address like jean-luc@… (or a username with a dash) is scrubbed, not failed closed.
+  return value.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&').replaceAll('-', '\\x2d');
 }
 
 function removeIdentifiers(text: string, patterns: IdentifierPatterns): string {
