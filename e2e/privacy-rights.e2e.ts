@@ -115,7 +115,7 @@ describe('account erasure (R1.5, R7.4, §10)', () => {
     expect((await system.api({ token: person.token }).raw({ method: 'GET', path: '/v1/me', auth: 'user' })).status).toBe(401);
     const erasure = await completedErasure(system, erasureId);
     expect(erasure.receipts.map((receipt) => receipt.service).sort()).toEqual([...erasure.expectedServices].sort());
-    expect(erasure.expectedServices.sort()).toEqual(['billing', 'chat', 'generation', 'identity', 'media', 'retention']);
+    expect([...erasure.expectedServices].sort()).toEqual(['billing', 'chat', 'generation', 'identity', 'media', 'retention']);
     for (const receipt of erasure.receipts) {
       expect(JSON.stringify(receipt)).not.toContain(person.email);
       expect(JSON.stringify(receipt)).not.toContain(person.userId);
@@ -187,7 +187,9 @@ describe('account erasure (R1.5, R7.4, §10)', () => {
     expect(listed.items.some((item) => item.id === erasureId && item.status === 'completed')).toBe(true);
 
     await asOps.operators.block(bystander.userId, 'abuse report');
-    expect((await system.api().raw({ method: 'POST', path: '/v1/auth/login', auth: 'public' }, { body: { login: bystander.email, password: PASSWORD } })).status).toBe(401);
+    const refused = await system.api().raw({ method: 'POST', path: '/v1/auth/login', auth: 'public' }, { body: { login: bystander.email, password: PASSWORD } });
+    expect(refused.status).toBe(403);
+    expect(JSON.stringify(refused.body)).toContain('account_blocked');
   });
 });
 

@@ -1,6 +1,6 @@
 import { createPublicKey, verify } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
-import { GetGeneration, ListProducts, CreateOrder, type HttpResponse, type GetErasure, type GetReceiptKeys } from '@homiwork/contracts';
+import { GetGeneration, ListProducts, CreateOrder, type GetErasure, type GetReceiptKeys, type HttpResponse } from '@homiwork/contracts';
 import { eventually } from '@homiwork/testing';
 import { submitCheckout } from './webhooks.js';
 import type { TestSystem } from './test-system.js';
@@ -98,7 +98,10 @@ export async function completedErasure(system: TestSystem, erasureId: string, ti
   let erasure: HttpResponse<typeof GetErasure> | undefined;
   await eventually(
     async () => {
-      erasure = await system.api().privacy.erasure(erasureId);
+      // 404 until retention has opened it (events travel asynchronously).
+      const answer = await system.api().raw({ method: 'GET', path: '/v1/privacy/erasures/:erasureId', auth: 'public' }, { params: { erasureId } });
+      if (answer.status === 404) return false;
+      erasure = answer.body as HttpResponse<typeof GetErasure>;
       return erasure.status === 'completed';
     },
     { what: `erasure ${erasureId} completed`, timeoutMs },
