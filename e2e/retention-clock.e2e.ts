@@ -125,7 +125,7 @@ describe('the policy clock across the running services (§5)', () => {
   it('day 345: inactive users are warned by email with the date of deletion; the held user is not', async () => {
     await at(345);
     for (const person of [P, I, A]) {
-      const mail = await system.mail.waitFor((message) => message.to.some((to) => to.toLowerCase() === person.email.toLowerCase()) && /inactiv/i.test(message.subject + message.text));
+      const mail = await system.mail.waitFor((message) => message.to.some((to) => to.toLowerCase() === person.email.toLowerCase()) && /will be deleted on/.test(message.subject));
       expect(mail.text).toMatch(/\d{4}-\d{2}-\d{2}|\d{1,2} \w+ \d{4}/);
     }
     expect(system.mail.messages().some((message) => message.to.includes(H.email))).toBe(false);
@@ -139,20 +139,25 @@ describe('the policy clock across the running services (§5)', () => {
     expect(await accountRows(H.userId)).toBe(1);
     expect(await contentRows(P.content!)).toBe(0);
     await eventually(
-      async () => (await count("SELECT count(*)::int AS n FROM identity.security_events WHERE created_at < now() + make_interval(days => 380 - 365) AND user_id IS DISTINCT FROM $1", [H.userId])) === 0,
+      async () => (await count("SELECT count(*)::int AS n FROM identity.security_events WHERE occurred_at < now() + make_interval(days => 380 - 365) AND user_id IS DISTINCT FROM $1", [H.userId])) === 0,
       { what: 'security events older than 12 months purged' },
     );
     expect(await count('SELECT count(*)::int AS n FROM identity.security_events WHERE user_id = $1', [H.userId])).toBeGreaterThan(0);
     expect(await count('SELECT count(*)::int AS n FROM billing.orders WHERE id = $1 AND user_id IS NULL', [P.orderId])).toBe(1);
   });
 
-  it('day 381: releasing the hold lets every held-back deletion happen', async () => {
+  it('day 381: releasing the hold lets every held-back deletion happen — the inactivity erasure after its 4 weeks’ warning', async () => {
     await at(381);
     expect(await uploadRows(H.uploadId!)).toBe(1);
     const ops = await operator(system);
     await system.api({ token: ops.token }).operators.releaseHold(H.holdId!);
-    await eventually(async () => (await accountRows(H.userId)) === 0, { what: 'H erased after release', timeoutMs: 30_000 });
     await eventually(async () => (await uploadRows(H.uploadId!)) === 0 && (await contentRows(H.content!)) === 0 && (await messageRows(H.userId)) === 0, { what: 'H’s data purged' });
+    const warning = await system.mail.waitFor((message) => message.to.some((to) => to.toLowerCase() === H.email.toLowerCase()) && /will be deleted on/.test(message.subject));
+    const erasureDay = /(\d{4}-\d{2}-\d{2})/.exec(warning.subject)![1]!;
+    expect(Date.parse(erasureDay) - (Date.now() + 381 * DAY)).toBeGreaterThan(27 * DAY);
+    expect(await accountRows(H.userId)).toBe(1);
+    await at(381 + 29);
+    await eventually(async () => (await accountRows(H.userId)) === 0, { what: 'H erased 4 weeks after the warning' });
   });
 
   it('after 5 years the unlinked transaction record is gone too (§5.7)', async () => {
