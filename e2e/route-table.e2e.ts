@@ -21,9 +21,11 @@ import { claimsOf, forgeAccessToken, tokenAttacks, type TokenAttack } from './su
 const PASSWORD = 'a long and uncommon passphrase';
 /**
  * Values the generated bodies must use to be accepted: the accounts' real password, the
- * cheapest generation kind, and (set once the system runs) a product billing sells.
+ * cheapest generation kind, the privacy request with no lasting effect (an export would build
+ * in the background, a restriction would stop the account's generations), and (set once the
+ * system runs) a product billing sells.
  */
-const FIELD_HINTS: Record<string, unknown> = { password: PASSWORD, currentPassword: PASSWORD, kind: 'text' };
+const FIELD_HINTS: Record<string, unknown> = { password: PASSWORD, currentPassword: PASSWORD, kind: 'text', type: 'consent_withdrawal' };
 const HINTS: ExampleHints = { fields: FIELD_HINTS };
 
 const PROTECTED_ROUTES = HTTP_ROUTES.filter((route) => route.auth !== 'public');

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CreateGeneration, DeleteContent, GetBalance, GetGeneration, ListAssistants, ListMessages, SendMessage, type HttpRoute } from '@homiwork/contracts';
+import { CreateGeneration, CreatePrivacyRequest, DeleteContent, GetBalance, GetGeneration, ListAssistants, ListMessages, SendMessage, type HttpRoute } from '@homiwork/contracts';
 import { createdId, exampleRequest, pathParams, routeName, type RouteAnswer, type RouteRequest } from './route-request.js';
 import type { ExampleHints } from './schema-example.js';
 
@@ -64,6 +64,8 @@ async function textGeneration(owner: ResourceOwner): Promise<{ id: string; conte
 export const RESOURCE_CREATORS: Readonly<Record<string, ResourceCreator>> = {
   // POST /v1/generations would create it too, but not wait for the job to finish.
   '/v1/generations/:id': async (owner) => (await textGeneration(owner)).id,
+  // An erasure request without the password waits for verification: readable and withdrawable, and it erases nothing.
+  '/v1/privacy/requests/:id': async (owner) => createdId(CreatePrivacyRequest, await owner.send(CreatePrivacyRequest, { params: {}, body: { type: 'erasure' } })),
   '/v1/contents/:id': async (owner) => {
     const job = await textGeneration(owner);
     if (job.status !== 'succeeded' || !job.contentId) throw new Error(`generation ${job.id} made no content: ${job.status}`);
@@ -121,10 +123,20 @@ export const ROUTE_PREPARATIONS: Readonly<Record<string, (owner: ResourceOwner, 
 
 /** Keyed like RESOURCE_CREATORS: resources that cannot be created through the API yet, and why. Reported as skipped. */
 export const UNCREATABLE_RESOURCES: Readonly<Record<string, string>> = {
+  '/v1/privacy/erasures/:erasureId': 'public by the API contract: the opaque erasureId is the key, and the view holds counts only (e2e/privacy-rights.e2e.ts)',
+  '/v1/privacy/exports/:id': 'public: the link’s token is the key, not a session — a wrong token is 404, none 400, an expired one 410 (e2e/privacy-rights.e2e.ts, services/retention/test/exports.spec.ts)',
+  '/v1/admin/legal-holds/:id': 'operators act on every user’s holds by design; users get 403 (operator routes refuse users, above)',
+  '/v1/admin/users/:id': 'operators act on every account by design; users get 403 (operator routes refuse users, above)',
   '/v1/billing/webhooks/:provider':
     'a payment processor’s name, not a resource of a user: the route is public and its caller proves itself with the signature (e2e/billing.e2e.ts)',
   '/v1/billing/checkout/:orderId':
     'the local processor’s public checkout page (development only), reached by the order’s unguessable id as a processor’s hosted page is: no token, so no other user to refuse (e2e/billing.e2e.ts)',
+};
+
+/** Keyed by `METHOD /path`: routes whose success cannot be repeated on the suite's accounts, and why. Reported as skipped. */
+export const UNREPEATABLE_ROUTES: Readonly<Record<string, string>> = {
+  'POST /v1/privacy/requests/:id/verify':
+    'verifying an erasure request erases the owner’s account; another user’s id answers 404 and a wrong password 401 in services/retention/test/requests.spec.ts and e2e/privacy-rights.e2e.ts',
 };
 
 export interface CreationStep {
@@ -150,6 +162,8 @@ export type ResourcePlan =
   | { kind: 'uncovered'; resource: string };
 
 export function planResources(route: HttpRoute, routes: readonly HttpRoute[]): ResourcePlan {
+  const unrepeatable = UNREPEATABLE_ROUTES[routeName(route)];
+  if (unrepeatable !== undefined) return { kind: 'skipped', reason: unrepeatable };
   const steps: CreationStep[] = [];
   for (const param of pathParams(route.path)) {
     const resource = route.path.slice(0, route.path.indexOf(`:${param}`) + param.length + 1);

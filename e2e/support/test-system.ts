@@ -31,7 +31,7 @@ export interface TestSystem {
   sql<T = Record<string, unknown>>(query: string, params?: unknown[]): Promise<T[]>;
   /** Every payload of this event type in the namespace's event stream, oldest first. */
   events<E extends EventContract>(event: E): Promise<Array<EventPayload<E>>>;
-  /** Publishes an event as its producing service would (for services not built yet, e.g. retention). */
+  /** Publishes an event as its producing service would (a duplicate, an event of a stand-in producer). */
   publish<E extends EventContract>(event: E, payload: EventPayload<E>): Promise<void>;
   /** Moves every service's clock forward (absolute offset from real time), in every process at once. */
   setClockOffset(offsetMs: number): Promise<void>;
@@ -71,6 +71,10 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
     DOWNSTREAM_SERVICES: downstreamServices(),
     ERASURE_SERVICES: erasureServices(),
     SECURITY_EVENT_PURGE_INTERVAL_MS: '200',
+    // Retention's policy clock looks for due items this often (a minute in production), so a
+    // test that moves the clock sees the expiry events at once.
+    RETENTION_TICK_MS: '250',
+    RETENTION_AUDIT_INTERVAL_MS: '500',
     // JetStream reserves a stream's bytes up front; test streams stay small.
     EVENT_STREAM_MAX_BYTES: String(64 * 1024 * 1024),
     PUBLIC_API_URL: `http://127.0.0.1:${gatewayPorts[0]}`,
