@@ -9,7 +9,7 @@ import { ListMessages } from './usecases/list-messages/list-messages.usecase.js'
 import { PurgeExpired } from './usecases/purge-expired/purge-expired.usecase.js';
 import { PurgeUser } from './usecases/purge-user/purge-user.usecase.js';
 import { RecordPrimeStatus } from './usecases/record-prime-status/record-prime-status.usecase.js';
-import { RecordRestriction } from './usecases/record-restriction/record-restriction.usecase.js';
+import { RecordRestriction } from '@homiwork/persistence';
 import { SendMessage } from './usecases/send-message/send-message.usecase.js';
 
 /**

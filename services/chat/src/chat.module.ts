@@ -9,7 +9,6 @@ import { CHAT_MIGRATIONS } from './migrations/index.js';
 import { ConversationsRepository } from './persistence/conversations.repository.js';
 import { MessagesRepository } from './persistence/messages.repository.js';
 import { PrimeStatusRepository } from './persistence/prime-status.repository.js';
-import { ProcessingRestrictionsRepository } from './persistence/processing-restrictions.repository.js';
 import { ClearMessages } from './usecases/clear-messages/clear-messages.usecase.js';
 import { ExportSliceRepository } from './usecases/export-slice/export-slice.repository.js';
 import { ExportSlice } from './usecases/export-slice/export-slice.usecase.js';
@@ -19,7 +18,7 @@ import { ChatSweeper } from './usecases/purge-expired/chat-sweeper.js';
 import { PurgeExpired } from './usecases/purge-expired/purge-expired.usecase.js';
 import { PurgeUser } from './usecases/purge-user/purge-user.usecase.js';
 import { RecordPrimeStatus } from './usecases/record-prime-status/record-prime-status.usecase.js';
-import { RecordRestriction } from './usecases/record-restriction/record-restriction.usecase.js';
+import { PROCESSING_RESTRICTION_PROVIDERS } from '@homiwork/persistence';
 import { SendMessage } from './usecases/send-message/send-message.usecase.js';
 import { SettleStale } from './usecases/settle-stale/settle-stale.usecase.js';
 import { StaleSendSweeper } from './usecases/settle-stale/stale-send-sweeper.js';
@@ -37,13 +36,12 @@ export class ChatModule {
         ConversationsRepository,
         MessagesRepository,
         PrimeStatusRepository,
-        ProcessingRestrictionsRepository,
         ListAssistants,
         SendMessage,
         ListMessages,
         ClearMessages,
         RecordPrimeStatus,
-        RecordRestriction,
+        ...PROCESSING_RESTRICTION_PROVIDERS,
         PurgeExpired,
         ChatSweeper,
         SettleStale,

@@ -13,7 +13,7 @@ import { ListContents } from './usecases/list-contents/list-contents.usecase.js'
 import { PurgeContent } from './usecases/purge-content/purge-content.usecase.js';
 import { PurgeUser } from './usecases/purge-user/purge-user.usecase.js';
 import { RecordPrimeStatus } from './usecases/record-prime-status/record-prime-status.usecase.js';
-import { RecordRestriction } from './usecases/record-restriction/record-restriction.usecase.js';
+import { RecordRestriction } from '@homiwork/persistence';
 import { RestoreContent } from './usecases/restore-content/restore-content.usecase.js';
 
 /**

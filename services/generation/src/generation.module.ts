@@ -13,7 +13,6 @@ import { ContentsRepository } from './persistence/contents.repository.js';
 import { ErasedUsersRepository } from './persistence/erased-users.repository.js';
 import { JobsRepository } from './persistence/jobs.repository.js';
 import { PrimeStatusRepository } from './persistence/prime-status.repository.js';
-import { ProcessingRestrictionsRepository } from './persistence/processing-restrictions.repository.js';
 import { ChatReply } from './usecases/chat-reply/chat-reply.usecase.js';
 import { CreateGeneration } from './usecases/create-generation/create-generation.usecase.js';
 import { DeleteContent } from './usecases/delete-content/delete-content.usecase.js';
@@ -28,7 +27,7 @@ import { ContentSweeper } from './usecases/purge-content/content-sweeper.js';
 import { PurgeContent } from './usecases/purge-content/purge-content.usecase.js';
 import { PurgeUser } from './usecases/purge-user/purge-user.usecase.js';
 import { RecordPrimeStatus } from './usecases/record-prime-status/record-prime-status.usecase.js';
-import { RecordRestriction } from './usecases/record-restriction/record-restriction.usecase.js';
+import { PROCESSING_RESTRICTION_PROVIDERS } from '@homiwork/persistence';
 import { RestoreContent } from './usecases/restore-content/restore-content.usecase.js';
 import { JobRunner } from './usecases/run-job/job-runner.js';
 import { JobWakeup } from './usecases/run-job/job-wakeup.js';
@@ -56,7 +55,6 @@ export class GenerationModule {
         JobsRepository,
         ContentsRepository,
         PrimeStatusRepository,
-        ProcessingRestrictionsRepository,
         ErasedUsersRepository,
         FailJob,
         CreateGeneration,
@@ -67,7 +65,7 @@ export class GenerationModule {
         DeleteContent,
         RestoreContent,
         RecordPrimeStatus,
-        RecordRestriction,
+        ...PROCESSING_RESTRICTION_PROVIDERS,
         PurgeContent,
         PurgeUser,
         SweepJobs,

@@ -7,7 +7,7 @@ import { Transactor, UserTombstones } from '@homiwork/persistence';
 import { ConversationsRepository } from '../../persistence/conversations.repository.js';
 import { MessagesRepository } from '../../persistence/messages.repository.js';
 import { PrimeStatusRepository } from '../../persistence/prime-status.repository.js';
-import { ProcessingRestrictionsRepository } from '../../persistence/processing-restrictions.repository.js';
+import { ProcessingRestrictionsRepository } from '@homiwork/persistence';
 
 type Trigger = EventPayload<typeof PurgeCompletedV1>['trigger'];
 

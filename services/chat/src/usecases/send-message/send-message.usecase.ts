@@ -14,7 +14,7 @@ import { findAssistant } from '../../domain/assistants.js';
 import { conversationContext, sliceWhole, type Turn } from '../../domain/conversation-context.js';
 import { ConversationsRepository } from '../../persistence/conversations.repository.js';
 import { MessagesRepository, type MessageRole } from '../../persistence/messages.repository.js';
-import { ProcessingRestrictionsRepository } from '../../persistence/processing-restrictions.repository.js';
+import { ProcessingRestrictionsRepository } from '@homiwork/persistence';
 
 /**
  * Generation gives a reply up to CHAT_REPLY_TIMEOUT_MS (30 s by default, the contractor's

@@ -11,7 +11,7 @@ import { ContractorError, type ContractorErrorCode } from '../../contractor/cont
 import { ContractorEgress, type UserIdentifiers } from '../../contractor/egress.js';
 import { GenerationErrors } from '../../generation-errors.js';
 import { GenerationMetrics } from '../../generation-metrics.js';
-import { ProcessingRestrictionsRepository } from '../../persistence/processing-restrictions.repository.js';
+import { ProcessingRestrictionsRepository } from '@homiwork/persistence';
 import { MAX_CONVERSATION_CHARS, normalizedLength, renderConversation, type ChatReplyRequest } from './conversation.js';
 
 /** Why a reply was not given, as a metric label: fixed words, never anything from the request. */

@@ -12,7 +12,7 @@ import { acceptsInput, INPUT_KINDS } from '../../domain/input-kinds.js';
 import { GenerationErrors } from '../../generation-errors.js';
 import { MediaUploads } from '../../media/media-uploads.js';
 import { JobsRepository } from '../../persistence/jobs.repository.js';
-import { ProcessingRestrictionsRepository } from '../../persistence/processing-restrictions.repository.js';
+import { ProcessingRestrictionsRepository } from '@homiwork/persistence';
 import { FailJob } from '../fail-job/fail-job.usecase.js';
 import { JobWakeup } from '../run-job/job-wakeup.js';
 

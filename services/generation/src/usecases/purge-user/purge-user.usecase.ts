@@ -7,7 +7,7 @@ import { ObjectStore } from '@homiwork/storage';
 import { ContentsRepository } from '../../persistence/contents.repository.js';
 import { JobsRepository } from '../../persistence/jobs.repository.js';
 import { PrimeStatusRepository } from '../../persistence/prime-status.repository.js';
-import { ProcessingRestrictionsRepository } from '../../persistence/processing-restrictions.repository.js';
+import { ProcessingRestrictionsRepository } from '@homiwork/persistence';
 
 type Trigger = EventPayload<typeof PurgeCompletedV1>['trigger'];
 

@@ -18,7 +18,7 @@ import { MediaUploads } from '../../media/media-uploads.js';
 import { ContentsRepository } from '../../persistence/contents.repository.js';
 import { JobsRepository, type Job } from '../../persistence/jobs.repository.js';
 import { PrimeStatusRepository } from '../../persistence/prime-status.repository.js';
-import { ProcessingRestrictionsRepository } from '../../persistence/processing-restrictions.repository.js';
+import { ProcessingRestrictionsRepository } from '@homiwork/persistence';
 import { FailJob } from '../fail-job/fail-job.usecase.js';
 
 /** Why the runner aborted a run: the service is stopping, or another runner took the job over. */
