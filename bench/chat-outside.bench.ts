@@ -26,7 +26,6 @@
 import 'reflect-metadata';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -38,6 +37,7 @@ import { type Cleanup, createBenchDatabase, intEnv, intListEnv, out, pidsNamed, 
 import { cpuWindow, DISTURBED_PERCENT, OTHER, SELF, waitForQuietMachine, type CpuGroups, type CpuUsage } from './support/cpu.js';
 import { closedLoop, type JobResult, type LoopResult } from './support/loops.js';
 import { rssOfProc, sampleRss } from './support/memory.js';
+import { Http } from './support/http.js';
 import { buildSystem, MAX_RATE_LIMIT, outsideSystemEnv, processesOf, type ProcessRow } from './support/system.js';
 import { fmt, MB } from './support/stats.js';
 
@@ -68,44 +68,6 @@ const OTHER_BENCHES = ['events', 'identity', 'media', 'transport', 'billing', 'g
 
 const cleanups: Cleanup[] = [];
 
-interface Answer {
-  status: number;
-  body: string;
-}
-
-/** Keep-alive sockets, one request at a time per worker. */
-class Http {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: Infinity });
-  private readonly target: URL;
-
-  constructor(baseUrl: string) {
-    this.target = new URL(baseUrl);
-  }
-
-  call(method: 'GET' | 'POST', path: string, token: string, json?: unknown): Promise<Answer> {
-    const payload = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
-    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-    if (payload) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = String(payload.length);
-    }
-    return new Promise<Answer>((resolve, reject) => {
-      const req = request({ host: this.target.hostname, port: this.target.port, path, method, headers, agent: this.agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
-      req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-      req.on('error', reject);
-      req.end(payload);
-    });
-  }
-
-  close(): void {
-    this.agent.destroy();
-  }
-}
 
 const non2xx = (loop: LoopResult): number => Object.entries(loop.outcomes).reduce((sum, [outcome, n]) => (outcome.startsWith('2') ? sum : sum + n), 0);
 
@@ -132,7 +94,7 @@ async function createUsers(api: ApiClient, count: number): Promise<() => Promise
 /** One send; ok only for 201 with both messages answered and a reply text. */
 function sender(http: Http, tokens: string[]): (index: number) => Promise<JobResult> {
   return async (index) => {
-    const answer = await http.call('POST', `/v1/assistants/${ASSISTANT}/messages`, tokens[index % tokens.length]!, { text: TEXTS[index % TEXTS.length]! });
+    const answer = await http.call('POST', `/v1/assistants/${ASSISTANT}/messages`, tokens[index % tokens.length], { text: TEXTS[index % TEXTS.length]! });
     if (answer.status !== 201) return { ok: false, outcome: String(answer.status), detail: answer.body.slice(0, 300) };
     const { message, reply } = JSON.parse(answer.body) as { message: { status: string }; reply: { role: string; text: string } };
     if (message.status !== 'answered' || reply.role !== 'assistant' || reply.text.length === 0) return { ok: false, outcome: '201 without a reply', detail: answer.body.slice(0, 300) };
@@ -153,7 +115,7 @@ async function measureLine(concurrency: number, http: Http, login: () => Promise
     await waitForQuietMachine(CONFIG.quietWaitSeconds, OTHER_BENCHES);
     const tokens = await login();
     const balance = async (index: number): Promise<JobResult> => {
-      const answer = await http.call('GET', '/v1/billing/balance', tokens[index % tokens.length]!);
+      const answer = await http.call('GET', '/v1/billing/balance', tokens[index % tokens.length]);
       return { ok: answer.status === 200, outcome: String(answer.status), detail: answer.body.slice(0, 300) };
     };
     if (CONFIG.baselineWarmupSeconds > 0) await closedLoop(concurrency, { seconds: CONFIG.baselineWarmupSeconds }, balance);

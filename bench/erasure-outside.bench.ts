@@ -46,7 +46,6 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -61,6 +60,7 @@ import { type Cleanup, createBenchDatabase, intEnv, out, pidsNamed, runBench, sl
 import { cpuWindow, DISTURBED_PERCENT, OTHER, SELF, waitForQuietMachine, type CpuGroups, type CpuUsage } from './support/cpu.js';
 import { closedLoop } from './support/loops.js';
 import { rssOfProc, sampleRss } from './support/memory.js';
+import { Http } from './support/http.js';
 import { buildSystem, MAX_RATE_LIMIT, outsideSystemEnv, processesOf, type ProcessRow } from './support/system.js';
 import { fmt, MB, median, pad } from './support/stats.js';
 
@@ -95,43 +95,6 @@ const cleanups: Cleanup[] = [];
 // HTTP as a client
 // ---------------------------------------------------------------------------------------
 
-interface Answer {
-  status: number;
-  body: string;
-}
-
-class Http {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: Infinity });
-  private readonly target: URL;
-
-  constructor(baseUrl: string) {
-    this.target = new URL(baseUrl);
-  }
-
-  call(method: 'GET' | 'POST' | 'DELETE', path: string, token: string | undefined, json?: unknown): Promise<Answer> {
-    const payload = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
-    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-    if (payload) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = String(payload.length);
-    }
-    return new Promise<Answer>((resolve, reject) => {
-      const req = request({ host: this.target.hostname, port: this.target.port, path, method, headers, agent: this.agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
-      req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-      req.on('error', reject);
-      req.end(payload);
-    });
-  }
-
-  close(): void {
-    this.agent.destroy();
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // Users through the API
