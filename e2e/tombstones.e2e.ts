@@ -9,8 +9,9 @@ import { eventually } from '@homiwork/testing';
 import { startTestSystem, type TestSystem } from './support/test-system.js';
 
 // Defect 8 (tombstones after deletion) and defect 9 (expired uploads) through the real
-// processes. The sweeper is set to run only once an hour here, so anything that answers
-// 404 for an expired upload does so by reading `expires_at`, not because a sweep ran.
+// processes. Media's sweeper and retention's clock are set to run only once an hour here, so
+// anything that answers 404 for an expired upload does so by reading `expires_at`, not
+// because a sweep or an expiry event ran.
 
 const PASSWORD = 'a long and uncommon passphrase';
 let system: TestSystem;
@@ -24,6 +25,8 @@ beforeAll(async () => {
       RATE_LIMIT_WRITE_PER_MINUTE: '10000',
       MEDIA_TMP_DIR: mediaTmp,
       UPLOAD_SWEEP_INTERVAL_MS: '3600000',
+      // Retention's clock too: defect 9's test needs an expired row that nothing has deleted yet.
+      RETENTION_TICK_MS: '3600000',
     },
   });
 }, 120_000);
