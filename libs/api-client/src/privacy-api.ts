@@ -26,8 +26,9 @@ export class PrivacyApi {
     return this.client.call(CreatePrivacyRequest, { body });
   }
 
-  requests(): Promise<HttpResponse<typeof ListPrivacyRequests>> {
-    return this.client.call(ListPrivacyRequests);
+  /** The newest 100; `before` (the last item's id) pages on. */
+  requests(before?: string): Promise<HttpResponse<typeof ListPrivacyRequests>> {
+    return this.client.call(ListPrivacyRequests, { query: { before } });
   }
 
   get(id: string): Promise<HttpResponse<typeof GetPrivacyRequest>> {
@@ -63,8 +64,9 @@ export class OperatorsApi {
     await this.client.call(ReleaseLegalHold, { params: { id } });
   }
 
-  holds(userId?: string): Promise<HttpResponse<typeof ListLegalHolds>> {
-    return this.client.call(ListLegalHolds, { query: { userId } });
+  /** Pages of 200, newest first; `page` is the last item's time and id. */
+  holds(userId?: string, page?: { before: string; beforeId: string }): Promise<HttpResponse<typeof ListLegalHolds>> {
+    return this.client.call(ListLegalHolds, { query: { userId, ...page } });
   }
 
   async block(userId: string, reason: string): Promise<void> {
@@ -79,7 +81,8 @@ export class OperatorsApi {
     return this.client.call(AdminListPrivacyRequests, { query: { overdue: String(overdue) } });
   }
 
-  erasures(overdue = false): Promise<HttpResponse<typeof AdminListErasures>> {
-    return this.client.call(AdminListErasures, { query: { overdue: String(overdue) } });
+  /** Pages of 200, newest first; `page` is the last item's `requestedAt` and id. */
+  erasures(overdue = false, page?: { before: string; beforeId: string }): Promise<HttpResponse<typeof AdminListErasures>> {
+    return this.client.call(AdminListErasures, { query: { overdue: String(overdue), ...page } });
   }
 }
