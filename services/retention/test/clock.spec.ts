@@ -16,7 +16,8 @@ import {
   UserSeenV1,
 } from '@homiwork/contracts';
 import { eventually } from '@homiwork/testing';
-import { PolicyClock } from '../src/clock/index.js';
+import pg from 'pg';
+import { FireDueItems, PolicyClock } from '../src/clock/index.js';
 import { startRetentionHarness, type RetentionHarness } from './harness.js';
 
 const HOUR = 3_600_000;
@@ -315,17 +316,33 @@ describe('policy clock, exactly once', () => {
   it('an instance killed mid-sweep leaves the rest to a new one, which fires each remaining item once', async () => {
     const userId = randomUUID();
     const n = 20_000;
+    const batch = 100;
     await seed(userId, n, HOUR);
     const [a, b] = h.running();
     await b!.stop();
-    const pass = a!.get(PolicyClock).sweep().catch(() => -1);
-    await eventually(async () => Number((await h.sql<{ n: number }>('SELECT count(*)::int AS n FROM due_items WHERE user_id = $1', [userId]))[0]!.n) < n - 500, { timeoutMs: 20_000 });
-    // A crash: the instance's database sessions are cut in the middle of a batch.
-    await h.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'retention' AND pid <> pg_backend_pid()");
-    await pass;
+    // Five batches commit; the sixth is caught inside its transaction (its rows deleted, its
+    // events not yet written: the outbox is locked) when the instance's sessions are cut — a
+    // crash at the worst moment, made certain rather than raced.
+    const fire = a!.get(FireDueItems);
+    const now = h.now();
+    for (let i = 0; i < 5; i++) expect(await fire.batch(now, batch)).toBe(batch);
+    const locker = new pg.Client({ connectionString: h.databaseUrl, application_name: 'test-outbox-lock' });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE retention.outbox IN EXCLUSIVE MODE');
+      const inFlight = fire.batch(now, batch).catch(() => -1);
+      const blocked = async () => (await locker.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'retention' AND wait_event_type = 'Lock'")).rows[0]!.n > 0;
+      await eventually(blocked, { what: 'the sixth batch waiting on the outbox', timeoutMs: 10_000 });
+      await locker.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'retention'");
+      expect(await inFlight).toBe(-1);
+      await locker.query('ROLLBACK');
+    } finally {
+      await locker.end();
+    }
     await a!.stop().catch(() => undefined);
     const left = Number((await h.sql<{ n: number }>('SELECT count(*)::int AS n FROM due_items WHERE user_id = $1', [userId]))[0]!.n);
-    expect(left).toBeGreaterThan(0);
+    expect(left).toBe(n - 5 * batch);
 
     const c = await h.startInstance();
     await c.get(PolicyClock).sweep();
