@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { ApiClient } from '@homiwork/api-client';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { clockControlSubject, eventSubject, EVENTS_STREAM, parseEventPayload, streamName, type EventContract, type EventPayload } from '@homiwork/contracts';
-import { EVENT_TYPE_HEADER, OCCURRED_AT_HEADER } from '@homiwork/messaging';
+import { clockControlSubject, type EventContract, type EventPayload } from '@homiwork/contracts';
+import { publishStoredEvent, readStoredEvents } from '@homiwork/messaging';
 import { startMailSink, type MailSink } from '@homiwork/mail/sink';
 import { startLocalS3, type LocalS3 } from '@homiwork/storage/local';
 import { createTestDatabase, createTestNamespace, TEST_NATS_URL, type TestDatabase } from '@homiwork/testing';
@@ -123,32 +121,11 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
     sql: async <T>(query: string, params: unknown[] = []) => (await pool.query(query, params)).rows as T[],
     async events<E extends EventContract>(event: E) {
       nc ??= await connect({ servers: TEST_NATS_URL });
-      const stream = streamName(namespace, EVENTS_STREAM);
-      const jsm = await jetstreamManager(nc);
-      const { name } = await jsm.consumers.add(stream, {
-        filter_subject: eventSubject(namespace, event),
-        ack_policy: AckPolicy.None,
-        deliver_policy: DeliverPolicy.All,
-        inactive_threshold: 60_000_000_000,
-      });
-      const info = await jsm.consumers.info(stream, name);
-      const payloads: Array<EventPayload<E>> = [];
-      if (info.num_pending > 0) {
-        const batch = await (await jetstream(nc).consumers.get(stream, name)).fetch({ max_messages: info.num_pending, expires: 2_000 });
-        for await (const msg of batch) {
-          payloads.push(msg.json<EventPayload<E>>());
-          if (payloads.length === info.num_pending) break;
-        }
-      }
-      await jsm.consumers.delete(stream, name);
-      return payloads;
+      return readStoredEvents(nc, namespace, event);
     },
     async publish<E extends EventContract>(event: E, payload: EventPayload<E>) {
       nc ??= await connect({ servers: TEST_NATS_URL });
-      const h = headers();
-      h.set(EVENT_TYPE_HEADER, event.type);
-      h.set(OCCURRED_AT_HEADER, new Date().toISOString());
-      await jetstream(nc).publish(eventSubject(namespace, event), JSON.stringify(parseEventPayload(event, payload)), { msgID: randomUUID(), headers: h });
+      await publishStoredEvent(nc, namespace, event, payload);
     },
     async setClockOffset(offsetMs) {
       nc ??= await connect({ servers: TEST_NATS_URL });

@@ -14,3 +14,4 @@ export { isInfrastructureFailure } from './failure-kind.js';
 export { connectToNats, type NatsHandles } from './nats.js';
 export * from './headers.js';
 export { DeadLetterArchive, type DeadLetter, type ReplayedLetter } from './dead-letters.js';
+export { publishStoredEvent, readStoredEvents } from './stored-events.js';

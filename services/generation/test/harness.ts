@@ -1,28 +1,11 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { Clock, type ShiftableClock } from '@homiwork/clock';
-import {
-  BillingRpc,
-  EVENTS_STREAM,
-  eventSubject,
-  GenerationRpc,
-  IdentityRpc,
-  MediaRpc,
-  parseEventPayload,
-  RetentionRpc,
-  streamName,
-  type CallerContext,
-  type EventContract,
-  type EventPayload,
-  type RpcRequest,
-  type RpcResponse,
-  type RpcRoute,
-} from '@homiwork/contracts';
-import { EVENT_TYPE_HEADER, MessagingMetrics, OCCURRED_AT_HEADER, RpcClient, RpcError, RpcServer } from '@homiwork/messaging';
+import { BillingRpc, GenerationRpc, IdentityRpc, MediaRpc, RetentionRpc, type CallerContext, type EventContract, type EventPayload, type RpcRequest, type RpcResponse, type RpcRoute } from '@homiwork/contracts';
+import { MessagingMetrics, publishStoredEvent, readStoredEvents, RpcClient, RpcError, RpcServer } from '@homiwork/messaging';
 import { createLogger, ServiceMetrics } from '@homiwork/observability';
 import { startService, type StartedService } from '@homiwork/service-kit';
 import { ObjectStore } from '@homiwork/storage';
@@ -157,30 +140,8 @@ export async function startHarness(extraEnv: Record<string, string> = {}, option
     async sql<T>(query: string, params: unknown[] = []) {
       return (await pool.query(query, params)).rows as T[];
     },
-    async events<E extends EventContract>(event: E) {
-      const stream = streamName(namespace, EVENTS_STREAM);
-      const jsm = await jetstreamManager(nc);
-      const { name } = await jsm.consumers.add(stream, { filter_subject: eventSubject(namespace, event), ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: 60_000_000_000 });
-      const info = await jsm.consumers.info(stream, name);
-      const payloads: Array<EventPayload<E>> = [];
-      if (info.num_pending > 0) {
-        const batch = await (await jetstream(nc).consumers.get(stream, name)).fetch({ max_messages: info.num_pending, expires: 2_000 });
-        for await (const msg of batch) {
-          payloads.push(msg.json<EventPayload<E>>());
-          if (payloads.length === info.num_pending) break;
-        }
-      }
-      await jsm.consumers.delete(stream, name);
-      return payloads;
-    },
-    async publish(event, payload) {
-      const h = headers();
-      h.set(EVENT_TYPE_HEADER, event.type);
-      h.set(OCCURRED_AT_HEADER, new Date().toISOString());
-      const messageId = randomUUID();
-      await jetstream(nc).publish(eventSubject(namespace, event), JSON.stringify(parseEventPayload(event, payload)), { msgID: messageId, headers: h });
-      return messageId;
-    },
+    events: (event) => readStoredEvents(nc, namespace, event),
+    publish: (event, payload) => publishStoredEvent(nc, namespace, event, payload),
     async finished(jobId, userId, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

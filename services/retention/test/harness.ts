@@ -1,22 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { DynamicModule } from '@nestjs/common';
 import pg from 'pg';
 import { Clock, type ShiftableClock } from '@homiwork/clock';
-import {
-  EVENTS_STREAM,
-  eventSubject,
-  parseEventPayload,
-  streamName,
-  type CallerContext,
-  type EventContract,
-  type EventPayload,
-  type RpcRequest,
-  type RpcResponse,
-  type RpcRoute,
-} from '@homiwork/contracts';
-import { EVENT_TYPE_HEADER, OCCURRED_AT_HEADER, RpcClient } from '@homiwork/messaging';
+import { type CallerContext, type EventContract, type EventPayload, type RpcRequest, type RpcResponse, type RpcRoute } from '@homiwork/contracts';
+import { publishStoredEvent, readStoredEvents, RpcClient } from '@homiwork/messaging';
 import { startService, type StartedService } from '@homiwork/service-kit';
 import { startLocalS3, type LocalS3 } from '@homiwork/storage/local';
 import { erasureServices, generateDevSecrets } from '@homiwork/system-runner';
@@ -159,29 +147,7 @@ export async function startRetentionHarness(options: RetentionHarnessOptions = {
   for (let i = 0; i < (options.instances ?? 1); i++) await startInstance();
 
   const running = () => instances.filter((instance) => !instance.stopped);
-  const events = async <E extends EventContract>(event: E): Promise<Array<EventPayload<E>>> => {
-    const stream = streamName(namespace, EVENTS_STREAM);
-    const jsm = await jetstreamManager(nc);
-    const { name } = await jsm.consumers.add(stream, { filter_subject: eventSubject(namespace, event), ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: 60_000_000_000 });
-    try {
-      const info = await jsm.consumers.info(stream, name);
-      const payloads: Array<EventPayload<E>> = [];
-      const consumer = await jetstream(nc).consumers.get(stream, name);
-      while (payloads.length < info.num_pending) {
-        const batch = await consumer.fetch({ max_messages: Math.min(10_000, info.num_pending - payloads.length), expires: 2_000 });
-        let got = 0;
-        for await (const msg of batch) {
-          payloads.push(msg.json<EventPayload<E>>());
-          got++;
-          if (payloads.length === info.num_pending) break;
-        }
-        if (got === 0) break;
-      }
-      return payloads;
-    } finally {
-      await jsm.consumers.delete(stream, name);
-    }
-  };
+  const events = <E extends EventContract>(event: E): Promise<Array<EventPayload<E>>> => readStoredEvents(nc, namespace, event);
 
   const harness: RetentionHarness = {
     config,
@@ -211,14 +177,7 @@ export async function startRetentionHarness(options: RetentionHarnessOptions = {
     async sql<T>(query: string, params: unknown[] = []) {
       return (await pool.query(query, params)).rows as T[];
     },
-    async publish(event, payload, publishOptions = {}) {
-      const h = headers();
-      h.set(EVENT_TYPE_HEADER, event.type);
-      h.set(OCCURRED_AT_HEADER, new Date(Date.now() + offsetMs).toISOString());
-      const messageId = publishOptions.messageId ?? randomUUID();
-      await jetstream(nc).publish(eventSubject(namespace, event), JSON.stringify(parseEventPayload(event, payload)), { msgID: messageId, headers: h });
-      return messageId;
-    },
+    publish: (event, payload, publishOptions = {}) => publishStoredEvent(nc, namespace, event, payload, { occurredAt: new Date(Date.now() + offsetMs), ...publishOptions }),
     events,
     async eventsUntil(event, check, timeoutMs = 15_000) {
       let last: Array<EventPayload<typeof event>> = [];
