@@ -1,8 +1,9 @@
 /**
  * Chat (issue 10), two measurements in one run on the machine's PostgreSQL and NATS:
  *   1. capped vs plain — the cost of the §5.5 cap: `capped` is chat's insert as SendMessage
- *      does it (conversation upsert-lock with its next timestamp, then INSERT + trim to the
- *      newest 100 in one statement) into conversations already holding 100 messages; `plain` is the same INSERT
+ *      does it (one call of store_message_capped: the conversation upsert-locked with its next
+ *      timestamp, the INSERT, the trim to the newest 100) into conversations already holding
+ *      100 messages; `plain` is the same INSERT
  *      alone; both one transaction each through chat's own repositories and Transactor, the
  *      sealed bytes made beforehand (encryption is not part of either), each worker its own
  *      conversation, in a table that already holds BENCH_BACKGROUND_CONVERSATIONS other full
@@ -37,7 +38,6 @@ import { databaseUrl, randomId, TEST_NATS_URL } from '@homiwork/testing';
 import { ChatModule } from '../services/chat/src/chat.module.js';
 import { chatConfigSchema } from '../services/chat/src/config.js';
 import { CHAT_MIGRATIONS } from '../services/chat/src/migrations/index.js';
-import { ConversationsRepository } from '../services/chat/src/persistence/conversations.repository.js';
 import { MessagesRepository } from '../services/chat/src/persistence/messages.repository.js';
 import { type Cleanup, createBenchDatabase, intEnv, out, removeNamespaceOnCleanup, runBench } from './support/bench-kit.js';
 import { closedLoop, type LoopResult } from './support/loops.js';
@@ -76,7 +76,6 @@ async function cappedVsPlain(url: string): Promise<void> {
   await runMigrations(dataSource);
   const db = new Database(dataSource);
   const transactor = new Transactor(dataSource);
-  const conversations = new ConversationsRepository(db);
   const messages = new MessagesRepository(db);
   // About the size of a sealed 200-character message.
   const sealed = randomBytes(229);
@@ -85,10 +84,8 @@ async function cappedVsPlain(url: string): Promise<void> {
   const plainUsers = Array.from({ length: CONFIG.concurrency }, () => randomUUID());
   const message = (userId: string, createdAt: Date) => ({ id: randomUUID(), userId, assistantId, role: 'user' as const, sealed, keyVersion: 1, status: 'answered' as const, createdAt });
   const capped = async (userId: string) => {
-    await transactor.run(async () => {
-      const createdAt = await conversations.lockForNextMessage(userId, assistantId, new Date());
-      await messages.insertAndTrim(message(userId, createdAt), CAP);
-    });
+    const { id, role, sealed: bytes, keyVersion, status } = message(userId, new Date());
+    await transactor.run(() => messages.storeCapped({ id, userId, assistantId, role, sealed: bytes, keyVersion, status }, new Date(), false, CAP));
   };
   // Other users' full conversations, written over the past weeks, straight in SQL: only their shape matters.
   await dataSource.query(
@@ -133,27 +130,16 @@ async function cappedVsPlain(url: string): Promise<void> {
   const [{ n: over } = { n: -1 }] = await dataSource.query<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM chat.messages WHERE user_id = ANY($1) GROUP BY user_id HAVING count(*) <> ${CAP}) c`, [cappedUsers]);
   out(`capped conversations not at exactly ${CAP} after the run: ${over}`);
   out(`capped cost ×${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)} of plain (goal ≤ 1.5)`);
-  // A copy of insertAndTrim's statement (keep the two alike), rolled back: which index the trim used.
-  const explain = dataSource.createQueryRunner();
-  try {
-    await explain.startTransaction();
-    const userId = cappedUsers[0]!;
-    const plan = (await explain.query(
-      `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) WITH inserted AS (
-         INSERT INTO chat.messages (id, user_id, assistant_id, role, sealed, key_version, status, created_at) VALUES ($1, $2, $3, 'user', $4, 1, 'answered', now()) RETURNING id
-       )
-       DELETE FROM chat.messages WHERE id IN (
-         SELECT id FROM chat.messages WHERE user_id = $2 AND assistant_id = $3
-          ORDER BY created_at DESC, id DESC OFFSET $5 LIMIT 1)`,
-      [randomUUID(), userId, assistantId, sealed, CAP - 1],
-    )) as Array<{ 'QUERY PLAN': string }>;
-    const text = plan.map((row) => row['QUERY PLAN']);
-    const scan = text.find((row) => /Scan/.test(row) && /messages_1/.test(row))?.trim() ?? '?';
-    out(`trim plan: ${scan}; ${text.find((row) => row.trimStart().startsWith('Buffers'))?.trim() ?? ''}; ${text.at(-1)?.trim() ?? ''}`);
-  } finally {
-    await explain.rollbackTransaction().catch(() => undefined);
-    await explain.release();
-  }
+  // A copy of store_message_capped's trim query (keep the two alike): which index it used.
+  const userId = cappedUsers[0]!;
+  const plan = (await dataSource.query(
+    `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+     SELECT id FROM chat.messages WHERE user_id = $1 AND assistant_id = $2 ORDER BY created_at DESC, id DESC OFFSET $3 LIMIT 1`,
+    [userId, assistantId, CAP],
+  )) as Array<{ 'QUERY PLAN': string }>;
+  const text = plan.map((row) => row['QUERY PLAN']);
+  const scan = text.find((row) => /Scan/.test(row))?.trim() ?? '?';
+  out(`trim plan: ${scan}; ${text.find((row) => row.trimStart().startsWith('Buffers'))?.trim() ?? ''}; ${text.at(-1)?.trim() ?? ''}`);
 }
 
 async function endToEnd(url: string): Promise<void> {

@@ -47,29 +47,29 @@ export class MessagesRepository {
   constructor(private readonly db: Database) {}
 
   /**
-   * Stores a message and trims its conversation to the newest `keep`, in one statement; in
-   * the inserting transaction, with the conversation locked by it (ConversationsRepository.
-   * lockForNextMessage) in an earlier statement — so this statement's snapshot, taken after
-   * the lock was granted, sees every message committed before, and the new message (the
-   * newest: its timestamp came from the lock) plus the `keep − 1` newest of those are what
-   * stays. The trim cannot see the row inserted beside it (one snapshot), hence `keep − 1`.
-   *
-   * It deletes at most one row: every insert takes the lock and trims, so a conversation
-   * holds at most `keep` before an insert. Deleting exactly one (LIMIT 1) also keeps the
-   * statement cheap: the scan from the newest stops at the first row past the boundary,
-   * before the index entries of rows trimmed earlier (older still, dead until vacuumed) —
-   * without the limit it would walk all of them on every insert.
+   * Locks the conversation, stores the message as its newest and trims the conversation to
+   * the newest `keep` — one call of `store_message_capped` (migration 1766200000000), in
+   * the caller's transaction, so no other transaction ever sees more than `keep` rows.
+   * Returns the message's time: `now`, or 1 ms after the conversation's last message.
+   * `settledOnCreation` stamps `settled_at` with that time (a message that costs nothing).
    */
-  async insertAndTrim(message: SealedMessage, keep: number): Promise<void> {
-    await this.db.transactionManager('storing a message (with its conversation locked and trimmed)').query(
-      `WITH inserted AS (
-         INSERT INTO messages (${COLUMNS}, settled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10) RETURNING id
-       )
-       DELETE FROM messages WHERE id IN (
-         SELECT id FROM messages WHERE user_id = $2 AND assistant_id = $3
-          ORDER BY created_at DESC, id DESC OFFSET $9 LIMIT 1)`,
-      [message.id, message.userId, message.assistantId, message.role, message.sealed, message.keyVersion, message.status, message.createdAt, keep - 1, message.settledAt ?? null],
-    );
+  async storeCapped(message: Omit<SealedMessage, 'createdAt'>, now: Date, settledOnCreation: boolean, keep: number): Promise<Date> {
+    const [row] = await this.db
+      .transactionManager('storing a message (its conversation locked and trimmed)')
+      .query<Array<{ created_at: Date }>>('SELECT store_message_capped($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS created_at', [
+        message.id,
+        message.userId,
+        message.assistantId,
+        message.role,
+        message.sealed,
+        message.keyVersion,
+        message.status,
+        now,
+        message.settledAt ?? null,
+        settledOnCreation,
+        keep,
+      ]);
+    return row!.created_at;
   }
 
   /** A message alone, no lock, no trim: for the bench's baseline only. */
@@ -158,6 +158,16 @@ export class MessagesRepository {
   async deleteAllOfUser(userId: string): Promise<number> {
     const [, count] = await this.db.query<[unknown[], number]>('DELETE FROM messages WHERE user_id = $1', [userId]);
     return count;
+  }
+
+  /** Messages due under §5.5 at `cutoff` (as `deleteDue`) and still stored (purge_backlog_items). */
+  async countDue(cutoff: Date): Promise<number> {
+    const [row] = await this.db.query<Array<{ n: number }>>(
+      `SELECT count(*)::int AS n FROM messages m LEFT JOIN prime_status p ON p.user_id = m.user_id
+        WHERE m.created_at <= $1 AND (p.user_id IS NULL OR (NOT p.active AND COALESCE(p.expires_at, p.changed_at) <= $1))`,
+      [cutoff],
+    );
+    return row?.n ?? 0;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Logger } from '@homiwork/observability';
-import { LegalHoldsUnknown, LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
+import { ServiceMetrics, type Logger } from '@homiwork/observability';
+import { LegalHoldsUnknown, LOGGER, PeriodicSweeper, registerPurgeBacklog } from '@homiwork/service-kit';
 import { ChatConfig } from '../../config.js';
 import { PurgeExpired } from './purge-expired.usecase.js';
 
@@ -18,8 +18,10 @@ export class ChatSweeper extends PeriodicSweeper {
     private readonly purge: PurgeExpired,
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(ChatConfig) config: ChatConfig,
+    metrics: ServiceMetrics,
   ) {
     super(log, config.CHAT_SWEEP_INTERVAL_MS, 'chat history sweep');
+    registerPurgeBacklog(metrics, log, { chat_message: () => this.purge.backlog() });
   }
 
   protected async run(): Promise<number> {

@@ -94,6 +94,11 @@ export class PurgeExpired {
     });
   }
 
+  /** Messages past §5.5's retention, still stored, held ones included (purge_backlog_items{kind="chat_message"}). */
+  backlog(): Promise<number> {
+    return this.messages.countDue(this.cutoff());
+  }
+
   private cutoff(): Date {
     return addDays(this.clock.now(), -this.config.CHAT_RETENTION_DAYS);
   }

@@ -137,9 +137,9 @@ export class SendMessage {
     try {
       reply = await this.guarded(userId, async () => {
         // The conversation first, then the message: the order Clear takes them in.
-        const createdAt = await this.conversations.lockForNextMessage(userId, assistant.id, this.clock.now());
+        const lockedAt = await this.conversations.lockForNextMessage(userId, assistant.id, this.clock.now());
         const settled = await this.messages.settle(message.id, this.clock.now(), true);
-        const stored = settled === 'gone' ? { id: randomUUID(), createdAt } : await this.insertLocked(conversation, 'assistant', replyText, { id: randomUUID(), status: 'answered', settledAt: createdAt }, createdAt);
+        const stored = settled === 'gone' ? { id: randomUUID(), createdAt: lockedAt } : await this.insert(conversation, 'assistant', replyText, { id: randomUUID(), status: 'answered', settledAt: null }, true);
         if (charged && settled !== 'already_settled') await this.finished(userId, message.id, 'succeeded');
         return stored;
       });
@@ -155,17 +155,21 @@ export class SendMessage {
     };
   }
 
-  /** Inside a transaction: lock the conversation, store the user message sealed (settled already if it costs nothing), trim to the newest 100. */
-  private async store(conversation: { userId: string; assistantId: string }, text: string, storing: Storing, charged: boolean): Promise<Stored> {
-    const createdAt = await this.conversations.lockForNextMessage(conversation.userId, conversation.assistantId, this.clock.now());
-    return this.insertLocked(conversation, 'user', text, { ...storing, settledAt: charged ? storing.settledAt : createdAt }, createdAt);
+  /** Inside a transaction: store the user message sealed (settled already if it costs nothing), its conversation locked and trimmed to the newest 100. */
+  private store(conversation: { userId: string; assistantId: string }, text: string, storing: Storing, charged: boolean): Promise<Stored> {
+    return this.insert(conversation, 'user', text, storing, !charged);
   }
 
-  /** With the conversation locked by this transaction: store sealed, trim to the newest 100. */
-  private async insertLocked(conversation: { userId: string; assistantId: string }, role: MessageRole, text: string, storing: Storing, createdAt: Date): Promise<Stored> {
+  /** Seals first, so the conversation's lock is held only for the one capped insert. */
+  private async insert(conversation: { userId: string; assistantId: string }, role: MessageRole, text: string, storing: Storing, settledOnCreation: boolean): Promise<Stored> {
     const { userId, assistantId } = conversation;
     const { sealed, keyVersion } = await this.keys.seal(userId, text);
-    await this.messages.insertAndTrim({ id: storing.id, userId, assistantId, role, sealed, keyVersion, status: storing.status, createdAt, settledAt: storing.settledAt }, ChatRpc.STORED_MESSAGES_PER_ASSISTANT);
+    const createdAt = await this.messages.storeCapped(
+      { id: storing.id, userId, assistantId, role, sealed, keyVersion, status: storing.status, settledAt: storing.settledAt },
+      this.clock.now(),
+      settledOnCreation,
+      ChatRpc.STORED_MESSAGES_PER_ASSISTANT,
+    );
     return { id: storing.id, createdAt };
   }
 
