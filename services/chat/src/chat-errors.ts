@@ -10,6 +10,7 @@ export const ChatErrors = {
   accountDeleted: () => new RpcError(401, 'unauthorized', 'this account has been deleted; nothing was stored'),
   // R7.3: while a restriction or objection is in force nothing of the user's is processed.
   processingRestricted: () => new RpcError(403, 'processing_restricted', 'a restriction of processing or an objection you made is in force (§9), so your data is not processed and nothing was stored or charged; withdraw that privacy request (DELETE /v1/privacy/requests/:id) to lift it'),
+  restrictedBeforeReply: () => new RpcError(403, 'processing_restricted', 'a restriction of processing or an objection you made came into force before the reply (§9): your message is kept unanswered, nothing was charged, and no reply is made while it is in force'),
   assistantNotFound: (assistantId: string) => new RpcError(404, 'not_found', `assistantId: no assistant "${assistantId}"`),
   textInvalid: () => new RpcError(400, 'validation_failed', `text: must be 1 to ${ChatRpc.MAX_MESSAGE_CHARS} characters once trimmed`),
   textRejected: () => new RpcError(422, 'content_rejected', 'text: this message cannot be accepted under the service rules'),

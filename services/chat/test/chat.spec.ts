@@ -141,6 +141,16 @@ describe('failures leave a clear state', () => {
     expect((await list(userId)).items).toEqual([expect.objectContaining({ text: 'will this be answered?', status: 'unanswered' })]);
   });
 
+  it("generation's late 403 processing_restricted (a restriction that came into force mid-send) passes through as 403, not 502: the message stays unanswered, refunded", async () => {
+    const userId = randomUUID();
+    h.peers.replies.set(userId, 'restricted');
+    await expect(send(userId, 'restricted on the way')).rejects.toMatchObject({ status: 403, code: 'processing_restricted' });
+    const rows = await rowsOf(userId);
+    expect(rows).toEqual([expect.objectContaining({ role: 'user', status: 'unanswered' })]);
+    await eventually(async () => (await finishedOf(rows[0]!.id)).length === 1, { what: 'refund' });
+    expect((await finishedOf(rows[0]!.id))[0]).toMatchObject({ outcome: 'failed', purpose: 'chat' });
+  });
+
   it('402 from billing passes through and nothing stays; billing failing answers 503, nothing stays, and any reservation is refunded', async () => {
     const broke = randomUUID();
     h.peers.billing.set(broke, 'broke');

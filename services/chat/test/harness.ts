@@ -21,8 +21,8 @@ import { ChatModule } from '../src/chat.module.js';
 export interface PeerBehaviour {
   /** Reservation answer per user: pay (default), 402, or a 500. */
   billing: Map<string, 'pay' | 'broke' | 'fail'>;
-  /** Reply answer per user: a reply naming the last turn (default), a failure, or LONG_REPLY. */
-  replies: Map<string, 'answer' | 'fail' | 'long'>;
+  /** Reply answer per user: a reply naming the last turn (default), a failure, generation's late 403 for a restriction, or LONG_REPLY. */
+  replies: Map<string, 'answer' | 'fail' | 'restricted' | 'long'>;
   reservations: Array<RpcRequest<typeof BillingRpc.ReserveEnergyRoute>>;
   replyRequests: Array<RpcRequest<typeof GenerationRpc.ChatReplyRoute>>;
   /** Delay before each reply, so sends overlap. */
@@ -78,6 +78,7 @@ export async function startHarness(extraEnv: Record<string, string> = {}): Promi
     peers.replyRequests.push(request);
     if (peers.replyDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, peers.replyDelayMs));
     if (peers.replies.get(request.userId) === 'fail') throw new RpcError(503, 'service_unavailable', 'the contractor is unavailable', 5);
+    if (peers.replies.get(request.userId) === 'restricted') throw new RpcError(403, 'processing_restricted', 'a restriction of processing is in force');
     if (peers.replies.get(request.userId) === 'long') return { text: LONG_REPLY };
     return { text: standInReply(request) };
   });

@@ -130,6 +130,9 @@ export class SendMessage {
     } catch (error) {
       this.logger.warn({ err: error instanceof RpcError ? { status: error.status, code: error.code } : error, requestId: caller.requestId }, 'chat reply failed; the message stays unanswered');
       await this.failed(userId, message.id, charged);
+      // Generation checks its own mirror of restrictions too: one that came into force while
+      // this send was on its way is the user's own choice, not a failure of ours.
+      if (error instanceof RpcError && error.status === 403 && error.code === 'processing_restricted') throw ChatErrors.restrictedBeforeReply();
       throw ChatErrors.replyFailed();
     }
 
