@@ -1,5 +1,5 @@
 // Brings this machine to the state the system needs, doing only what is missing:
-// PostgreSQL and NATS running, ffmpeg installed, npm packages matching the lock file.
+// PostgreSQL and NATS running, ffmpeg and Prometheus installed, npm packages matching the lock file.
 // Plain JavaScript on purpose: it runs on the machine's own Node (20) before the repo's
 // Node 24 exists in node_modules.
 import { createHash } from 'node:crypto';
@@ -72,6 +72,15 @@ function ensureFfmpeg() {
   run('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null');
 }
 
+// `npm start` runs Prometheus over the services; `npm test` checks the configurations and
+// rule files with its promtool. Debian's package may start its own Prometheus on :9090;
+// the system's listens on 9191, so the two do not meet.
+function ensurePrometheus() {
+  if (hasCommand('prometheus') && hasCommand('promtool')) return;
+  say('installing prometheus from Debian');
+  run('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null');
+}
+
 function ensureNodeModules() {
   const lock = readFileSync(join(root, 'package-lock.json'));
   const digest = createHash('sha256').update(lock).digest('hex');
@@ -86,6 +95,7 @@ export async function setup() {
   await ensurePostgres();
   await ensureNats();
   ensureFfmpeg();
+  ensurePrometheus();
   ensureNodeModules();
 }
 

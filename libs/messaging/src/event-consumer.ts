@@ -29,7 +29,7 @@ import {
   MESSAGE_ID_HEADER,
   OCCURRED_AT_HEADER,
 } from './headers.js';
-import type { MessagingMetrics } from './messaging-metrics.js';
+import type { DeadLetterReason, MessagingMetrics } from './messaging-metrics.js';
 
 export interface EventContext {
   /** The transaction the handler must use for its writes; it commits with the inbox record. */
@@ -71,7 +71,7 @@ interface Decoded<E extends EventContract> {
   occurredAt: Date | undefined;
 }
 
-type Failure = { msg: JsMsg; reason: 'invalid_payload' | 'handler_failed'; error: string };
+type Failure = { msg: JsMsg; reason: DeadLetterReason; error: string };
 /** A message that could not be settled because a dependency is unreachable: held, tried again later. */
 type Blocked = { msg: JsMsg; blocked: true; error: unknown };
 type Result = 'processed' | 'duplicate' | Failure | Blocked;
@@ -166,6 +166,7 @@ export class EventConsumer<E extends EventContract> {
     const consumer = await this.options.js.consumers.get(streamName(this.options.namespace, EVENTS_STREAM), this.options.contract.durableName);
     const messages = await consumer.consume({ max_messages: this.batchSize * 2 });
     this.messages = messages;
+    this.options.metrics.initConsumer(this.label);
     // Long batches and held messages must not outlive the ack wait: tell the server we are on them.
     this.heartbeat = setInterval(() => this.keepInHandAlive(), Math.max(50, Math.floor(this.ackWaitMs / 3)));
     this.heartbeat.unref();
@@ -194,6 +195,7 @@ export class EventConsumer<E extends EventContract> {
     const reader = (async () => {
       try {
         for await (const msg of messages) {
+          if (msg.info.deliveryCount > 1) this.options.metrics.redelivered.inc({ consumer: this.label });
           this.inHand.add(msg);
           queue.push(msg);
           notify?.();

@@ -3,7 +3,7 @@ export { Outbox } from './outbox.js';
 export { EventsOutbox } from './events-outbox.js';
 export { OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
 export { EventConsumer, type EventConsumerOptions, type EventContext, type EventHandler } from './event-consumer.js';
-export { MessagingMetrics, type ConsumeOutcome } from './messaging-metrics.js';
+export { MessagingMetrics, CONSUME_OUTCOMES, DEAD_LETTER_REASONS, PURGE_TRIGGERS, purgeTriggerLabel, type ConsumeOutcome, type DeadLetterReason } from './messaging-metrics.js';
 export { ConsumerPendingGauge, type ConsumerPendingGaugeOptions } from './consumer-pending-gauge.js';
 export { provisionStreams, verifyStreams, DEFAULT_STREAM_LIMITS, type StreamLimits } from './streams.js';
 export { consumerConfigDifferences, declaredConsumers, DEFAULT_CONSUMER_TUNING, durableConsumerConfig, provisionDurableConsumers, type ConsumerTuning } from './durable-consumers.js';
@@ -11,7 +11,7 @@ export { DEFAULT_ACCESS_TOKEN_TTL_SECONDS, kvBuckets, openKvBucket, provisionKvB
 export { isPermissionRefusal, NotProvisionedError } from './provisioning.js';
 export { RpcServer, RpcClient, RpcError, parseCallerHeader, parseRequestBody, type RpcHandler } from './rpc.js';
 export { isInfrastructureFailure } from './failure-kind.js';
-export { connectToNats, type NatsHandles } from './nats.js';
+export { connectToNats, natsServers, type NatsHandles } from './nats.js';
 export * from './headers.js';
 export { DeadLetterArchive, type DeadLetter, type ReplayedLetter } from './dead-letters.js';
 export { publishStoredEvent, readStoredEvents } from './stored-events.js';

@@ -2,9 +2,10 @@ import { headers as natsHeaders, type Msg, type NatsConnection, type Subscriptio
 import type { JetStreamClient } from '@nats-io/jetstream';
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
+import { PurgeCompletedV1 } from '@homiwork/contracts';
 import type { Logger } from '@homiwork/observability';
 import { outboxChannel } from './messaging-tables.migration.js';
-import type { MessagingMetrics } from './messaging-metrics.js';
+import { purgeTriggerLabel, type MessagingMetrics } from './messaging-metrics.js';
 import { newInbox } from './nats.js';
 
 interface OutboxRow {
@@ -59,6 +60,7 @@ export class OutboxRelay {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.options.metrics.initRelay();
     await this.listen();
     this.loop = this.run();
   }
@@ -91,7 +93,10 @@ export class OutboxRelay {
       this.options.hooks?.afterPublish?.();
       await runner.query(`DELETE FROM "${schema}".outbox WHERE id = ANY($1::uuid[])`, [rows.map((row) => row.id)]);
       await runner.commitTransaction();
-      for (const row of rows) metrics.published.inc({ event: row.type });
+      for (const row of rows) {
+        metrics.published.inc({ event: row.type });
+        if (row.type === PurgeCompletedV1.type) metrics.purgesCompleted.inc({ trigger: purgeTrigger(row.payload) });
+      }
       return rows.length;
     } catch (error) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
@@ -155,9 +160,26 @@ export class OutboxRelay {
     const now = Date.now();
     if (now - this.lastBacklogCheck < 5_000) return;
     this.lastBacklogCheck = now;
-    const [row] = await this.options.dataSource.query<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM "${this.options.schema}".outbox`);
-    this.options.metrics.outboxBacklog.set(row?.n ?? 0);
+    await this.refreshBacklog();
   }
+
+  /** Sets outbox_backlog and outbox_oldest_age_seconds from the table now. Exposed for tests and tooling. */
+  async refreshBacklog(): Promise<void> {
+    const [row] = await this.options.dataSource.query<Array<{ n: number; oldest: Date | null }>>(`SELECT count(*)::int AS n, min(occurred_at) AS oldest FROM "${this.options.schema}".outbox`);
+    this.options.metrics.outboxBacklog.set(row?.n ?? 0);
+    // Against the wall clock, as event_lag_seconds: the age an operator waits for, not the service clock's.
+    this.options.metrics.outboxOldestAge.set(row?.oldest ? Math.max(0, (Date.now() - row.oldest.getTime()) / 1000) : 0);
+  }
+}
+
+/**
+ * The `trigger` label of purges_completed_total: the event that asked for the purge in
+ * snake case (`UserDeleted.v1` → `user_deleted`), `scheduled` for a service's own sweep.
+ * Read from the validated payload the outbox holds; never the user or message id.
+ */
+export function purgeTrigger(payload: string): string {
+  const trigger = (JSON.parse(payload) as { trigger?: { type?: string } | null }).trigger;
+  return trigger?.type ? purgeTriggerLabel(trigger.type) : 'scheduled';
 }
 
 /** JetStream's answer to a publish: where the message was stored, or why not. */

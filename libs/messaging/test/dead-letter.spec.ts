@@ -46,6 +46,11 @@ describe('dead letters', () => {
       },
     });
     await consumer.start();
+    const counterOf = async (counter: typeof f.metrics.redelivered | typeof f.metrics.deadLettered, reason?: string) =>
+      (await counter.get()).values.find((v) => v.labels.consumer === TEST_CONSUMER.durableName && (reason === undefined || (v.labels as Record<string, unknown>).reason === reason))?.value;
+    // Series at 0 before the first message, so `increase(...) > 0` sees the first one.
+    expect(await counterOf(f.metrics.redelivered)).toBe(0);
+    expect(await counterOf(f.metrics.deadLettered, 'handler_failed')).toBe(0);
     const relay = f.newRelay();
     await relay.start();
     const healthy: string[] = [];
@@ -71,6 +76,8 @@ describe('dead letters', () => {
     expect(letter!.json<{ userId: string }>().userId).toBe(poisonUser);
     const dead = (await f.metrics.deadLettered.get()).values.find((v) => v.labels.reason === 'handler_failed');
     expect(dead?.value).toBe(1);
+    // Deliveries 2 and 3 of the poison message; the healthy ones were delivered once.
+    expect(await counterOf(f.metrics.redelivered)).toBe(2);
   });
 
   it('dead-letters an invalid payload on consume at once, logging the schema error and no personal data', async () => {

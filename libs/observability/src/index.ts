@@ -10,3 +10,17 @@ export {
   type TracingHandle,
   type SpanOptions,
 } from './tracing.js';
+export { registerHttpTracing } from './tracing-http.js';
+export {
+  METRIC_CATALOGUE,
+  PROCESS_DEFAULT_METRICS,
+  SUPERVISOR_METRICS,
+  catalogued,
+  catalogueViolations,
+  labelAllowed,
+  queryableMetricNames,
+  seriesNames,
+  type LabelRule,
+  type MetricDefinition,
+  type MetricType,
+} from './metric-catalogue.js';

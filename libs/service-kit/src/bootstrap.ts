@@ -77,6 +77,7 @@ export async function startService(
   const logger = app.get<Logger>(LOGGER);
   // One request's unawaited failure must not take the process (and every request in it) down.
   const caught = metrics.counter({ name: 'process_uncaught_failures_total', help: 'Failures no code caught, by kind (logged; a rejection is survived, an exception restarts the process)', labelNames: ['kind'] as const });
+  for (const kind of ['unhandled_rejection', 'uncaught_exception'] as const) caught.inc({ kind }, 0);
   const safetyNet: ProcessSafetyNet = installProcessSafetyNet({ logger, shutdown: () => app.close(), onCaught: (kind) => caught.inc({ kind }) });
   const nestFastify = app.getHttpAdapter().getInstance();
   registerHttpMetrics(nestFastify, metrics);

@@ -8,6 +8,7 @@ export { HTTP_REQUEST_TIMEOUT_MS, startService, type StartedService } from './bo
 export { LOGGER, NATS, SERVICE_CONFIG } from './tokens.js';
 export { installProcessSafetyNet, type ProcessSafetyNet, type ProcessSafetyNetOptions } from './process-safety-net.js';
 export { PeriodicSweeper } from './periodic-sweeper.js';
+export { registerPurgeBacklog, type BacklogCount } from './purge-backlog.js';
 export { LegalHolds, LegalHoldsUnknown, type SweepCandidates } from './legal-holds.js';
 export {
   EXPORT_READ_BATCH,

@@ -10,8 +10,10 @@ export {
   renderDevNatsServerConfig,
   renderNatsAuthorization,
   generatedHeader,
+  type NatsClusterMember,
   type NatsUserPermissions,
 } from './nats-permissions.js';
+export { PROMETHEUS_RULE_FILES, prometheusBinary, renderPrometheusConfig, startPrometheus, type PrometheusProcess, type ScrapeTarget } from './prometheus.js';
 export { natsServerBinary, startNatsServer, type NatsServerProcess } from './nats-server.js';
 export { SERVICE_MANIFEST, compiledMain, downstreamServices, erasureServices, type Dependency, type ServiceManifestEntry } from './manifest.js';
 export type { ServiceDescriptor } from './service-descriptor.js';

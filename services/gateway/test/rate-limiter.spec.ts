@@ -3,7 +3,14 @@ import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ShiftableClock } from '@homiwork/clock';
 import { createTestNamespace, TEST_NATS_URL } from '@homiwork/testing';
+import type { ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { HttpRoute } from '@homiwork/contracts';
+import { catalogueViolations, ServiceMetrics } from '@homiwork/observability';
+import type { GatewayConfig } from '../src/config.js';
 import { NatsKvRateLimiter, SYNC_INTERVAL_MS, type RateDecision } from '../src/rate-limit/nats-kv-rate-limiter.js';
+import { RateLimitGuard } from '../src/rate-limit/rate-limit.guard.js';
+import { HTTP_ROUTE_METADATA } from '../src/routes/http-route.decorator.js';
 
 let first: NatsConnection;
 let second: NatsConnection;
@@ -98,5 +105,33 @@ describe('NatsKvRateLimiter (real NATS KV)', () => {
     // about 10 % at this rate on a quiet machine; CI's parallel workers stretch the sync
     // interval, so the bound allows twice that — it still fails a limiter that stops syncing.
     expect(accepted).toBeLessThanOrEqual(limit * 1.2);
+  });
+});
+
+describe('RateLimitGuard: gateway_rate_limit_rejections_total', () => {
+  it('counts each 429 under the route policy whose limit was reached, with every policy at 0 from the start and no key in the labels', async () => {
+    const metrics = new ServiceMetrics('gateway-rate-limit-test');
+    const config = { IP_HASH_SALT: 'salt-'.repeat(8), RATE_LIMIT_AUTH_PER_MINUTE: 2, RATE_LIMIT_READ_PER_MINUTE: 100, RATE_LIMIT_WRITE_PER_MINUTE: 100, RATE_LIMIT_GENERATION_PER_MINUTE: 100 } as GatewayConfig;
+    const guard = new RateLimitGuard(new Reflector(), await open(first), config, metrics);
+    const route: Partial<HttpRoute> = { path: '/v1/auth/login', rateLimit: 'auth' };
+    const handler = () => undefined;
+    Reflect.defineMetadata(HTTP_ROUTE_METADATA, route, handler);
+    const ipHash = `ip-${namespace}`;
+    const context = {
+      getHandler: () => handler,
+      switchToHttp: () => ({ getRequest: () => ({ edge: { ipHash }, body: { login: 'alice@example.com', password: 'x' } }) }),
+    } as unknown as ExecutionContext;
+    const rejections = async (): Promise<Record<string, number>> =>
+      Object.fromEntries((await metrics.registry.getSingleMetric('gateway_rate_limit_rejections_total')!.get()).values.map((v) => [String(v.labels.limit), v.value]));
+
+    expect(await rejections()).toEqual({ auth: 0, read: 0, write: 0, generation: 0 });
+    expect(await guard.canActivate(context)).toBe(true);
+    expect(await guard.canActivate(context)).toBe(true);
+    await expect(guard.canActivate(context)).rejects.toMatchObject({ status: 429 });
+    expect(await rejections()).toEqual({ auth: 1, read: 0, write: 0, generation: 0 });
+    const text = await metrics.metricsText();
+    expect(text).not.toContain('alice');
+    expect(text).not.toContain(ipHash);
+    expect(catalogueViolations(text)).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import { MediaConfig } from './config.js';
 import { MediaHandlers } from './media.handlers.js';
 import { MEDIA_MIGRATIONS } from './migrations/index.js';
 import { UploadWorkDirs } from './persistence/upload-work-dirs.js';
+import { UploadMetrics } from './upload-metrics.js';
 import { UploadsRepository } from './persistence/uploads.repository.js';
 import { Moderator, moderatorFromConfig } from '@homiwork/moderation';
 import { AvTransformer, ImageTransformer } from './processing/index.js';
@@ -34,6 +35,7 @@ export class MediaModule {
         { provide: MediaConfig, useValue: config },
         UploadsRepository,
         UploadWorkDirs,
+        UploadMetrics,
         StoreUpload,
         ListUploads,
         GetUpload,

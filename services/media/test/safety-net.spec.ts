@@ -34,6 +34,7 @@ let nats: NatsHandles;
 let namespace: string;
 let sweeper: UploadSweeper;
 let purge: PurgeUploads;
+const sweeperMetrics = new ServiceMetrics('media-safety-net-test');
 let retention: RpcServer | undefined;
 const held = new Set<string>();
 /** Every holds.active question retention was asked: the ids asked about. */
@@ -68,7 +69,7 @@ beforeAll(async () => {
     },
   });
   const config = mediaConfigSchema.parse({ NODE_ENV: 'test', DATABASE_URL: database.url, NATS_URL: TEST_NATS_URL, S3_URL: s3.url, INTERNAL_API_TOKEN: 'x'.repeat(32) });
-  sweeper = new UploadSweeper(purge, createLogger({ service: 'media', level: 'debug', destination }), config);
+  sweeper = new UploadSweeper(purge, createLogger({ service: 'media', level: 'debug', destination }), config, sweeperMetrics);
 });
 afterAll(async () => {
   await retention?.stop();
@@ -77,6 +78,12 @@ afterAll(async () => {
   await dataSource?.destroy();
   await database?.drop();
 });
+
+/** purge_backlog_items{kind="upload"} as a scrape reads it (counted in the database then). */
+async function backlog(): Promise<number | undefined> {
+  const line = (await sweeperMetrics.metricsText()).split('\n').find((l) => l.startsWith('purge_backlog_items{kind="upload"'));
+  return line === undefined ? undefined : Number(line.split(' ').at(-1));
+}
 
 async function uploadOf(userId: string, createdAt: Date) {
   const id = randomUUID();
@@ -97,13 +104,16 @@ const uploadExpired = (upload: { id: string; userId: string }) =>
   dataSource.transaction((manager) => withinTransaction(manager, () => purge.one(upload.id, upload.userId, { type: UploadExpiredV1.type, messageId: randomUUID() })));
 
 describe('media’s own upload sweep, behind retention', () => {
-  it('leaves an upload due less than the grace period ago to retention, and takes it once the grace is over', async () => {
+  it('leaves an upload due less than the grace period ago to retention, and takes it once the grace is over; the purge backlog counts it until then', async () => {
+    const before = (await backlog())!;
     const upload = await uploadOf(randomUUID(), addDays(clock.now(), -7));
+    expect(await backlog()).toBe(before + 1);
     await sweeper.sweep();
     expect(await exists(upload.id)).toBe(true);
     clock.advance(SAFETY_NET_GRACE_DAYS * DAY_MS);
     await sweeper.sweep();
     expect(await exists(upload.id)).toBe(false);
+    expect(await backlog()).toBe(before);
     expect(await store.stat(upload.objectKey)).toBeNull();
   });
 

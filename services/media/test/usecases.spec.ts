@@ -8,7 +8,7 @@ import type { DataSource } from 'typeorm';
 import { addDays, ShiftableClock } from '@homiwork/clock';
 import { RetentionRpc, UploadExpiredV1, UserDeletedV1 } from '@homiwork/contracts';
 import { connectToNats, EventsOutbox, MessagingMetrics, Outbox, RpcClient, RpcServer, type NatsHandles } from '@homiwork/messaging';
-import { createLogger, ServiceMetrics } from '@homiwork/observability';
+import { catalogueViolations, createLogger, ServiceMetrics } from '@homiwork/observability';
 import { createServiceDataSource, Database, runMigrations, Transactor, UserTombstones, withinTransaction } from '@homiwork/persistence';
 import { ObjectStore } from '@homiwork/storage';
 import { startLocalS3, type LocalS3 } from '@homiwork/storage/local';
@@ -26,6 +26,7 @@ import { GetUploadFile } from '../src/usecases/get-upload-file/get-upload-file.u
 import { ListUploads } from '../src/usecases/list-uploads/list-uploads.usecase.js';
 import { PurgeUploads } from '../src/usecases/purge-uploads/purge-uploads.usecase.js';
 import { StoreUpload } from '../src/usecases/store-upload/store-upload.usecase.js';
+import { UploadMetrics } from '../src/upload-metrics.js';
 
 // Media's use cases built by hand on the real database and a local S3 server: reads go
 // through use cases (never a handler reading the repository), purges join the event
@@ -251,7 +252,7 @@ describe('one sweep drains everything due', () => {
 });
 
 describe('tombstones: nothing is stored for a user after media purged them (defect 8)', () => {
-  const storeUpload = () => new StoreUpload(transactor, uploads, store, outbox, tombstones, new UploadWorkDirs(config, logger), new ImageTransformer(), new AvTransformer(), new Moderator([]), clock, config, logger);
+  const storeUpload = () => new StoreUpload(transactor, uploads, store, outbox, tombstones, new UploadWorkDirs(config, logger), new ImageTransformer(), new AvTransformer(), new Moderator([]), clock, config, logger, new UploadMetrics(new ServiceMetrics('media-test')));
   const objectsOf = (owner: string) => store.listOwnerKeys(owner);
 
   it('an upload still streaming when UserDeleted is processed is refused (401) when it ends; no row, no object, and the receipt counts what there was', async () => {
@@ -282,6 +283,30 @@ describe('tombstones: nothing is stored for a user after media purged them (defe
     await expect(storeUpload().execute(body, {}, caller(owner))).rejects.toMatchObject({ status: 401 });
     expect(body.readableLength).toBe(0);
     expect(await objectsOf(owner)).toEqual([]);
+  });
+});
+
+describe('media_uploads_total (R9.1)', () => {
+  it('counts stored uploads by kind and refusals by reason, with every known series at 0 from the start', async () => {
+    const metrics = new ServiceMetrics('media-uploads-test');
+    const storeUpload = new StoreUpload(transactor, uploads, store, outbox, tombstones, new UploadWorkDirs(config, logger), new ImageTransformer(), new AvTransformer(), new Moderator([]), clock, config, logger, new UploadMetrics(metrics));
+    const count = async (labels: string): Promise<number | undefined> => {
+      const line = (await metrics.metricsText()).split('\n').find((l) => l.startsWith(`media_uploads_total{${labels},service="media-uploads-test"}`));
+      return line === undefined ? undefined : Number(line.split(' ').at(-1));
+    };
+    expect(await count('kind="text",outcome="stored",reason="none"')).toBe(0);
+    expect(await count('kind="unknown",outcome="rejected",reason="empty_file"')).toBe(0);
+    const owner = randomUUID();
+    const note = new PassThrough();
+    note.end('a short note\n');
+    await storeUpload.execute(note, { filename: 'note.txt' }, caller(owner));
+    const empty = new PassThrough();
+    empty.end();
+    await expect(storeUpload.execute(empty, { filename: 'empty.txt' }, caller(owner))).rejects.toMatchObject({ code: 'empty_file' });
+    expect(await count('kind="text",outcome="stored",reason="none"')).toBe(1);
+    expect(await count('kind="unknown",outcome="rejected",reason="empty_file"')).toBe(1);
+    expect(await metrics.metricsText()).not.toContain(owner);
+    expect(catalogueViolations(await metrics.metricsText())).toEqual([]);
   });
 });
 

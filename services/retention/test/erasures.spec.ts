@@ -19,7 +19,7 @@ import {
 } from '@homiwork/contracts';
 import { UserDataKeys } from '@homiwork/data-keys';
 import { RpcError } from '@homiwork/messaging';
-import { ServiceMetrics } from '@homiwork/observability';
+import { catalogueViolations, ServiceMetrics } from '@homiwork/observability';
 import { ObjectStore } from '@homiwork/storage';
 import { eventually } from '@homiwork/testing';
 import { AuditErasures } from '../src/erasures/index.js';
@@ -116,6 +116,15 @@ describe('retention: legal holds, erasures and signed receipts', () => {
 
     // A second hold: releasing the first alone approves nothing.
     const { id: second } = await h.call(RetentionRpc.PlaceLegalHoldRoute, { userId, reason: 'tax audit' }, operator);
+    const holdsActive = async (): Promise<number> => {
+      const [instance] = h.running();
+      await instance!.get(AuditErasures).execute();
+      return Number(/^retention_legal_holds_active\{[^}]*\} (\d+)$/m.exec(await instance!.get(ServiceMetrics).metricsText())?.[1]);
+    };
+    const activeInDatabase = async () => (await h.sql<{ n: number }>('SELECT count(*)::int AS n FROM legal_holds WHERE released_at IS NULL'))[0]!.n;
+    const withBoth = await holdsActive();
+    expect(withBoth).toBe(await activeInDatabase());
+    expect(withBoth).toBeGreaterThanOrEqual(2);
     await h.call(RetentionRpc.ReleaseLegalHoldRoute, { id: holdId }, operator);
     await h.outboxDrained();
     expect(await approvalsOf(erasureId)).toEqual([]);
@@ -130,6 +139,7 @@ describe('retention: legal holds, erasures and signed receipts', () => {
     expect(released.overdue).toBe(false);
     expect(new Date(released.deadlineAt).getTime()).toBeGreaterThan(h.now().getTime() + 23 * HOUR);
     await h.eventsUntil(LegalHoldReleasedV1, (events) => events.filter((event) => event.userId === userId).length === 2);
+    expect(await holdsActive()).toBe(withBoth - 2);
 
     // The record: who placed and released, when, why — and no longer active.
     const { items } = await h.call(RetentionRpc.ListLegalHoldsRoute, { userId }, operator);
@@ -282,6 +292,8 @@ describe('retention: legal holds, erasures and signed receipts', () => {
       const overdue = Number(/retention_erasures_open\{[^}]*state="overdue"[^}]*\} (\d+)/.exec(text)?.[1]);
       expect(overdue).toBeGreaterThanOrEqual(1);
       expect(text).toMatch(/retention_erasures_open\{[^}]*state="held"/);
+      // A whole running retention's metrics: every one in the catalogue, every label value known.
+      expect(catalogueViolations(text)).toEqual([]);
     }
   });
 

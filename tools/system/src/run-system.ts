@@ -12,11 +12,19 @@
  * service and migrate get their own user and password (kept in <RUN_DIR>/nats-passwords.json).
  * With NATS_URL, that server is used, with NATS_USER/NATS_PASSWORD if given.
  *
+ * When Debian's `prometheus` is installed (tools/setup.mjs installs it), Prometheus runs
+ * too, on loopback, scraping every service instance and the supervisor with the rules of
+ * deploy/prometheus/rules (libs/system-runner/src/prometheus.ts; config and data in
+ * <RUN_DIR>/prometheus), and is restarted if it dies. Grafana stays in the compose stack.
+ *
  * Flags: `--check` starts everything, waits until ready, and stops; `--rotate-secrets`
- * replaces the development secrets kept in the run directory (every session ends).
+ * replaces the development secrets kept in the run directory (every session ends);
+ * `--no-prometheus` (or PROMETHEUS=off) runs without Prometheus, PROMETHEUS=on fails
+ * without it.
  * Environment: RUN_DIR (default .run), PORTS=auto (free ports instead of the manifest's),
  * SUPERVISOR_PORT (default 9190; 0 picks one), LOCAL_NATS_PORT (default 4223; 0 picks
- * one), and any service setting.
+ * one), PROMETHEUS_PORT (default 9191; 0 picks one), PROMETHEUS_SCRAPE_INTERVAL (seconds,
+ * default 5), PROMETHEUS_RETENTION (default 15d), and any service setting.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -29,12 +37,16 @@ import {
   natsUserNames,
   persistentDevSecrets,
   persistentNatsPasswords,
+  prometheusBinary,
   PROVISIONING_USER,
+  renderPrometheusConfig,
   REPO_ROOT,
   SERVICE_MANIFEST,
   startNatsServer,
+  startPrometheus,
   Supervisor,
   type NatsServerProcess,
+  type PrometheusProcess,
 } from '@homiwork/system-runner';
 
 const say = (message: string): void => void process.stdout.write(`[system] ${message}\n`);
@@ -62,6 +74,7 @@ const env: NodeJS.ProcessEnv = {
 const children: ChildProcess[] = [];
 let supervisor: Supervisor | undefined;
 let nats: NatsServerProcess | undefined;
+let prometheus: PrometheusProcess | undefined;
 /** The NATS user and password of one process (a service, migrate) when this run owns the server. */
 let natsCredentials: (user: string) => NodeJS.ProcessEnv = () => ({});
 let shuttingDown = false;
@@ -82,6 +95,7 @@ function runTool(file: string, extraEnv: NodeJS.ProcessEnv, until?: (line: strin
 async function shutdown(code: number): Promise<void> {
   if (shuttingDown) return;
   shuttingDown = true;
+  await prometheus?.stop();
   await supervisor?.stop();
   for (const child of children.reverse()) if (child.exitCode === null) child.kill('SIGTERM');
   await nats?.stop();
@@ -113,6 +127,35 @@ async function startOwnNats(): Promise<void> {
     void shutdown(1);
   });
   say(`no NATS_URL configured: nats-server on ${new URL(nats.url).host}, one user per service (${dir}/nats.conf)`);
+}
+
+/**
+ * Prometheus over what the supervisor runs (the ports are known only once it started them),
+ * unless turned off; when not asked for explicitly, only if the binary is installed.
+ */
+async function startOwnPrometheus(supervisorUrl: string): Promise<void> {
+  const wanted = process.env.PROMETHEUS ?? 'auto';
+  if (wanted === 'off' || process.argv.includes('--no-prometheus')) return;
+  if (wanted === 'auto' && !prometheusBinary('prometheus')) {
+    say('prometheus is not installed (apt-get install prometheus): running without it; every service serves /metrics on its ops port');
+    return;
+  }
+  const requested = Number(process.env.PROMETHEUS_PORT ?? 9191);
+  const port = requested === 0 ? await freePort() : requested;
+  const dir = resolve(runDir, 'prometheus');
+  const targets = supervisor!.status().map(({ service, instance, opsUrl }) => ({ service, instance, url: opsUrl }));
+  prometheus = await startPrometheus({
+    config: renderPrometheusConfig({ targets, supervisorUrl, selfAddress: `127.0.0.1:${port}`, intervalSeconds: Number(process.env.PROMETHEUS_SCRAPE_INTERVAL ?? 5) }),
+    dir,
+    port,
+    ...(process.env.PROMETHEUS_RETENTION ? { retention: process.env.PROMETHEUS_RETENTION } : {}),
+    // Errors only (a rule that fails, storage trouble); scrape failures show as `up` 0.
+    onLine: (line) => {
+      if (/level=error/.test(line)) process.stdout.write(`${'prometheus'.padEnd(10)} | ${line}\n`);
+    },
+    say,
+  });
+  say(`prometheus on ${prometheus.url} (${targets.length} service instances and the supervisor, rules of deploy/prometheus/rules; ${dir}/prometheus.yml)`);
 }
 
 try {
@@ -151,9 +194,11 @@ try {
   });
   await new Promise<void>((resolve) => status.listen(Number(process.env.SUPERVISOR_PORT ?? 9190), '127.0.0.1', resolve));
   const address = status.address();
-  say(`supervisor on http://127.0.0.1:${typeof address === 'object' && address ? address.port : '?'} (/status, /metrics)`);
+  const supervisorUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : '?'}`;
+  say(`supervisor on ${supervisorUrl} (/status, /metrics)`);
   await supervisor.start();
   for (const service of supervisor.status()) say(`${service.instance} ready (ops ${service.opsUrl})`);
+  await startOwnPrometheus(supervisorUrl);
   const gateway = supervisor.status().find((service) => service.publicUrl);
   say(`system ready: API ${gateway?.publicUrl ?? '(no public service)'} (docs at /docs)`);
   if (process.argv.includes('--check')) await shutdown(0);

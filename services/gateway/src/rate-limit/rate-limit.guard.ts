@@ -2,7 +2,9 @@ import { createHmac } from 'node:crypto';
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
+import type { Counter } from 'prom-client';
 import { Email, Login, type HttpRoute } from '@homiwork/contracts';
+import { ServiceMetrics } from '@homiwork/observability';
 import { GatewayConfig } from '../config.js';
 import { GatewayErrors } from '../errors/gateway-error.js';
 import { HTTP_ROUTE_METADATA } from '../routes/http-route.decorator.js';
@@ -23,14 +25,19 @@ const WINDOW_SECONDS = 60;
 export class RateLimitGuard implements CanActivate {
   private readonly limits: Record<HttpRoute['rateLimit'], number>;
   private readonly salt: string;
+  /** `limit` is the route's policy (auth, read, write, generation): never the key, which names an address or an account. */
+  private readonly rejections: Counter<'limit'>;
 
   constructor(
     private readonly reflector: Reflector,
     private readonly limiter: NatsKvRateLimiter,
     @Inject(GatewayConfig) config: GatewayConfig,
+    metrics: ServiceMetrics,
   ) {
     this.salt = config.IP_HASH_SALT;
     this.limits = { auth: config.RATE_LIMIT_AUTH_PER_MINUTE, read: config.RATE_LIMIT_READ_PER_MINUTE, write: config.RATE_LIMIT_WRITE_PER_MINUTE, generation: config.RATE_LIMIT_GENERATION_PER_MINUTE };
+    this.rejections = metrics.counter({ name: 'gateway_rate_limit_rejections_total', help: 'Requests refused with 429 by the rate limit, by the route policy whose limit was reached', labelNames: ['limit'] as const });
+    for (const limit of Object.keys(this.limits)) this.rejections.inc({ limit }, 0);
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -45,7 +52,10 @@ export class RateLimitGuard implements CanActivate {
     const decisions: Array<RateDecision | Promise<RateDecision>> = keys.map((key) => this.limiter.hit(key, limit, WINDOW_SECONDS));
     const settled = decisions.some((decision) => decision instanceof Promise) ? await Promise.all(decisions.map((decision) => Promise.resolve(decision))) : (decisions as RateDecision[]);
     const refused = settled.find((decision) => !decision.allowed);
-    if (refused) throw GatewayErrors.rateLimited(refused.retryAfterSeconds);
+    if (refused) {
+      this.rejections.inc({ limit: route.rateLimit });
+      throw GatewayErrors.rateLimited(refused.retryAfterSeconds);
+    }
     return true;
   }
 

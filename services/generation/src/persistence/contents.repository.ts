@@ -127,6 +127,12 @@ export class ContentsRepository {
     return row && toContent(row);
   }
 
+  /** Items past their expiry, or in the trash since `trashCutoff`, still stored (purge_backlog_items). */
+  async countDue(now: Date, trashCutoff: Date): Promise<number> {
+    const [row] = await this.db.query<Array<{ n: number }>>('SELECT count(*)::int AS n FROM contents WHERE expires_at <= $1 OR deleted_at <= $2', [now, trashCutoff]);
+    return row?.n ?? 0;
+  }
+
   /**
    * A sweep's next candidates, unlocked: the oldest `limit` items due for removal (past
    * their expiry, or in the trash longer than it keeps them), but `excluding` (ones a sweep

@@ -107,6 +107,12 @@ export class UploadsRepository {
     return count;
   }
 
+  /** Uploads due at or before `now` and still stored (purge_backlog_items). */
+  async countDue(now: Date): Promise<number> {
+    const [row] = await this.db.query<Array<{ n: number }>>('SELECT count(*)::int AS n FROM uploads WHERE expires_at <= $1', [now]);
+    return row?.n ?? 0;
+  }
+
   /**
    * A sweep's next candidates, unlocked: the oldest `limit` uploads due at or before
    * `dueBefore`, but `excluding` (ones a sweep already failed to remove this run) and none of

@@ -6,6 +6,8 @@ import { RetentionConfig } from '../config.js';
 import type { DueKind } from './due-dates.js';
 import { DueItemsRepository } from './due-items.repository.js';
 
+const DUE_KINDS = ['upload', 'content', 'chat_history', 'inactive_warning', 'inactive_erasure'] as const satisfies readonly DueKind[];
+
 /**
  * The policy clock's metrics. Labels are the bounded kind of due item, never a user or a
  * subject. The overdue gauge is read from the database when scraped, so every instance
@@ -19,6 +21,7 @@ export class ClockMetrics {
 
   constructor(metrics: ServiceMetrics, items: DueItemsRepository, clock: Clock, @Inject(RetentionConfig) config: RetentionConfig) {
     this.fired = metrics.counter({ name: 'retention_due_items_fired_total', help: 'Due items whose expiry event the policy clock wrote, by kind', labelNames: ['kind'] as const });
+    for (const kind of DUE_KINDS) this.fired.inc({ kind }, 0);
     this.overdue = metrics.gauge({
       name: 'retention_due_items_overdue',
       help: 'Due items (of users under no legal hold) due more than one tick ago and not fired yet, read from the database',

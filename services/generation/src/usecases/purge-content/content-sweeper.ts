@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Logger } from '@homiwork/observability';
-import { LegalHoldsUnknown, LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
+import { ServiceMetrics, type Logger } from '@homiwork/observability';
+import { LegalHoldsUnknown, LOGGER, PeriodicSweeper, registerPurgeBacklog } from '@homiwork/service-kit';
 import { GenerationConfig } from '../../config.js';
 import { SweepErasedObjects } from '../sweep-erased-objects/sweep-erased-objects.usecase.js';
 import { SweepJobs } from '../sweep-jobs/sweep-jobs.usecase.js';
@@ -26,8 +26,10 @@ export class ContentSweeper extends PeriodicSweeper {
     private readonly sweepErasedObjects: SweepErasedObjects,
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(GenerationConfig) config: GenerationConfig,
+    metrics: ServiceMetrics,
   ) {
     super(log, config.CONTENT_SWEEP_INTERVAL_MS, 'content and job sweep');
+    registerPurgeBacklog(metrics, log, { content: () => this.purge.backlog() });
   }
 
   protected async run(): Promise<number> {

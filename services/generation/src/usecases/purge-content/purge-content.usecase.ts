@@ -136,6 +136,12 @@ export class PurgeContent {
   }
 
   /** Items due at or before this moment are the safety net's: due more than SAFETY_NET_GRACE_DAYS ago. */
+  /** Items past their expiry or their days in the trash, still stored, held ones included (purge_backlog_items{kind="content"}). */
+  backlog(): Promise<number> {
+    const now = this.clock.now();
+    return this.contents.countDue(now, this.trashCutoff(now));
+  }
+
   private safetyNetCutoff(): Date {
     return addDays(this.clock.now(), -SAFETY_NET_GRACE_DAYS);
   }

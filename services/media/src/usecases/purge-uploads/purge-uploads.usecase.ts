@@ -95,6 +95,11 @@ export class PurgeUploads {
     });
   }
 
+  /** Uploads past their 7 days and still stored, held ones included (purge_backlog_items{kind="upload"}). */
+  backlog(): Promise<number> {
+    return this.uploads.countDue(this.clock.now());
+  }
+
   /**
    * The safety net for §5.3 (`UploadSweeper` schedules it): retention's UploadExpired acts
    * at the due time (`one`); this pass takes what is still there SAFETY_NET_GRACE_DAYS

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Logger } from '@homiwork/observability';
-import { LegalHoldsUnknown, LOGGER, PeriodicSweeper } from '@homiwork/service-kit';
+import { ServiceMetrics, type Logger } from '@homiwork/observability';
+import { LegalHoldsUnknown, LOGGER, PeriodicSweeper, registerPurgeBacklog } from '@homiwork/service-kit';
 import { MediaConfig } from '../../config.js';
 import { PurgeUploads } from './purge-uploads.usecase.js';
 
@@ -18,8 +18,10 @@ export class UploadSweeper extends PeriodicSweeper {
     private readonly purge: PurgeUploads,
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(MediaConfig) config: MediaConfig,
+    metrics: ServiceMetrics,
   ) {
     super(log, config.UPLOAD_SWEEP_INTERVAL_MS, 'expired-upload sweep');
+    registerPurgeBacklog(metrics, log, { upload: () => this.purge.backlog() });
   }
 
   protected async run(): Promise<number> {

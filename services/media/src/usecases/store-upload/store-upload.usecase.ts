@@ -17,6 +17,7 @@ import { UploadWorkDirs } from '../../persistence/upload-work-dirs.js';
 import { UploadsRepository } from '../../persistence/uploads.repository.js';
 import { Moderator, type ModerationVerdict } from '@homiwork/moderation';
 import { AvTransformer, ImageTransformer, normalizeText, sniffUpload, type UploadKind } from '../../processing/index.js';
+import { UploadMetrics } from '../../upload-metrics.js';
 import { toUploadView } from '../upload-view.js';
 import { writeLimited } from './write-limited.js';
 
@@ -60,6 +61,7 @@ export class StoreUpload {
     @Inject(Clock) private readonly clock: Clock,
     @Inject(MediaConfig) private readonly config: MediaConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly metrics: UploadMetrics,
   ) {
     this.limits = { image: this.config.MEDIA_MAX_IMAGE_MB, audio: this.config.MEDIA_MAX_AUDIO_MB, video: this.config.MEDIA_MAX_VIDEO_MB, text: this.config.MEDIA_MAX_TEXT_MB };
   }
@@ -72,20 +74,27 @@ export class StoreUpload {
     const workDir = await this.workDirs.create();
     const original = join(workDir, 'original');
     const output = join(workDir, 'transformed');
+    let kind: UploadKind | 'unknown' = 'unknown';
     try {
       const size = await writeLimited(body, original, Math.max(...Object.values(this.limits)));
       if (size === 0) throw MediaErrors.emptyFile();
       const sniffed = await sniffUpload(original, declared);
       // MP4/MOV/WebM containers holding only sound are audio (a voice memo), not video.
-      const kind = sniffed.kind === 'video' && !(await this.av.probe(original)).hasVideo ? 'audio' : sniffed.kind;
-      if (size > this.limits[kind]) throw MediaErrors.fileTooLarge(kind, this.limits[kind]);
-      const transformed = await this.transform(kind, original, output);
+      const known = sniffed.kind === 'video' && !(await this.av.probe(original)).hasVideo ? 'audio' : sniffed.kind;
+      kind = known;
+      if (size > this.limits[known]) throw MediaErrors.fileTooLarge(known, this.limits[known]);
+      const transformed = await this.transform(known, original, output);
       await rm(original, { force: true });
       if (!transformed.verdict.allowed) {
         await this.reportProhibited(userId, transformed.verdict.rule);
         throw MediaErrors.contentRejected();
       }
-      return await this.persist(userId, kind, output, transformed);
+      const upload = await this.persist(userId, known, output, transformed);
+      this.metrics.stored(known);
+      return upload;
+    } catch (error) {
+      this.metrics.failed(kind, error);
+      throw error;
     } finally {
       await this.workDirs.remove(workDir);
     }

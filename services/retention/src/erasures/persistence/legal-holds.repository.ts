@@ -65,6 +65,12 @@ export class LegalHoldsRepository {
     return rows.length > 0;
   }
 
+  /** Holds in force, for the metric (no user is named). */
+  async countActive(): Promise<number> {
+    const [row] = await this.db.query<Array<{ n: number }>>('SELECT count(*)::int AS n FROM legal_holds WHERE released_at IS NULL');
+    return row?.n ?? 0;
+  }
+
   async insert(hold: Omit<LegalHold, 'releasedBy' | 'releasedAt'>): Promise<void> {
     await this.db.query('INSERT INTO legal_holds (id, user_id, reason, source, placed_by, placed_at) VALUES ($1, $2, $3, $4, $5, $6)', [
       hold.id,

@@ -4,11 +4,13 @@ import type { Logger } from '@homiwork/observability';
 import { LOGGER } from '@homiwork/service-kit';
 import { ErasureMetrics } from '../../erasure-metrics.js';
 import { ErasuresRepository } from '../../persistence/erasures.repository.js';
+import { LegalHoldsRepository } from '../../persistence/legal-holds.repository.js';
 
 /**
- * R7.4: open erasures by state into `retention_erasures_open{state}` — counted in the
- * database, so every instance reports the same numbers — and one log line (the id only)
- * per erasure this instance sees overdue for the first time.
+ * R7.4: open erasures by state into `retention_erasures_open{state}` and legal holds in
+ * force into `retention_legal_holds_active` — counted in the database, so every instance
+ * reports the same numbers — and one log line (the id only) per erasure this instance
+ * sees overdue for the first time.
  */
 @Injectable()
 export class AuditErasures {
@@ -16,6 +18,7 @@ export class AuditErasures {
 
   constructor(
     private readonly erasures: ErasuresRepository,
+    private readonly holds: LegalHoldsRepository,
     private readonly metrics: ErasureMetrics,
     @Inject(Clock) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -28,6 +31,7 @@ export class AuditErasures {
     this.metrics.open.set({ state: 'on_time' }, counts.onTime);
     this.metrics.open.set({ state: 'overdue' }, counts.overdue);
     this.metrics.open.set({ state: 'held' }, counts.held);
+    this.metrics.holdsActive.set(await this.holds.countActive());
     const overdue = await this.erasures.overdueIds(now);
     let fresh = 0;
     for (const erasureId of overdue) {

@@ -60,6 +60,7 @@ export class ExportBuilder {
     metrics: ServiceMetrics,
   ) {
     this.builds = metrics.counter({ name: 'retention_export_builds_total', help: 'Export archive build attempts by outcome (ready, retry, failed, erased, superseded)', labelNames: ['outcome'] as const });
+    for (const outcome of ['ready', 'retry', 'failed', 'erased', 'superseded']) this.builds.inc({ outcome }, 0);
   }
 
   /** Starts the build of a new export in the background (the request answers at once); the sweeper picks it up if this instance cannot. */

@@ -28,6 +28,7 @@ export class AuditPrivacyRequests {
       help: 'Privacy requests not yet final, by type and whether past their legal due date (a restriction or objection in force counts as on time)',
       labelNames: ['type', 'state'] as const,
     });
+    for (const type of RetentionRpc.PrivacyRequestType.options) for (const state of ['on_time', 'overdue']) this.open.set({ type, state }, 0);
   }
 
   /** Returns how many requests it completed or closed. */
