@@ -2,7 +2,7 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Logger } from '@homiwork/observability';
+import { registerHttpTracing, type Logger } from '@homiwork/observability';
 import { startService, type StartedService } from '@homiwork/service-kit';
 import type { GatewayConfig } from './config.js';
 import { registerBodyParsers } from './edge/body-parsers.js';
@@ -21,6 +21,7 @@ export function startGateway(config: GatewayConfig, overrides: { logger?: Logger
       trustProxy: config.TRUST_PROXY,
       configure: async (app) => {
         const fastify = app.getHttpAdapter().getInstance();
+        registerHttpTracing(fastify);
         registerEdge(fastify, config.IP_HASH_SALT);
         addStaticHeaders(fastify, await securityHeaders());
         await fastify.register(cors, {

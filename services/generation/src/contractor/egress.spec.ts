@@ -1,4 +1,5 @@
-import { context, propagation, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, extractTraceContext, initTracing, injectTraceHeaders, type TracingHandle } from '@homiwork/observability';
@@ -154,6 +155,34 @@ describe('ContractorEgress.dispatch', () => {
     expect(adapter.carriers[0]).toEqual({});
     expect(adapter.activeSpans[0]).toBeUndefined();
     expect(adapter.suppressed[0]).toBe(true);
+  });
+
+  it('times the dispatch in a span that starts a trace of its own, unlinked, naming no error text', async () => {
+    const exporter = new InMemorySpanExporter();
+    tracing = initTracing({ service: 'egress-test', exporter });
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const callerContext = extractTraceContext({ traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+    const failing = new RecordingAdapter(() => {
+      throw new Error('ffmpeg -i lemon trees for ana_lopez failed');
+    });
+
+    await context.with(callerContext, async () => {
+      await egressWith(new RecordingAdapter()).dispatch(job(), identifiers, never);
+      await egressWith(failing).dispatch(job(), identifiers, never).catch(() => undefined);
+    });
+
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((span) => span.name)).toEqual(['contractor dispatch', 'contractor dispatch']);
+    for (const span of spans) {
+      expect(span.spanContext().traceId).not.toBe(traceId);
+      expect(span.parentSpanContext).toBeUndefined();
+      expect(span.links).toEqual([]);
+      expect(span.kind).toBe(SpanKind.CLIENT);
+      expect(span.attributes).toEqual({ 'generation.kind': 'poem', 'generation.adapter': 'local' });
+    }
+    expect(spans[0]!.spanContext().traceId).not.toBe(spans[1]!.spanContext().traceId);
+    expect(spans[1]!.status).toEqual({ code: SpanStatusCode.ERROR, message: 'contractor_unavailable' });
+    expect(JSON.stringify(spans.map((span) => [span.events, span.status]))).not.toMatch(/ana|lemon/);
   });
 
   it('checks every adapter’s result for the kind', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ROOT_CONTEXT, context } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { GenerationRpc } from '@homiwork/contracts';
 import type { Logger } from '@homiwork/observability';
@@ -51,7 +51,10 @@ const MIME_TYPE = /^[a-z]+\/[a-z0-9][a-z0-9.+-]{0,99}$/;
  *
  * The adapter runs in a detached, tracing-suppressed OpenTelemetry context: whatever trace
  * the job belongs to ends here, so no client instrumentation can put a `traceparent`,
- * `tracestate` or `baggage` on the way out.
+ * `tracestate` or `baggage` on the way out. The dispatch is timed by a span of its own that
+ * starts a new trace and has no link to the job's: were an egress trace id ever to leave
+ * (a future instrumented client), even our own collector could not join it to the user's
+ * request. It says only the kind, the adapter and the outcome code.
  */
 export class ContractorEgress {
   constructor(
@@ -100,14 +103,21 @@ export class ContractorEgress {
     const request = this.anonymize(job, identifiers);
     signal.throwIfAborted();
     let result: ContractorResult;
+    const span = trace
+      .getTracer('contractor-egress')
+      .startSpan('contractor dispatch', { kind: SpanKind.CLIENT, root: true, attributes: { 'generation.kind': job.kind, 'generation.adapter': adapter.name } }, ROOT_CONTEXT);
     try {
       result = await context.with(suppressTracing(ROOT_CONTEXT), () => adapter.generate(request, signal));
     } catch (error) {
+      // The status names a code, never the error's text (see below).
+      span.setStatus({ code: SpanStatusCode.ERROR, message: signal.aborted ? 'aborted' : error instanceof ContractorError ? error.code : 'contractor_unavailable' });
       if (signal.aborted) throw signal.reason;
       if (error instanceof ContractorError) throw error;
       // An adapter's own error text may quote what it was given (ffmpeg echoes arguments): it is not passed on or logged.
       this.logger?.error({ adapter: adapter.name, kind: job.kind, errorName: error instanceof Error ? error.name : typeof error }, 'contractor adapter failed');
       throw new ContractorError('contractor_unavailable', 'the contractor failed to produce a result');
+    } finally {
+      span.end();
     }
     return checkResult(job.kind, result);
   }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { GenerationRpc } from '@homiwork/contracts';
+import { injectTraceHeaders } from '@homiwork/observability';
 import { Database } from '@homiwork/persistence';
 import { sourcesOf, type JobFailureCode, type JobStatus } from '../domain/job-state.js';
 
@@ -23,6 +24,8 @@ export interface Job {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** The W3C traceparent of the request that queued the job: its run continues that trace. */
+  traceParent?: string | null;
 }
 
 interface JobRow {
@@ -43,6 +46,7 @@ interface JobRow {
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  trace_parent: string | null;
 }
 
 function toJob(row: JobRow): Job {
@@ -64,6 +68,7 @@ function toJob(row: JobRow): Job {
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    traceParent: row.trace_parent,
   };
 }
 
@@ -88,9 +93,11 @@ export class JobsRepository {
   constructor(private readonly db: Database) {}
 
   async insert(job: { id: string; userId: string; kind: GenerationRpc.GenerationKind; prompt: string; uploadIds: string[]; style: string | null; createdAt: Date }): Promise<void> {
+    // The active trace is the queuing request's, as the outbox takes it for an event.
+    const traceParent = injectTraceHeaders({}).traceparent ?? null;
     await this.db.query(
-      `INSERT INTO jobs (id, user_id, kind, prompt, upload_ids, style, status, created_at) VALUES ($1, $2, $3, $4, $5::uuid[], $6, 'queued', $7)`,
-      [job.id, job.userId, job.kind, job.prompt, job.uploadIds, job.style, job.createdAt],
+      `INSERT INTO jobs (id, user_id, kind, prompt, upload_ids, style, status, created_at, trace_parent) VALUES ($1, $2, $3, $4, $5::uuid[], $6, 'queued', $7, $8)`,
+      [job.id, job.userId, job.kind, job.prompt, job.uploadIds, job.style, job.createdAt, traceParent],
     );
   }
 

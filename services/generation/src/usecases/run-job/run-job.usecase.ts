@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import { SpanKind } from '@opentelemetry/api';
 import { Clock } from '@homiwork/clock';
 import { ContentCreatedV1, GenerationFinishedV1, IdentityRpc, ProhibitedContentDetectedV1 } from '@homiwork/contracts';
 import { EventsOutbox, RpcClient } from '@homiwork/messaging';
 import { Moderator, moderationDHash, type ModerationVerdict } from '@homiwork/moderation';
-import type { Logger } from '@homiwork/observability';
+import { extractTraceContext, withSpan, type Logger } from '@homiwork/observability';
 import { Transactor, UserErased, UserTombstones } from '@homiwork/persistence';
 import { LOGGER } from '@homiwork/service-kit';
 import { ObjectStore } from '@homiwork/storage';
@@ -103,12 +104,21 @@ export class RunJob {
   async execute(job: Job, signal: AbortSignal): Promise<RunReport> {
     const started = performance.now();
     const timing = { dispatchMs: 0 };
-    let outcome: RunOutcome;
-    try {
-      outcome = await this.run(job, signal, timing);
-    } catch (error) {
-      outcome = await this.ended(job, error, signal);
-    }
+    // The run continues the trace of the request that queued the job (one whose row has none starts its own).
+    const outcome = await withSpan(
+      'generation job',
+      { kind: SpanKind.CONSUMER, parent: extractTraceContext({ traceparent: job.traceParent ?? undefined }), attributes: { 'generation.kind': job.kind, 'generation.attempt': job.attempts } },
+      async (span) => {
+        let ended: RunOutcome;
+        try {
+          ended = await this.run(job, signal, timing);
+        } catch (error) {
+          ended = await this.ended(job, error, signal);
+        }
+        span.setAttribute('generation.outcome', ended);
+        return ended;
+      },
+    );
     const report = { outcome, dispatchMs: timing.dispatchMs, totalMs: performance.now() - started };
     this.record(job, report);
     return report;
