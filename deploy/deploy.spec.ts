@@ -1,7 +1,7 @@
 /**
  * Validates the production-like deployment as files (no Docker engine is needed):
- * docker-compose.yml, deploy/Dockerfile, the NATS and Prometheus configuration, Grafana
- * provisioning and dashboards. R9.1 (metrics, dashboards) and R9.3 (compose stack).
+ * docker-compose.yml, the NATS and Prometheus configuration, Grafana provisioning and
+ * dashboards (the images and .env.example: deploy/images.spec.ts). R9.1 (metrics, dashboards) and R9.3 (compose stack).
  *
  * The application services are those of the service manifest (SERVICE_MANIFEST): each one
  * must be a compose service running its compiled entry, whose environment (after Compose's
@@ -29,6 +29,7 @@ import {
   SERVICE_MANIFEST,
   type ServiceManifestEntry,
 } from '@homiwork/system-runner';
+import { catalogued, queryableMetricNames, seriesNames } from '@homiwork/observability';
 import { interpolate, interpolateDocument, MissingVariableError, references, strings } from './support/compose-interpolation.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -38,7 +39,7 @@ const loadYaml = (path: string): unknown => parse(read(path), { merge: true });
 
 // ------------------------------------------------------------------ what the stack must hold
 
-const INFRASTRUCTURE = ['postgres', 'nats', 'minio', 'prometheus', 'grafana'] as const;
+const INFRASTRUCTURE = ['postgres', 'nats', 'minio', 'prometheus', 'grafana', 'otel-collector'] as const;
 const APP_SERVICES = SERVICE_MANIFEST.map((entry) => entry.name);
 const manifestEntry = (name: string): ServiceManifestEntry => SERVICE_MANIFEST.find((entry) => entry.name === name)!;
 const needing = (dependency: ServiceManifestEntry['needs'][number]): string[] =>
@@ -87,77 +88,58 @@ const OPERATOR_ENV: Readonly<Record<string, string>> = {
   ...Object.fromEntries(natsUserNames().map((user) => [natsPasswordVariable(user), randomBytes(24).toString('hex')])),
 };
 
-/** Metric names the dashboards may use. A rename in code or in a dashboard fails this test. */
-const histogram = (name: string): string[] => [`${name}_bucket`, `${name}_sum`, `${name}_count`];
-const APPLICATION_METRICS = {
-  traffic: ['http_requests_total', ...histogram('http_request_duration_seconds')],
-  events: [
-    'events_published_total',
-    'events_consumed_total',
-    ...histogram('event_handler_duration_seconds'),
-    ...histogram('event_lag_seconds'),
-    'events_dead_lettered_total',
-    'outbox_backlog',
-    'consumer_pending_messages',
-    'rpc_requests_total',
-    ...histogram('rpc_request_duration_seconds'),
-  ],
-  privacy: [
-    'purge_backlog',
-    'purges_completed_total',
-    'erasures_overdue',
-    'privacy_requests_overdue',
-    'legal_holds_active',
-    'uploads_expired_total',
-    'content_expired_total',
-  ],
-  business: ['generations_total', 'energy_points_total'],
-} as const;
-/** prom-client 15 collectDefaultMetrics(), without a prefix. */
-const PROM_CLIENT_DEFAULTS = [
-  'process_cpu_user_seconds_total',
-  'process_cpu_system_seconds_total',
-  'process_cpu_seconds_total',
-  'process_start_time_seconds',
-  'process_resident_memory_bytes',
-  'process_virtual_memory_bytes',
-  'process_heap_bytes',
-  'process_open_fds',
-  'process_max_fds',
-  'nodejs_eventloop_lag_seconds',
-  ...['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'].map((s) => `nodejs_eventloop_lag_${s}_seconds`),
-  'nodejs_active_resources',
-  'nodejs_active_resources_total',
-  'nodejs_active_handles',
-  'nodejs_active_handles_total',
-  'nodejs_active_requests',
-  'nodejs_active_requests_total',
-  'nodejs_heap_size_total_bytes',
-  'nodejs_heap_size_used_bytes',
-  'nodejs_external_memory_bytes',
-  ...['total', 'used', 'available'].map((s) => `nodejs_heap_space_size_${s}_bytes`),
-  'nodejs_version_info',
-  ...histogram('nodejs_gc_duration_seconds'),
-];
-const ALLOWED_METRICS = new Set<string>([...Object.values(APPLICATION_METRICS).flat(), ...PROM_CLIENT_DEFAULTS, 'up']);
+/**
+ * Metric names the dashboards may use: the series of the metric catalogue
+ * (libs/observability/src/metric-catalogue.ts, checked against every registration in code),
+ * prom-client's defaults, the supervisor's own and `up`. A rename in code or in a dashboard
+ * fails this test.
+ */
+const ALLOWED_METRICS = queryableMetricNames();
+const catalogueSeries = (name: string): string[] => seriesNames(catalogued(name)!);
 
-/** The metrics each dashboard must show (what the SREs were promised). */
+/** The metrics each dashboard must show (what the SREs were promised; docs/operations.md explains each board). */
 const DASHBOARDS: Record<string, readonly string[]> = {
-  'traffic.json': ['http_requests_total', 'http_request_duration_seconds_bucket'],
+  'overview.json': [
+    'up',
+    'http_requests_total',
+    'http_request_duration_seconds_bucket',
+    'rpc_requests_total',
+    'rpc_request_duration_seconds_bucket',
+    'gateway_rate_limit_rejections_total',
+    'process_cpu_seconds_total',
+    'process_resident_memory_bytes',
+    'nodejs_eventloop_lag_p99_seconds',
+    'process_start_time_seconds',
+    'supervisor_service_restarts_total',
+  ],
   'events.json': [
     'events_published_total',
     'events_consumed_total',
-    'event_handler_duration_seconds_bucket',
-    'event_lag_seconds_bucket',
+    'events_redelivered_total',
     'events_dead_lettered_total',
-    'outbox_backlog',
+    'event_lag_seconds_bucket',
+    'event_handler_duration_seconds_bucket',
     'consumer_pending_messages',
-    'rpc_requests_total',
-    'rpc_request_duration_seconds_bucket',
+    'outbox_backlog',
+    'outbox_oldest_age_seconds',
   ],
-  'privacy.json': APPLICATION_METRICS.privacy,
-  'business.json': APPLICATION_METRICS.business,
-  'services.json': ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds', 'up'],
+  'privacy.json': [
+    'retention_erasures_open',
+    'retention_privacy_requests_open',
+    'retention_legal_holds_active',
+    'retention_due_items_overdue',
+    'retention_due_items_fired_total',
+    'retention_safety_net_purges_total',
+    'purge_backlog_items',
+    'purges_completed_total',
+  ],
+  'generation-billing.json': [
+    'generation_jobs_total',
+    ...catalogueSeries('generation_job_seconds').filter((name) => name.endsWith('_bucket')),
+    'billing_energy_total',
+    'billing_orders_total',
+    'media_uploads_total',
+  ],
 };
 
 // ------------------------------------------------------------------ file shapes (only what is checked)
@@ -483,7 +465,8 @@ describe('docker-compose.yml', () => {
     expect(service('postgres').image).toMatch(/^postgres:17(?:[.-]|$)/);
     expect(service('nats').image).toMatch(/^nats:2\.12\.\d+/);
     expect(service('minio').image).toMatch(/^minio\/minio:RELEASE\.\d{4}-\d{2}-\d{2}T/);
-    for (const [name, svc] of Object.entries(services)) {
+    // Images built here carry the operator's IMAGE_TAG (deploy/images.spec.ts); pulled ones a fixed tag.
+    for (const [name, svc] of Object.entries(substituted().services)) {
       if (svc.image === undefined) continue;
       expect(svc.image, name).toMatch(/:[\w.-]+$/);
       expect(svc.image, name).not.toMatch(/:latest$/);
@@ -605,7 +588,7 @@ describe('docker-compose.yml', () => {
 
   it('migrates once, after the data stores are healthy, with the compiled migration of every manifest service', () => {
     const migrate = service('migrate');
-    expect(typeof migrate.build === 'object' ? migrate.build.dockerfile : migrate.build).toBe('deploy/Dockerfile');
+    expect(typeof migrate.build === 'object' ? migrate.build.dockerfile : migrate.build).toBe('deploy/images/migrate.Dockerfile');
     expect(command(migrate)).toBe(MIGRATE_COMMAND);
     expect(existsSync(join(ROOT, MIGRATE_COMMAND.replace(/^dist\//, '').replace(/\.js$/, '.ts'))), 'the migration source').toBe(true);
     expect(migrate.restart).toBe('no');
@@ -642,7 +625,7 @@ describe.each(SERVICE_MANIFEST.map((entry) => [entry.name, entry] as const))('ma
 
   it('runs its compiled entry from the application image in the default stack, with a readiness healthcheck', () => {
     const svc = runsIn();
-    expect(typeof svc.build === 'object' ? svc.build.dockerfile : svc.build).toBe('deploy/Dockerfile');
+    expect(typeof svc.build === 'object' ? svc.build.dockerfile : svc.build).toBe(`deploy/images/${name}.Dockerfile`);
     expect(command(svc)).toBe(compiledMain(entry));
     expect(svc.profiles ?? [], 'a manifest service starts with `up`').toEqual([]);
     expect(healthcheck(svc)).toContain(READY_URL);
@@ -725,132 +708,6 @@ describe('settings one manifest service provides to those after it', () => {
     for (const entry of SERVICE_MANIFEST.filter((candidate) => candidate.publicPort !== undefined)) {
       expect(runtimeEnv(entry.name).DOWNSTREAM_SERVICES, entry.name).toBe(downstreamServices());
     }
-  });
-});
-
-// ------------------------------------------------------------------ deploy/Dockerfile
-
-/** One build stage of a Dockerfile: its name and its instructions (continuations joined, comments dropped). */
-interface DockerStage {
-  name: string;
-  instructions: { keyword: string; args: string }[];
-}
-
-function dockerStages(text: string): DockerStage[] {
-  const lines = text
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'));
-  const stages: DockerStage[] = [];
-  for (const line of lines) {
-    const [, keyword = '', args = ''] = /^(\w+)\s+(.*)$/.exec(line) ?? [];
-    if (keyword.toUpperCase() === 'FROM') stages.push({ name: /\sAS\s+(\S+)$/i.exec(args)?.[1] ?? String(stages.length), instructions: [] });
-    else stages.at(-1)?.instructions.push({ keyword: keyword.toUpperCase(), args });
-  }
-  return stages;
-}
-
-const runs = (stage: DockerStage): string[] => stage.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
-const copies = (stage: DockerStage): { from?: string; sources: string[]; target: string }[] =>
-  stage.instructions
-    .filter((i) => i.keyword === 'COPY')
-    .map((i) => {
-      const words = i.args.split(/\s+/);
-      const from = words.find((word) => word.startsWith('--from='))?.slice('--from='.length);
-      const paths = words.filter((word) => !word.startsWith('--'));
-      return { ...(from ? { from } : {}), sources: paths.slice(0, -1), target: paths.at(-1) ?? '' };
-    });
-
-describe('deploy/Dockerfile', () => {
-  const dockerfile = read('deploy/Dockerfile');
-  const stages = dockerStages(dockerfile);
-  const runtime = stages.at(-1)!;
-  const stage = (name: string | undefined): DockerStage | undefined => stages.find((candidate) => candidate.name === name);
-  const installsAll = (candidate: DockerStage): boolean => runs(candidate).some((run) => /\bnpm ci\b/.test(run) && !/--omit=dev\b/.test(run));
-  const installsProduction = (candidate: DockerStage): boolean => runs(candidate).some((run) => /\bnpm ci\b.*--omit=dev\b/.test(run));
-
-  it('reads build stages', () => {
-    const parsed = dockerStages('ARG X=1\nFROM a AS one\nRUN x \\\n  && y\n# RUN hidden\nFROM one AS two\nCOPY --from=one /app/dist ./dist\nENTRYPOINT ["node"]\n');
-    expect(parsed.map((candidate) => candidate.name)).toEqual(['one', 'two']);
-    expect(runs(parsed[0]!)).toEqual(['x    && y']);
-    expect(copies(parsed[1]!)).toEqual([{ from: 'one', sources: ['/app/dist'], target: './dist' }]);
-  });
-
-  it('builds from node:24-slim and runs compiled JavaScript with plain node, unprivileged', () => {
-    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-slim$/m);
-    expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\} AS \w+$/m);
-    expect(stages.length).toBeGreaterThanOrEqual(2);
-    const entrypoint = runtime.instructions.filter((i) => i.keyword === 'ENTRYPOINT').map((i) => i.args);
-    expect(entrypoint).toEqual(['["node"]']);
-    expect(runtime.instructions.some((i) => i.keyword === 'USER' && i.args === 'node')).toBe(true);
-    // No TypeScript loader anywhere: not as an entrypoint, not through NODE_OPTIONS.
-    const instructions = stages.flatMap((candidate) => candidate.instructions.map((i) => `${i.keyword} ${i.args}`)).join('\n');
-    expect(instructions).not.toMatch(/swc-node|ts-node|tsx\b|--import|--loader|--experimental-strip-types/);
-  });
-
-  it('compiles with the Nx build of npm start, on the full install', () => {
-    const builder = stages.find((candidate) => runs(candidate).some((run) => /\bnx run-many\b/.test(run)));
-    expect(builder, 'a stage runs the Nx build').toBeDefined();
-    expect(runs(builder!).some((run) => /\bnx run-many -t build --projects=tag:type:service,system\b/.test(run))).toBe(true);
-    expect(installsAll(builder!), 'the build stage installs devDependencies (swc, nx)').toBe(true);
-    expect(copies(runtime).some((copy) => copy.from === builder!.name && copy.sources.includes('/app/dist'))).toBe(true);
-  });
-
-  it('ships dist/, package.json and production dependencies only: no sources, no devDependencies', () => {
-    expect(installsAll(runtime) || installsProduction(runtime), 'the runtime stage installs nothing itself').toBe(false);
-    for (const copy of copies(runtime)) {
-      if (copy.from === undefined) {
-        // From the build context: only the manifest that makes dist/**/*.js ES modules.
-        expect(copy.sources, 'copied from the context into the runtime').toEqual(['package.json']);
-      } else if (copy.sources.some((source) => source.includes('node_modules'))) {
-        const from = stage(copy.from);
-        expect(from && installsProduction(from), `node_modules from ${copy.from} is a production install`).toBe(true);
-        expect(from && installsAll(from), `${copy.from} installs devDependencies too`).toBe(false);
-      } else {
-        expect(copy.sources, `copied from ${copy.from}`).toEqual(['/app/dist']);
-      }
-    }
-    expect(runs(stages.find(installsProduction) ?? runtime).join(' ')).toMatch(/--ignore-scripts/);
-  });
-
-  it('builds every project that compose runs', () => {
-    const project = (root: string): { name?: string; tags?: string[]; targets?: Record<string, { command?: string }> } =>
-      JSON.parse(read(`${root}/project.json`)) as { name?: string; tags?: string[]; targets?: Record<string, { command?: string }> };
-    for (const entry of SERVICE_MANIFEST) {
-      // `--projects=tag:type:service` builds it; its build target compiles to dist/<root>.
-      expect(project(entry.root).tags, `${entry.root}/project.json`).toContain('type:service');
-      expect(project(entry.root).targets?.build?.command, `${entry.root}: build`).toMatch(/tools\/build\/compile\.mjs/);
-      expect(existsSync(join(ROOT, entry.root, 'src', 'main.ts')), `${entry.root}/src/main.ts`).toBe(true);
-    }
-    expect(project('tools/system').name).toBe('system');
-    expect(project('tools/system').targets?.build?.command).toMatch(/tools\/build\/compile\.mjs/);
-  });
-
-  it('sends the builder what it copies, and never dependencies, builds or .env files', () => {
-    const ignore = read('deploy/Dockerfile.dockerignore')
-      .split('\n')
-      .map((line) => line.trim())
-      .filter((line) => line !== '' && !line.startsWith('#'));
-    expect(ignore[0], 'an allow-list: everything is excluded first').toBe('**');
-    for (const candidate of stages) {
-      for (const copy of copies(candidate)) {
-        if (copy.from !== undefined) continue;
-        for (const source of copy.sources) {
-          const path = source.replace(/^\.\//, '').replace(/\/$/, '');
-          expect([`!${path}`, `!${path}/**`].some((rule) => ignore.includes(rule)), `${candidate.name} copies ${path}`).toBe(true);
-        }
-      }
-    }
-    for (const rule of ['**/node_modules', '**/dist', '**/.env*']) expect(ignore, rule).toContain(rule);
-  });
-
-  it('installs ffmpeg from apt for the services that run it only (media, generation)', () => {
-    expect(dockerfile).toMatch(/apt-get install -y --no-install-recommends ffmpeg/);
-    const withFfmpeg = Object.entries(services)
-      .filter(([, svc]) => typeof svc.build === 'object' && svc.build.args?.WITH_FFMPEG === 'true')
-      .map(([name]) => name);
-    expect(withFfmpeg.sort()).toEqual(['generation', 'media']);
   });
 });
 

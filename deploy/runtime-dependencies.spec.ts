@@ -1,6 +1,6 @@
 /**
- * The production image installs `dependencies` only (`npm ci --omit=dev`) and runs the
- * compiled services (deploy/Dockerfile). This walks what those processes load at run time
+ * The production images install `dependencies` only (`--omit=dev`) and run the compiled
+ * services (deploy/images/*.Dockerfile). This walks what those processes load at run time
  * — each manifest service's `main` and `service` module and the one-shot migration, through
  * every import they reach — and fails when a package they import is a devDependency or not
  * declared at all (then it would be missing from the image, or present only by accident).
@@ -16,6 +16,7 @@ import swc from '@swc/core';
 import { describe, expect, it } from 'vitest';
 import { SERVICE_MANIFEST } from '@homiwork/system-runner';
 import { compileOptions } from '../tools/build/compile.mjs';
+import { importSpecifiers, packageName } from './images/runtime-package.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -32,29 +33,8 @@ const RUNTIME_ENTRIES = [
 // What decides which imports survive compilation: the build's own options.
 const COMPILE_OPTIONS: swc.Options = { ...compileOptions, sourceMaps: false };
 
-/**
- * Module specifiers of compiled ESM: static imports, re-exports, literal dynamic imports,
- * and CommonJS loads: `require('x')`, `createRequire(…)('x')`, and `load('x')` where
- * `const load = createRequire(…)` (how libs/observability loads the tracing SDK lazily).
- */
-export function importSpecifiers(code: string): string[] {
-  const requireFunctions = [...code.matchAll(/\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*createRequire\(/g)].map((match) => match[1] ?? '');
-  const found = [
-    ...requireFunctions.flatMap((name) => [...code.matchAll(new RegExp(`(?<![\\w$.])${name.replace(/\$/g, '\\$')}\\(\\s*(['"])([^'"]+)\\1\\s*\\)`, 'g'))]),
-    ...code.matchAll(/^\s*(?:import|export)\s[^'"]*?\bfrom\s*(['"])([^'"]+)\1/gm),
-    ...code.matchAll(/^\s*import\s*(['"])([^'"]+)\1/gm),
-    ...code.matchAll(/\bimport\(\s*(['"])([^'"]+)\1\s*\)/g),
-    ...code.matchAll(/\bcreateRequire\([^)]*\)\(\s*(['"])([^'"]+)\1\s*\)/g),
-    ...code.matchAll(/\brequire(?:\.resolve)?\(\s*(['"])([^'"]+)\1\s*\)/g),
-  ].map((match) => match[2] ?? '');
-  return [...new Set(found)];
-}
-
-/** `@scope/name/sub` → `@scope/name`, `name/sub` → `name`. */
-export function packageName(specifier: string): string {
-  const parts = specifier.split('/');
-  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier);
-}
+// The reader of the images' own narrowed package.json (deploy/images/runtime-package.mjs).
+export { importSpecifiers, packageName };
 
 /** The compiled file `target` (`./x.js`, `../lib/src/index.js`) as its TypeScript source. */
 function sourceOf(from: string, target: string): string {
