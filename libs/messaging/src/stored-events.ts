@@ -7,11 +7,15 @@ import { EVENT_TYPE_HEADER, OCCURRED_AT_HEADER } from './headers.js';
 // For tests and operator tooling: read what the events stream holds of one type, and put an
 // event on it as its producer would (the producer's headers, a message id for the inbox).
 
-/** Every stored payload of this event type in the namespace's events stream, oldest first. */
-export async function readStoredEvents<E extends EventContract>(nc: NatsConnection, namespace: string, event: E): Promise<Array<EventPayload<E>>> {
+/**
+ * Every stored payload of this event type in the namespace's events stream, oldest first;
+ * with `fromSequence`, only those stored at that stream sequence or later.
+ */
+export async function readStoredEvents<E extends EventContract>(nc: NatsConnection, namespace: string, event: E, options: { fromSequence?: number } = {}): Promise<Array<EventPayload<E>>> {
   const stream = streamName(namespace, EVENTS_STREAM);
   const jsm = await jetstreamManager(nc);
-  const { name } = await jsm.consumers.add(stream, { filter_subject: eventSubject(namespace, event), ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: 60_000_000_000 });
+  const start = options.fromSequence === undefined ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.fromSequence };
+  const { name } = await jsm.consumers.add(stream, { filter_subject: eventSubject(namespace, event), ack_policy: AckPolicy.None, ...start, inactive_threshold: 60_000_000_000 });
   try {
     const info = await jsm.consumers.info(stream, name);
     const payloads: Array<EventPayload<E>> = [];

@@ -1,0 +1,250 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SystemClock } from '@homiwork/clock';
+import { ERASURE_DEADLINE_HOURS, GetUploadFile } from '@homiwork/contracts';
+import { DataKeyDestroyedError, MasterKeyring, UserDataKeys } from '@homiwork/data-keys';
+import { createServiceDataSource, Database } from '@homiwork/persistence';
+import { freePort, SERVICE_MANIFEST, Supervisor } from '@homiwork/system-runner';
+import { TEST_NATS_URL } from '@homiwork/testing';
+import { byteaOf, copyRows } from './support/pg-dump.js';
+import { buy, completedErasure, generate, PASSWORD, register, tablesMentioning, uploadText, type Person } from './support/privacy.js';
+import { startTestSystem, type TestSystem } from './support/test-system.js';
+
+// Issue 12: back up, erase a user, restore the backup, and the restore re-applies the
+// erasure — nothing of that user comes back, everyone else's data does. The tools run
+// compiled, as `npm run backup` / `npm run restore` run them, against the real
+// PostgreSQL, NATS and S3 server of the test system.
+
+const run = promisify(execFile);
+
+let system: TestSystem;
+let root: string;
+/** The services after the restore (the test system's own supervisor is stopped for it). */
+let restarted: Supervisor | undefined;
+
+beforeAll(async () => {
+  system = await startTestSystem({ env: { RATE_LIMIT_AUTH_PER_MINUTE: '10000', RATE_LIMIT_WRITE_PER_MINUTE: '10000', RATE_LIMIT_GENERATION_PER_MINUTE: '10000' } });
+  root = await mkdtemp(join(tmpdir(), 'homiwork-backups-'));
+}, 120_000);
+afterAll(async () => {
+  await restarted?.stop();
+  await system?.stop();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+function toolEnv(): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    DATABASE_URL: system.database.url,
+    NATS_URL: TEST_NATS_URL,
+    EVENT_NAMESPACE: system.namespace,
+    S3_URL: system.s3.url,
+    S3_BUCKET: system.s3.config.bucket,
+    ERASURE_SERVICES: system.env.ERASURE_SERVICES,
+  };
+}
+
+/** Runs a compiled tool; `onLine` sees its output as it comes. */
+function runTool(tool: 'backup' | 'restore', args: string[], onLine: (line: string) => void = () => undefined): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [`dist/tools/system/src/${tool}.js`, ...args], { env: toolEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const take = (chunk: Buffer): void => {
+    const text = chunk.toString('utf8');
+    output += text;
+    for (const line of text.split('\n')) if (line) onLine(line);
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, output })));
+}
+
+interface Someone extends Person {
+  uploadId: string;
+  uploadText: string;
+  contentIds: string[];
+  chatText: string;
+}
+
+/** A user with something in every service: an upload, two contents (a text and an image file), a chat, a paid order. */
+async function someoneWithDataEverywhere(label: string): Promise<Someone> {
+  const person = await register(system, label);
+  const text = `notes of ${label} kept in a backup`;
+  const uploadId = await uploadText(system, person, text);
+  const contentIds = [await generate(system, person, 'poem', `a poem about the ${label} sea`), await generate(system, person, 'image', 'a red circle')];
+  const chatText = `help ${label} rhyme sea with something`;
+  await system.api({ token: person.token }).assistants.send('poem-helper', chatText);
+  await buy(system, person, 'energy');
+  return { ...person, uploadId, uploadText: text, contentIds, chatText };
+}
+
+async function objectsUnder(prefix: string): Promise<string[]> {
+  const { Client } = await import('minio');
+  const client = new Client({ endPoint: '127.0.0.1', port: Number(new URL(system.s3.url).port), useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER' });
+  const names: string[] = [];
+  for await (const item of client.listObjects(system.s3.config.bucket, prefix, true)) names.push(String(item.name));
+  return names;
+}
+
+/** A custom-format dump as plain SQL (what pg_restore would apply). */
+async function dumpText(file: string, options: { dataOnly?: boolean } = {}): Promise<string> {
+  const { stdout } = await run('pg_restore', [...(options.dataOnly ? ['--data-only'] : []), '--file=-', file], { maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' });
+  return stdout;
+}
+
+interface Manifest {
+  id: string;
+  takenAt: string;
+  expiresAt: string;
+  durationMs: number;
+  schemas: Array<{ schema: string; file: string; bytes: number; sha256: string }>;
+  dataKeys: { tables: string[]; expiresAt: string; prunedAt: string | null; dump: { file: string; bytes: number; sha256: string } | null };
+  objects: { count: number; bytes: number; listing: { file: string; sha256: string } };
+  events: { maxAgeDays: number };
+}
+
+const sha256 = async (path: string): Promise<string> => createHash('sha256').update(await readFile(path)).digest('hex');
+
+describe('backup and restore (issue 12)', () => {
+  let kept: Someone;
+  let erased: Someone;
+  let backupDir: string;
+  let manifest: Manifest;
+
+  it('backs up every schema, the data keys apart with a short expiry, and every object, with checksums', async () => {
+    kept = await someoneWithDataEverywhere('kept');
+    erased = await someoneWithDataEverywhere('erased');
+
+    const backup = await runTool('backup', ['--out', root]);
+    expect(backup.code, backup.output).toBe(0);
+    const [name, ...others] = await readdir(root);
+    expect(others).toEqual([]);
+    backupDir = join(root, name!);
+    manifest = JSON.parse(await readFile(join(backupDir, 'manifest.json'), 'utf8')) as Manifest;
+
+    expect(manifest.schemas.map((entry) => entry.schema).sort()).toEqual(['billing', 'chat', 'generation', 'identity', 'media', 'retention']);
+    for (const file of [...manifest.schemas, manifest.dataKeys.dump!, manifest.objects.listing]) expect(await sha256(join(backupDir, file.file)), file.file).toBe(file.sha256);
+    expect(manifest.durationMs).toBeGreaterThan(0);
+    // The keys live no longer than the erasure deadline; the rest until the events stream (30 days) would forget the erasures since.
+    expect(manifest.dataKeys.tables).toEqual(expect.arrayContaining(['chat.user_data_keys', 'retention.user_data_keys']));
+    expect(new Date(manifest.dataKeys.expiresAt).getTime() - new Date(manifest.takenAt).getTime()).toBeLessThanOrEqual(ERASURE_DEADLINE_HOURS * 3_600_000);
+    expect(new Date(manifest.expiresAt).getTime() - new Date(manifest.takenAt).getTime()).toBe(manifest.events.maxAgeDays * 86_400_000 - ERASURE_DEADLINE_HOURS * 3_600_000);
+
+    // The schema dumps hold the sealed messages but no key; the key dump holds both users' keys and nothing else.
+    const chatDump = await dumpText(join(backupDir, 'schema-chat.dump'), { dataOnly: true });
+    expect(copyRows(chatDump, 'chat.messages').filter((row) => row.user_id === erased.userId).length).toBeGreaterThan(0);
+    expect(chatDump).not.toContain('COPY chat.user_data_keys');
+    const keyDump = await dumpText(join(backupDir, manifest.dataKeys.dump!.file));
+    expect(copyRows(keyDump, 'chat.user_data_keys').map((row) => row.user_id)).toEqual(expect.arrayContaining([kept.userId, erased.userId]));
+    expect(keyDump).not.toContain('COPY chat.messages');
+
+    // Objects: a listing with the stored bytes of each, the erased user's included.
+    const listing = JSON.parse(await readFile(join(backupDir, 'objects.json'), 'utf8')) as Array<{ key: string; sha256: string; size: number }>;
+    expect(listing.length).toBe(manifest.objects.count);
+    expect(listing.some((object) => object.key.startsWith(`media/${erased.userId}/`))).toBe(true);
+    expect(listing.some((object) => object.key.startsWith(`generation/${erased.userId}/`))).toBe(true);
+    for (const object of listing) expect(await sha256(join(backupDir, 'objects', object.sha256)), object.key).toBe(object.sha256);
+  }, 240_000);
+
+  it('after the restore, the user erased since the backup is erased again everywhere, and everyone else is back', async () => {
+    const { erasureId } = await system.api({ token: erased.token }).accounts.deleteMe(PASSWORD);
+    const receipt = await completedErasure(system, erasureId);
+
+    // The services stop for the restore, and start again when it says so.
+    await system.supervisor.stop();
+    const gatewayPort = Number(new URL(system.gateways[0]!).port);
+    const count = async (query: string, userId: string) => (await system.sql<{ n: number }>(query, [userId]))[0]!.n;
+    let beforeServices: { account: number; erasedKeys: number; keptKeys: number; erasedObjects: string[] } | undefined;
+    let starting: Promise<void> | undefined;
+    const restore = await runTool('restore', ['--from', root, '--wait-minutes', '3'], (line) => {
+      if (starting || !line.includes('start the services now')) return;
+      starting = (async () => {
+        // The restored database as the services will find it: the account is back (the backup predates its erasure),
+        // but its data keys and objects were never put back.
+        beforeServices = {
+          account: await count('SELECT count(*)::int AS n FROM identity.users WHERE id = $1', erased.userId),
+          erasedKeys: await count('SELECT count(*)::int AS n FROM chat.user_data_keys WHERE user_id = $1', erased.userId),
+          keptKeys: await count('SELECT count(*)::int AS n FROM chat.user_data_keys WHERE user_id = $1', kept.userId),
+          erasedObjects: [...(await objectsUnder(`media/${erased.userId}/`)), ...(await objectsUnder(`generation/${erased.userId}/`))],
+        };
+        restarted = new Supervisor({
+          manifest: SERVICE_MANIFEST,
+          env: system.env,
+          ports: async (entry) => ({ opsPort: await freePort(), ...(entry.publicPort !== undefined ? { publicPort: gatewayPort } : {}) }),
+          onLine: (_instance, output) => system.logs.push(output),
+          say: (message) => system.logs.push(`[supervisor] ${message}`),
+        });
+        await restarted.start();
+      })();
+    });
+    await starting;
+    expect(beforeServices).toEqual({ account: 1, erasedKeys: 0, keptKeys: 1, erasedObjects: [] });
+    expect(restore.code, restore.output).toBe(0);
+    expect(restore.output).toContain('1 of 1 erasure(s) confirmed by every service');
+    // Nothing was left behind for a rerun.
+    await expect(stat(join(backupDir, 'reapply.json'))).rejects.toThrow();
+
+    // Nothing of the erased user: no row in any table (tombstones excepted: an opaque id kept by design), no object.
+    for (const needle of [erased.userId, erased.email, erased.username]) {
+      expect(await tablesMentioning(system, needle, { except: ['tombstones'] }), needle).toEqual([]);
+    }
+    for (const schema of ['identity', 'media', 'generation', 'billing', 'chat', 'retention']) {
+      const [row] = await system.sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".tombstones WHERE user_id = $1`, [erased.userId]);
+      expect(row?.n, `${schema} tombstone`).toBe(1);
+    }
+    for (const prefix of [`media/${erased.userId}/`, `generation/${erased.userId}/`, `retention/${erased.userId}/`]) {
+      expect(await objectsUnder(prefix), prefix).toEqual([]);
+    }
+    expect((await system.api().raw({ method: 'POST', path: '/v1/auth/login', auth: 'public' }, { body: { login: erased.email, password: PASSWORD } })).status).toBe(401);
+    // The signed receipt is the one issued before the restore (retention's record was carried over).
+    const after = await completedErasure(system, erasureId);
+    expect(after.jws).toBe(receipt.jws);
+
+    // The backup's sealed messages of the erased user stay sealed: their key is in no table.
+    const chatDump = await dumpText(join(backupDir, 'schema-chat.dump'), { dataOnly: true });
+    const dataSource = await createServiceDataSource({ databaseUrl: system.database.url, schema: 'chat', migrations: [], poolSize: 1, applicationName: 'backup-e2e-reader' }).initialize();
+    try {
+      const keys = new UserDataKeys(new Database(dataSource), MasterKeyring.fromConfig({ DATA_KEYS_MASTER_KEYS: system.env.DATA_KEYS_MASTER_KEYS! }), new SystemClock());
+      const sealedOf = (userId: string) => copyRows(chatDump, 'chat.messages').filter((row) => row.user_id === userId && row.role === 'user').map((row) => byteaOf(row.sealed));
+      await expect(keys.openMany(erased.userId, sealedOf(erased.userId))).rejects.toBeInstanceOf(DataKeyDestroyedError);
+      // The control: the other user's key came back with the restore, so theirs open.
+      expect(await keys.openMany(kept.userId, sealedOf(kept.userId))).toContain(kept.chatText);
+    } finally {
+      await dataSource.destroy();
+    }
+
+    // The other user: signs in, and finds the upload, the contents, the conversation and the purchase.
+    const { accessToken } = await system.api().accounts.login({ login: kept.email, password: PASSWORD });
+    const api = system.api({ token: accessToken });
+    expect((await api.accounts.me()).email).toBe(kept.email);
+    const upload = await api.download(GetUploadFile, { params: { id: kept.uploadId } });
+    expect(Buffer.from(upload.bytes).toString('utf8')).toContain(kept.uploadText);
+    for (const contentId of kept.contentIds) expect((await api.contents.file(contentId)).bytes.length).toBeGreaterThan(0);
+    expect((await api.assistants.messages('poem-helper')).items.map((message) => message.text)).toContain(kept.chatText);
+    const [orders] = await system.sql<{ n: number }>("SELECT count(*)::int AS n FROM billing.orders WHERE user_id = $1 AND status = 'paid'", [kept.userId]);
+    expect(orders?.n).toBe(1);
+  }, 300_000);
+
+  it('prunes the key dump at its expiry, and the whole backup at its own', async () => {
+    const manifestPath = join(backupDir, 'manifest.json');
+    const past = new Date(Date.now() - 1_000).toISOString();
+    await writeFile(manifestPath, JSON.stringify({ ...manifest, dataKeys: { ...manifest.dataKeys, expiresAt: past } }));
+    const keysPruned = await runTool('backup', ['--out', root, '--prune-only']);
+    expect(keysPruned.code, keysPruned.output).toBe(0);
+    await expect(stat(join(backupDir, manifest.dataKeys.dump!.file))).rejects.toThrow();
+    const afterKeys = JSON.parse(await readFile(manifestPath, 'utf8')) as Manifest;
+    expect(afterKeys.dataKeys.dump).toBeNull();
+    expect(afterKeys.dataKeys.prunedAt).not.toBeNull();
+    expect(await stat(join(backupDir, manifest.schemas[0]!.file))).toBeTruthy();
+
+    await writeFile(manifestPath, JSON.stringify({ ...afterKeys, expiresAt: past }));
+    const allPruned = await runTool('backup', ['--out', root, '--prune-only']);
+    expect(allPruned.code, allPruned.output).toBe(0);
+    expect(await readdir(root)).toEqual([]);
+  });
+});

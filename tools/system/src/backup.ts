@@ -1,0 +1,135 @@
+/**
+ * The operator's backup (`npm run backup -- --out <root> [--prune-only]`), into a new
+ * directory `<root>/<id>/`:
+ *
+ *   schema-<service>.dump   pg_dump (custom format) of each service schema, from one snapshot,
+ *                           without the rows of any `user_data_keys` table
+ *   data-keys.dump          those rows alone, from the same snapshot: short-lived (below)
+ *   objects.json, objects/  every object of the bucket, stored by its SHA-256, and the listing
+ *   manifest.json           times, schemas, object count and bytes, checksums, expiries
+ *
+ * Expiry, enforced by the prune step (after every backup, and alone with `--prune-only`,
+ * which should run at least hourly): the data-key dump lives ERASURE_DEADLINE_HOURS — an
+ * erased user's key must not outlive the erasure deadline anywhere, and without it the
+ * sealed text in the schema dumps is unreadable — and the whole backup lives the events
+ * stream's max age less that deadline, because a restore finds the erasures to re-apply in
+ * the stream (docs: operations, "Backups and restore"). Interrupted backups (`*.partial`)
+ * are removed by the next prune.
+ *
+ * Reads DATABASE_URL, S3_URL, S3_BUCKET (S3_ACCESS_KEY / S3_SECRET_KEY), NATS_URL,
+ * EVENT_NAMESPACE (default hw), NATS_USER / NATS_PASSWORD.
+ */
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { ERASURE_DEADLINE_HOURS, EVENTS_STREAM, streamName } from '@homiwork/contracts';
+import { connectToNats } from '@homiwork/messaging';
+import { maxAgeDays } from './backup/erasures.js';
+import { DATA_KEYS_FILE, describeFile, listBackups, MANIFEST_FILE, OBJECT_LISTING_FILE, readManifest, writeManifest, type BackupManifest } from './backup/manifest.js';
+import { bucketFromEnv, copyBucket } from './backup/objects.js';
+import { dumpDataKeys, dumpSchema, inspectSchemas, SERVICE_SCHEMAS, withSnapshot } from './backup/postgres.js';
+
+const USAGE = 'usage: backup --out <directory> [--prune-only]';
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+const say = (line: string): void => void process.stdout.write(`[backup] ${line}\n`);
+
+async function takeBackup(root: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const databaseUrl = env.DATABASE_URL;
+  if (!databaseUrl) throw new Error('config error: DATABASE_URL is required');
+  const namespace = env.EVENT_NAMESPACE ?? 'hw';
+  const started = performance.now();
+  const { client: s3, config: bucket } = bucketFromEnv(env);
+  const nats = await connectToNats(env.NATS_URL ?? 'nats://127.0.0.1:4222', 'backup', { user: env.NATS_USER, password: env.NATS_PASSWORD });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1, application_name: 'backup' });
+  try {
+    const stream = streamName(namespace, EVENTS_STREAM);
+    const info = await nats.jsm.streams.info(stream);
+    const streamDays = maxAgeDays(info.config.max_age);
+    const keepMs = streamDays * DAY_MS - ERASURE_DEADLINE_HOURS * HOUR_MS;
+    if (!(keepMs > ERASURE_DEADLINE_HOURS * HOUR_MS)) throw new Error(`the events stream keeps ${streamDays} days: too short to find the erasures since a backup; give it a max age of several days`);
+    const { schemas, keyTables } = await inspectSchemas(pool, SERVICE_SCHEMAS);
+    if (schemas.length === 0) throw new Error('no service schema in the database: nothing to back up');
+
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    const partial = join(root, `${new Date().toISOString().replace(/[:.]/g, '-')}.partial`);
+    await mkdir(partial, { mode: 0o700 });
+    const takenAt = await withSnapshot(databaseUrl, async (snapshot, snapshotAt) => {
+      for (const schema of schemas) await dumpSchema(databaseUrl, snapshot, schema, join(partial, `schema-${schema}.dump`), keyTables);
+      if (keyTables.length > 0) await dumpDataKeys(databaseUrl, snapshot, keyTables, join(partial, DATA_KEYS_FILE));
+      return snapshotAt;
+    });
+    say(`${schemas.length} schemas dumped (${keyTables.length} data-key tables apart)`);
+    const listing = await copyBucket(s3, bucket.bucket, partial);
+    await writeFile(join(partial, OBJECT_LISTING_FILE), `${JSON.stringify(listing)}\n`, { mode: 0o600 });
+    say(`${listing.length} objects copied`);
+
+    const id = takenAt.toISOString().replace(/[:.]/g, '-');
+    const finishedAt = new Date();
+    const keysExpireAt = new Date(takenAt.getTime() + ERASURE_DEADLINE_HOURS * HOUR_MS).toISOString();
+    const manifest: BackupManifest = {
+      formatVersion: 1,
+      id,
+      takenAt: takenAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      expiresAt: new Date(takenAt.getTime() + keepMs).toISOString(),
+      schemas: await Promise.all(schemas.map(async (schema) => ({ schema, ...(await describeFile(partial, `schema-${schema}.dump`)) }))),
+      dataKeys: keyTables.length > 0 ? { tables: keyTables, expiresAt: keysExpireAt, prunedAt: null, dump: await describeFile(partial, DATA_KEYS_FILE) } : { tables: [], expiresAt: keysExpireAt, prunedAt: finishedAt.toISOString(), dump: null },
+      objects: { bucket: bucket.bucket, count: listing.length, bytes: listing.reduce((sum, object) => sum + object.size, 0), listing: await describeFile(partial, OBJECT_LISTING_FILE) },
+      events: { stream, maxAgeDays: streamDays, lastSequence: info.state.last_seq },
+    };
+    await writeManifest(partial, manifest);
+    await rename(partial, join(root, id));
+    say(`backup ${id} written in ${manifest.durationMs} ms; data keys expire ${manifest.dataKeys.expiresAt}, the backup ${manifest.expiresAt}`);
+    return id;
+  } finally {
+    await pool.end();
+    await nats.nc.close();
+  }
+}
+
+/**
+ * Deletes what has expired: a data-key dump past its expiry (the manifest records when),
+ * a whole backup past its own, and interrupted backups.
+ */
+async function pruneBackups(root: string, now: Date): Promise<{ keyDumps: number; backups: number; partial: number }> {
+  const pruned = { keyDumps: 0, backups: 0, partial: 0 };
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    if (!name.endsWith('.partial')) continue;
+    await rm(join(root, name), { recursive: true, force: true });
+    pruned.partial++;
+  }
+  for (const dir of await listBackups(root)) {
+    const manifest = await readManifest(dir);
+    if (new Date(manifest.expiresAt) <= now) {
+      // The manifest goes last: a prune interrupted midway finds the backup again.
+      for (const name of await readdir(dir)) if (name !== MANIFEST_FILE) await rm(join(dir, name), { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true });
+      pruned.backups++;
+    } else if (manifest.dataKeys.dump && new Date(manifest.dataKeys.expiresAt) <= now) {
+      await rm(join(dir, manifest.dataKeys.dump.file), { force: true });
+      await writeManifest(dir, { ...manifest, dataKeys: { tables: manifest.dataKeys.tables, expiresAt: manifest.dataKeys.expiresAt, prunedAt: now.toISOString(), dump: null } });
+      pruned.keyDumps++;
+    }
+  }
+  return pruned;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { out: { type: 'string' }, 'prune-only': { type: 'boolean' }, help: { type: 'boolean' } } });
+  if (values.help || !values.out) {
+    process.stdout.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  if (!values['prune-only']) await takeBackup(values.out, process.env);
+  const pruned = await pruneBackups(values.out, new Date());
+  say(`pruned ${pruned.keyDumps} expired data-key dump(s), ${pruned.backups} expired backup(s), ${pruned.partial} interrupted one(s)`);
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`backup: ${error instanceof Error ? error.message : String(error)}\n`);
+  return 1;
+});
