@@ -1,5 +1,5 @@
 import { DATA_OWNING_SERVICES, EVENT_CATALOGUE, GenerationRpc, RetentionRpc, type ServiceName } from '@homiwork/contracts';
-import { isSafeLabelValue } from './metrics.js';
+import { HTTP_METHOD_LABELS, isSafeLabelValue } from './metrics.js';
 
 /**
  * The one list of every application metric (R9.1): what the services register, what the
@@ -67,8 +67,8 @@ const JOB_OUTCOMES = [
 
 export const METRIC_CATALOGUE: readonly MetricDefinition[] = [
   // ---------------------------------------------------------------- platform: traffic
-  { name: 'http_requests_total', type: 'counter', owner: 'platform', help: 'HTTP requests by method, route template and status', labels: { method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], route: ROUTE_TEMPLATE, status: /^[1-5]\d\d$/ } },
-  { name: 'http_request_duration_seconds', type: 'histogram', owner: 'platform', help: 'HTTP request duration by method and route template', labels: { method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], route: ROUTE_TEMPLATE } },
+  { name: 'http_requests_total', type: 'counter', owner: 'platform', help: 'HTTP requests by method, route template and status', labels: { method: HTTP_METHOD_LABELS, route: ROUTE_TEMPLATE, status: /^[1-5]\d\d$/ } },
+  { name: 'http_request_duration_seconds', type: 'histogram', owner: 'platform', help: 'HTTP request duration by method and route template', labels: { method: HTTP_METHOD_LABELS, route: ROUTE_TEMPLATE } },
   { name: 'rpc_requests_total', type: 'counter', owner: 'platform', help: 'Request/reply calls served, by method and outcome', labels: { route: RPC_METHOD, outcome: ['ok', 'rejected', 'error'] } },
   { name: 'rpc_request_duration_seconds', type: 'histogram', owner: 'platform', help: 'Time to serve a request/reply call', labels: { route: RPC_METHOD } },
   { name: 'process_uncaught_failures_total', type: 'counter', owner: 'platform', help: 'Failures no code caught (a rejection is survived, an exception restarts the process)', labels: { kind: ['unhandled_rejection', 'uncaught_exception'] } },

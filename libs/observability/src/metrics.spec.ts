@@ -58,6 +58,7 @@ describe('registerHttpMetrics', () => {
     await app.inject({ method: 'GET', url: `/v1/users/${UUID}?email=bob@example.com` });
     await app.inject({ method: 'POST', url: '/v1/fail' });
     await app.inject({ method: 'GET', url: '/v1/people/carol@example.com/10.0.0.1' });
+    await app.inject({ method: 'PROPFIND', url: '/v1/users/x' });
     await app.close();
 
     const text = await metrics.metricsText();
@@ -65,6 +66,9 @@ describe('registerHttpMetrics', () => {
     expect(valueOf(text, 'http_requests_total', { service, method: 'GET', route: '/v1/users/:id', status: '200' })).toBe(2);
     expect(valueOf(text, 'http_requests_total', { service, method: 'POST', route: '/v1/fail', status: '500' })).toBe(1);
     expect(valueOf(text, 'http_requests_total', { service, method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
+    // A rare method shares one label value (Node accepts some thirty).
+    expect(text).not.toContain('PROPFIND');
+    expect(valueOf(text, 'http_requests_total', { service, method: 'other', route: 'unmatched', status: '404' })).toBe(1);
     expect(valueOf(text, 'http_request_duration_seconds_count', { service, method: 'GET', route: '/v1/users/:id' })).toBe(2);
     expect(text).not.toMatch(/alice|bob|carol|10\.0\.0\.1|550e8400/);
     const values = samples(text).flatMap((sample) => Object.values(sample.labels));

@@ -58,6 +58,9 @@ export class ServiceMetrics {
   }
 }
 
+export const HTTP_METHOD_LABELS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'other'] as const;
+const HTTP_METHODS: ReadonlySet<string> = new Set(HTTP_METHOD_LABELS);
+
 /**
  * Counts and times every HTTP request by method, route template and status. The route is
  * `request.routeOptions.url` ("/v1/users/:id"), never the raw URL: paths carry ids and
@@ -80,7 +83,9 @@ export function registerHttpMetrics(app: FastifyInstance, metrics: ServiceMetric
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   });
   app.addHook('onResponse', async (request, reply) => {
-    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched' };
+    // Node accepts some thirty methods (PROPFIND, MKCOL…); the rare ones share one label value.
+    const method = HTTP_METHODS.has(request.method) ? request.method : 'other';
+    const labels = { method, route: request.routeOptions.url ?? 'unmatched' };
     requests.inc({ ...labels, status: String(reply.statusCode) });
     duration.observe(labels, reply.elapsedTime / 1000);
   });

@@ -187,10 +187,16 @@ export interface SpanOptions {
   parent?: Context;
 }
 
+/** A machine-readable code the error carries (`validation_failed`, `ECONNREFUSED`), if it is one. */
+function errorCode(error: unknown): string | undefined {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(code) ? code : undefined;
+}
+
 /**
- * Runs `fn` inside an active span and ends it. On a throw the span gets the exception
- * (message and stack scrubbed: error messages often quote the input that failed) and an
- * ERROR status, and the error is rethrown unchanged.
+ * Runs `fn` inside an active span and ends it. On a throw the span gets the exception's
+ * name and code (never its message or stack) and an ERROR status, and the error is
+ * rethrown unchanged.
  */
 export function withSpan<T>(name: string, options: SpanOptions, fn: (span: Span) => Promise<T>): Promise<T> {
   const spanOptions = { kind: options.kind, attributes: scrubPersonalData(options.attributes) };
@@ -198,12 +204,11 @@ export function withSpan<T>(name: string, options: SpanOptions, fn: (span: Span)
     try {
       return await fn(span);
     } catch (error) {
-      const message = scrubPersonalData(error instanceof Error ? error.message : String(error));
-      span.recordException({
-        name: error instanceof Error ? error.name : 'Error',
-        message,
-        stack: error instanceof Error ? scrubPersonalData(error.stack) : undefined,
-      });
+      // The error's kind only: messages and stacks quote the input that failed (a username,
+      // a prompt fragment) in ways no pattern recognises, and spans leave for a collector.
+      const name = error instanceof Error ? error.name : 'Error';
+      const message = errorCode(error) ?? name;
+      span.recordException({ name, message });
       span.setStatus({ code: SpanStatusCode.ERROR, message });
       throw error;
     } finally {
