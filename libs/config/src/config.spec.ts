@@ -30,6 +30,13 @@ describe('loadConfig', () => {
     expect(message.split('\n')).toHaveLength(1);
   });
 
+  it('takes several NATS servers, comma-separated (a cluster), and refuses a list with a bad member', () => {
+    const cluster = 'nats://10.0.0.1:4222, nats://10.0.0.2:4222,tls://10.0.0.3:4222';
+    expect(loadConfig(schema, { ...valid, NATS_URL: cluster }).NATS_URL).toBe(cluster);
+    expect(() => loadConfig(schema, { ...valid, NATS_URL: 'nats://10.0.0.1:4222,http://10.0.0.2:4222' })).toThrow(/NATS_URL must be a URL \(nats, tls\) or a comma-separated list of them/);
+    expect(() => loadConfig(schema, { ...valid, NATS_URL: 'nats://10.0.0.1:4222,' })).toThrow(/NATS_URL/);
+  });
+
   it('refuses a database URL of the wrong protocol', () => {
     expect(() => loadConfig(schema, { ...valid, DATABASE_URL: 'mysql://127.0.0.1/app' })).toThrow(/DATABASE_URL must use postgres/);
   });

@@ -37,11 +37,29 @@ const urlWithProtocols = (protocols: string[]) =>
     message: `must use ${protocols.join(' or ')}`,
   });
 
+const isNatsServerUrl = (value: string): boolean => {
+  try {
+    const url = new URL(value.trim());
+    return (url.protocol === 'nats:' || url.protocol === 'tls:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+};
+
 /** Settings every service shares; a service extends this with its own. */
 export const baseServiceConfig = z.object({
   NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  NATS_URL: urlWithProtocols(['nats', 'tls']).default('nats://127.0.0.1:4222'),
+  /**
+   * One server, or several separated by commas (the members of a cluster): the client
+   * connects to any of them and moves to another when its server goes away.
+   */
+  NATS_URL: z
+    .string()
+    .refine((value) => value.split(',').every(isNatsServerUrl), {
+      message: 'must be a URL (nats, tls) or a comma-separated list of them',
+    })
+    .default('nats://127.0.0.1:4222'),
   /**
    * This service's own NATS user and password (deploy/nats/authorization.conf): the server
    * lets each user publish and subscribe only to what its service needs. Unset only against

@@ -27,8 +27,9 @@ export const rateLimitBucket = (ns: string): KvBucketSpec => ({
   options: { history: 1, ttl: 3_600_000, storage: StorageType.Memory },
 });
 
-/** Every bucket migrate provisions. */
-export const kvBuckets = (ns: string, options: { accessTokenTtlSeconds?: number } = {}): KvBucketSpec[] => [revocationBucket(ns, options.accessTokenTtlSeconds), rateLimitBucket(ns)];
+/** Every bucket migrate provisions; on a JetStream cluster with as many replicas as the event streams. */
+export const kvBuckets = (ns: string, options: { accessTokenTtlSeconds?: number; replicas?: number } = {}): KvBucketSpec[] =>
+  [revocationBucket(ns, options.accessTokenTtlSeconds), rateLimitBucket(ns)].map((bucket) => (options.replicas ? { ...bucket, options: { ...bucket.options, replicas: options.replicas } } : bucket));
 
 /** Creates each bucket that is missing (the migrate tool); an existing bucket keeps its settings. */
 export async function provisionKvBuckets(nc: NatsConnection, buckets: readonly KvBucketSpec[]): Promise<string[]> {

@@ -31,8 +31,16 @@ export async function connectToNats(url: string, name: string, credentials: Nats
   const { user, password } = credentials;
   if ((user === undefined) !== (password === undefined)) throw new Error('NATS credentials need both a user and a password');
   const auth = user !== undefined && password !== undefined ? { user, pass: password, inboxPrefix: `_INBOX.${user}` } : {};
-  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true, ...auth });
+  const nc = await connect({ servers: natsServers(url), name, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true, ...auth });
   return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
+}
+
+/** NATS_URL may name several servers, comma-separated (a cluster's members): the client takes them as a list. */
+export function natsServers(url: string): string[] {
+  return url
+    .split(',')
+    .map((server) => server.trim())
+    .filter((server) => server !== '');
 }
 
 /**

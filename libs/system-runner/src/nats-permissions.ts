@@ -269,14 +269,40 @@ export function generatedHeader(ns: string): string {
   ].join('\n');
 }
 
-/** The configuration `npm start` runs its own nats-server with: loopback only, JetStream in the run directory. */
-export function renderDevNatsServerConfig(options: { ns: string; port: number; storeDir: string; manifest?: readonly ServiceManifestEntry[] }): string {
+/** One member of a JetStream cluster on loopback: its name, its route port and its peers' route ports. */
+export interface NatsClusterMember {
+  readonly clusterName: string;
+  readonly serverName: string;
+  readonly routePort: number;
+  readonly peerRoutePorts: readonly number[];
+}
+
+/**
+ * The configuration `npm start` runs its own nats-server with: loopback only, JetStream in
+ * the run directory. With `cluster`, one member of a JetStream cluster on loopback (the
+ * scale-out test runs three); `extraUsers` are added after the generated ones (a test's own).
+ */
+export function renderDevNatsServerConfig(options: {
+  ns: string;
+  port: number;
+  storeDir: string;
+  manifest?: readonly ServiceManifestEntry[];
+  cluster?: NatsClusterMember;
+  extraUsers?: readonly NatsUserPermissions[];
+}): string {
+  const { cluster } = options;
   return [
     generatedHeader(options.ns),
+    ...(cluster ? [`server_name: ${quote(cluster.serverName)}`] : []),
     `listen: ${quote(`127.0.0.1:${options.port}`)}`,
     `jetstream {\n  store_dir: ${quote(options.storeDir)}\n}`,
     'max_payload: 1MB',
-    renderNatsAuthorization(natsPermissions(options.ns, options.manifest)),
+    ...(cluster
+      ? [
+          `cluster {\n  name: ${quote(cluster.clusterName)}\n  listen: ${quote(`127.0.0.1:${cluster.routePort}`)}\n  routes: [\n${cluster.peerRoutePorts.map((port) => `    ${quote(`nats-route://127.0.0.1:${port}`)}`).join('\n')}\n  ]\n}`,
+        ]
+      : []),
+    renderNatsAuthorization([...natsPermissions(options.ns, options.manifest), ...(options.extraUsers ?? [])]),
   ].join('\n');
 }
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { natsPasswordVariable, renderDevNatsServerConfig } from './nats-permissions.js';
+import { natsPasswordVariable, renderDevNatsServerConfig, type NatsClusterMember, type NatsUserPermissions } from './nats-permissions.js';
 import type { ServiceManifestEntry } from './manifest.js';
 
 export interface NatsServerProcess {
@@ -35,12 +35,17 @@ export async function startNatsServer(options: {
   dir: string;
   passwords: Readonly<Record<string, string>>;
   manifest?: readonly ServiceManifestEntry[];
+  /** Makes it one member of a JetStream cluster (the scale-out test). */
+  cluster?: NatsClusterMember;
+  /** Users beyond the generated ones (their passwords in `passwords` too). */
+  extraUsers?: readonly NatsUserPermissions[];
   onLine?: (line: string) => void;
   timeoutMs?: number;
 }): Promise<NatsServerProcess> {
   mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   const configFile = join(options.dir, 'nats.conf');
-  writeFileSync(configFile, renderDevNatsServerConfig({ ns: options.ns, port: options.port, storeDir: join(options.dir, 'jetstream'), ...(options.manifest ? { manifest: options.manifest } : {}) }));
+  const { ns, port, manifest, cluster, extraUsers } = options;
+  writeFileSync(configFile, renderDevNatsServerConfig({ ns, port, storeDir: join(options.dir, 'jetstream'), ...(manifest ? { manifest } : {}), ...(cluster ? { cluster } : {}), ...(extraUsers ? { extraUsers } : {}) }));
   const passwordEnv = Object.fromEntries(Object.entries(options.passwords).map(([user, password]) => [natsPasswordVariable(user), password]));
   const child = spawn(natsServerBinary(), ['-c', configFile], { env: { PATH: process.env.PATH, ...passwordEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];

@@ -1,7 +1,8 @@
 /**
  * One-shot preparation of a deployment (`npm start` runs it first; the compose `migrate`
  * service too): the database if missing, every manifest service's migrations in its own
- * schema, and the NATS resources: both JetStream streams, every durable consumer of every
+ * schema, and the NATS resources: both JetStream streams (NATS_STREAM_REPLICAS copies each,
+ * default 1; 3 on a JetStream cluster), every durable consumer of every
  * contract (with the configuration its contract gives) and the KV buckets. Services also
  * migrate their database at boot under an advisory lock; running this first makes a failed
  * migration stop the rollout before any service starts. NATS resources only this tool may
@@ -50,13 +51,20 @@ for (const entry of SERVICE_MANIFEST) {
 // As the provisioning user when the server has users (NATS_USER/NATS_PASSWORD; see deploy/nats/).
 const nats = await connectToNats(NATS_URL, 'migrate', { user: process.env.NATS_USER, password: process.env.NATS_PASSWORD });
 const maxBytes = Number(process.env.EVENT_STREAM_MAX_BYTES ?? DEFAULT_STREAM_LIMITS.maxBytes);
-const streams = await provisionStreams(nats.jsm, EVENT_NAMESPACE, { ...DEFAULT_STREAM_LIMITS, maxBytes });
+// On a JetStream cluster, 3: every stream, durable (they inherit the stream's) and bucket
+// keeps a copy on three servers and stays available while one is down.
+const replicas = Number(process.env.NATS_STREAM_REPLICAS ?? DEFAULT_STREAM_LIMITS.replicas);
+if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
+  process.stderr.write('config error: NATS_STREAM_REPLICAS must be an integer from 1 to 5\n');
+  process.exit(1);
+}
+const streams = await provisionStreams(nats.jsm, EVENT_NAMESPACE, { ...DEFAULT_STREAM_LIMITS, maxBytes, replicas });
 say(`streams ready: ${streams.join(', ')}`);
 const services = new Set<string>(SERVICE_MANIFEST.map((entry) => entry.name));
 const durables = await provisionDurableConsumers(nats.jsm, EVENT_NAMESPACE, [...declaredConsumers().values()].filter((consumer) => services.has(consumer.service)));
 say(`durable consumers ready: ${durables.join(', ')}`);
 // The revocations' max age follows the access-token lifetime identity and the gateway are configured with.
 const accessTokenTtlSeconds = Number(process.env.ACCESS_TOKEN_TTL_SECONDS ?? DEFAULT_ACCESS_TOKEN_TTL_SECONDS);
-const buckets = await provisionKvBuckets(nats.nc, kvBuckets(EVENT_NAMESPACE, { accessTokenTtlSeconds }));
+const buckets = await provisionKvBuckets(nats.nc, kvBuckets(EVENT_NAMESPACE, { accessTokenTtlSeconds, replicas }));
 say(`KV buckets ready: ${buckets.join(', ')}`);
 await nats.nc.close();
