@@ -24,6 +24,7 @@ import {
   natsPermissions,
   natsUserNames,
   PROVISIONING_USER,
+  BACKUP_OPERATOR_USER,
   DEAD_LETTER_OPERATOR_USER,
   renderNatsAuthorization,
   SERVICE_MANIFEST,
@@ -501,9 +502,9 @@ describe('docker-compose.yml', () => {
     // The checked-in file is what the generator renders from the contracts and the manifest.
     expect(read('deploy/nats/authorization.conf')).toBe(generatedHeader('hw') + renderNatsAuthorization(natsPermissions('hw')));
     const raw = (name: string): Record<string, string> => environment(service(name));
-    // Each service and migrate connect as their own user; the dead-letter operator's password is the operator's alone.
+    // Each service and migrate connect as their own user; the operators' passwords (dead letters, backup) are theirs alone.
     const composeUsers = [...APP_SERVICES, PROVISIONING_USER];
-    expect(natsUserNames()).toEqual([...composeUsers, DEAD_LETTER_OPERATOR_USER]);
+    expect(natsUserNames()).toEqual([...composeUsers, DEAD_LETTER_OPERATOR_USER, BACKUP_OPERATOR_USER]);
     for (const user of natsUserNames()) {
       const variable = natsPasswordVariable(user);
       expect(raw('nats')[variable], `nats gets ${variable}`).toMatch(new RegExp(`^\\$\\{${variable}:\\?`));

@@ -6,6 +6,7 @@ export {
   natsPermissions,
   natsUserNames,
   PROVISIONING_USER,
+  BACKUP_OPERATOR_USER,
   DEAD_LETTER_OPERATOR_USER,
   renderDevNatsServerConfig,
   renderNatsAuthorization,

@@ -33,6 +33,12 @@ export const PROVISIONING_USER = 'migrate';
 /** The operator's dead-letter tool (tools/system/src/dead-letters.ts): lists and replays dead letters. */
 export const DEAD_LETTER_OPERATOR_USER = 'dead-letters';
 
+/**
+ * The operator's backup and restore tools (tools/system/src/backup.ts, restore.ts): read the
+ * events stream's settings and the UserDeleted/PurgeCompleted events stored on it, nothing else.
+ */
+export const BACKUP_OPERATOR_USER = 'backup';
+
 /** The environment variable holding a user's password, for nats-server and for the process itself. */
 export const natsPasswordVariable = (user: string): string => `NATS_PASSWORD_${user.toUpperCase().replace(/-/g, '_')}`;
 
@@ -227,6 +233,24 @@ export function natsPermissions(ns: string, manifest: readonly ServiceManifestEn
     subscribe: [`${natsInboxPrefix(DEAD_LETTER_OPERATOR_USER)}.>`],
     allowResponses: false,
   });
+  // Read-only on the events stream through throw-away consumers (readStoredEvents): the
+  // restore learns which users were erased since the backup and waits for their receipts.
+  // It re-applies erasures through the services' outboxes in PostgreSQL, so it publishes no event.
+  const events = streamName(ns, EVENTS_STREAM);
+  users.push({
+    user: BACKUP_OPERATOR_USER,
+    publish: [
+      jetStreamAccountInfo,
+      `$JS.API.STREAM.INFO.${events}`,
+      `$JS.API.CONSUMER.CREATE.${events}`,
+      `$JS.API.CONSUMER.CREATE.${events}.>`,
+      `$JS.API.CONSUMER.INFO.${events}.>`,
+      `$JS.API.CONSUMER.DELETE.${events}.>`,
+      `$JS.API.CONSUMER.MSG.NEXT.${events}.>`,
+    ],
+    subscribe: [`${natsInboxPrefix(BACKUP_OPERATOR_USER)}.>`],
+    allowResponses: false,
+  });
   return users;
 }
 
@@ -307,4 +331,4 @@ export function renderDevNatsServerConfig(options: {
 }
 
 /** Every NATS user name of a namespace's configuration (services, the provisioning user, the dead-letter operator). */
-export const natsUserNames = (manifest: readonly ServiceManifestEntry[] = SERVICE_MANIFEST): string[] => [...manifest.map((entry) => entry.name), PROVISIONING_USER, DEAD_LETTER_OPERATOR_USER];
+export const natsUserNames = (manifest: readonly ServiceManifestEntry[] = SERVICE_MANIFEST): string[] => [...manifest.map((entry) => entry.name), PROVISIONING_USER, DEAD_LETTER_OPERATOR_USER, BACKUP_OPERATOR_USER];

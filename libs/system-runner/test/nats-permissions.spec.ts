@@ -40,6 +40,7 @@ import {
   provisionKvBuckets,
   provisionStreams,
   rateLimitBucket,
+  readStoredEvents,
   RpcClient,
   RpcServer,
   verifyStreams,
@@ -47,7 +48,7 @@ import {
 } from '@homiwork/messaging';
 import { createLogger, ServiceMetrics } from '@homiwork/observability';
 import { freePort } from '../src/launch.js';
-import { DEAD_LETTER_OPERATOR_USER, generatedHeader, natsPermissions, natsUserNames, PROVISIONING_USER, renderNatsAuthorization } from '../src/nats-permissions.js';
+import { BACKUP_OPERATOR_USER, DEAD_LETTER_OPERATOR_USER, generatedHeader, natsPermissions, natsUserNames, PROVISIONING_USER, renderNatsAuthorization } from '../src/nats-permissions.js';
 import { startNatsServer, type NatsServerProcess } from '../src/nats-server.js';
 
 /**
@@ -418,5 +419,19 @@ describe('the checked-in compose configuration', () => {
   it('is what the generator renders for the production namespace (run `node dist/tools/system/src/nats-config.js --deploy`)', () => {
     const file = readFileSync(new URL('../../../deploy/nats/authorization.conf', import.meta.url), 'utf8');
     expect(file).toBe(generatedHeader('hw') + renderNatsAuthorization(natsPermissions('hw')));
+  });
+});
+
+describe('the backup operator', () => {
+  it('reads the events stream (its settings, the UserDeleted events on it) and can publish no event', async () => {
+    const userId = randomUUID();
+    await publishEvent((await as('identity')).js, UserDeletedV1, { userId, erasureId: randomUUID(), reason: 'user_request', deletedAt: new Date().toISOString() });
+    const backup = await as(BACKUP_OPERATOR_USER);
+    expect((await backup.jsm.streams.info(streamName(NS, EVENTS_STREAM))).config.max_age).toBeGreaterThan(0);
+    expect((await readStoredEvents(backup.nc, NS, UserDeletedV1)).map((event) => event.userId)).toContain(userId);
+    expect(newViolations()).toEqual([]);
+    const before = await eventCount();
+    await expect(publishEvent(backup.js, UserDeletedV1, { userId: randomUUID() })).rejects.toThrow();
+    expect(await eventCount()).toBe(before);
   });
 });
