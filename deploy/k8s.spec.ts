@@ -5,12 +5,16 @@
  * in deploy/k8s/cnpg-schema.ts — and then what the system needs of it: every manifest service
  * run, probed, sized from its measured memory and protected by a PodDisruptionBudget; NATS as a
  * 3-node JetStream cluster with the generated per-service users; PostgreSQL as 3 instances
- * behind a pooler; every event consumer scaled on its consumers' lag; no secret in the files.
+ * behind a pooler; every event consumer scaled on its consumers' lag; no secret in the files;
+ * NATS routes that authenticate with a login from a Secret (and a config nats-server accepts);
+ * ingress denied by default and opened per pod, port and caller, as the NetworkPolicy API
+ * evaluates the rendered policies; the gateway believing no X-Forwarded-For.
  * Issue 12, "Clustered deployment on existing engines".
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
@@ -21,6 +25,7 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
 import type { IContainer, IEnvVar, IPodSpec } from 'kubernetes-models/v1';
+import type { INetworkPolicyPeer, INetworkPolicySpec } from 'kubernetes-models/networking.k8s.io/v1';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '@homiwork/config';
@@ -161,6 +166,123 @@ const natsSizeMebibytes = (size: string): number => {
   return Number(match[1]) * { MB: 1, GB: 1024, TB: 1024 ** 2 }[match[2] as 'MB' | 'GB' | 'TB'];
 };
 
+/**
+ * A container's environment as the kubelet hands it over: envFrom ConfigMaps, then `env` in
+ * order, `$(NAME)` in a value replaced by a variable defined before it (`$$` is a literal `$`),
+ * a Secret's key by whatever `secretValue` gives for `<secret>/<key>`.
+ */
+function kubeletEnvironment(objects: K8sObject[], spec: IContainer, secretValue: (ref: string) => string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, source] of environment(objects, { ...spec, env: [] })) env[name] = source.value!;
+  for (const variable of spec.env ?? []) {
+    const ref = variable.valueFrom?.secretKeyRef;
+    const fieldPath = variable.valueFrom?.fieldRef?.fieldPath;
+    if (ref) {
+      const value = secretValue(`${ref.name}/${ref.key}`);
+      if (value !== undefined) env[variable.name] = value;
+    } else if (fieldPath) {
+      env[variable.name] = `<${fieldPath}>`;
+    } else {
+      env[variable.name] = (variable.value ?? '').replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name?: string) => (name === undefined ? '$' : (env[name] ?? whole)));
+    }
+  }
+  return env;
+}
+
+// ------------------------------------------------------------------ NetworkPolicy semantics
+
+type LabelSelector = NonNullable<INetworkPolicyPeer['podSelector']>;
+/** A pod that may receive traffic: its namespace, labels and named container ports. */
+interface TargetPod {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  ports: Record<string, number>;
+}
+/** Where a connection comes from: a pod (its namespace's labels and its own) or outside the cluster. */
+type Source = { namespaceLabels: Record<string, string>; labels: Record<string, string> } | 'outside the cluster';
+
+const matches = (selector: LabelSelector, labels: Record<string, string>): boolean =>
+  Object.entries(selector.matchLabels ?? {}).every(([key, value]) => labels[key] === value) &&
+  (selector.matchExpressions ?? []).every(({ key, operator, values = [] }) => {
+    switch (operator) {
+      case 'In':
+        return key in labels && values.includes(labels[key]!);
+      case 'NotIn':
+        return !(key in labels) || !values.includes(labels[key]!);
+      case 'Exists':
+        return key in labels;
+      case 'DoesNotExist':
+        return !(key in labels);
+      default:
+        throw new Error(`unknown selector operator ${operator}`);
+    }
+  });
+
+const namespaceLabels = (namespace: string): Record<string, string> => ({ 'kubernetes.io/metadata.name': namespace });
+const podIn = (namespace: string, labels: Record<string, string>): Source => ({ namespaceLabels: namespaceLabels(namespace), labels });
+
+/** Whether one `from` entry admits a source, for a policy in `namespace`. An ipBlock admits the outside only when it is 0.0.0.0/0 without exceptions. */
+function peerAdmits(peer: INetworkPolicyPeer, namespace: string, source: Source): boolean {
+  if (peer.ipBlock) return source === 'outside the cluster' && peer.ipBlock.cidr === '0.0.0.0/0' && !peer.ipBlock.except?.length;
+  if (source === 'outside the cluster') return false;
+  const namespaceMatches = peer.namespaceSelector ? matches(peer.namespaceSelector, source.namespaceLabels) : source.namespaceLabels['kubernetes.io/metadata.name'] === namespace;
+  return namespaceMatches && (peer.podSelector ? matches(peer.podSelector, source.labels) : true);
+}
+
+/**
+ * Whether the policies admit a TCP connection from `source` to `port` of `target`, as the
+ * NetworkPolicy API defines it: a pod no ingress policy selects takes everything; a selected
+ * pod takes what any rule of any policy selecting it allows (no `from`: every source; no
+ * `ports`: every port; a named port resolved against the target's containers).
+ */
+function admits(policies: (K8sObject & { spec: INetworkPolicySpec })[], target: TargetPod, port: number, source: Source): boolean {
+  const selecting = policies.filter(
+    (policy) => policy.metadata.namespace === target.namespace && (policy.spec.policyTypes ?? ['Ingress']).includes('Ingress') && matches(policy.spec.podSelector ?? {}, target.labels),
+  );
+  if (selecting.length === 0) return true;
+  return selecting.some((policy) =>
+    (policy.spec.ingress ?? []).some(
+      (rule) =>
+        (!rule.from?.length || rule.from.some((peer) => peerAdmits(peer, policy.metadata.namespace!, source))) &&
+        (!rule.ports?.length ||
+          rule.ports.some((rulePort) => (rulePort.protocol ?? 'TCP') === 'TCP' && (rulePort.port === undefined || (typeof rulePort.port === 'number' ? rulePort.port : target.ports[rulePort.port]) === port))),
+    ),
+  );
+}
+
+/** The Prometheus that scrapes the ops ports, KEDA's operator and CloudNativePG's operator, as the policies and README name them. */
+const PROMETHEUS = podIn('monitoring', { 'app.kubernetes.io/name': 'prometheus' });
+const KEDA_OPERATOR = podIn('keda', { app: 'keda-operator' });
+const CNPG_OPERATOR = podIn('cnpg-system', { 'app.kubernetes.io/name': 'cloudnative-pg' });
+/** A pod the policies have no reason to admit: one in the namespace, one elsewhere wearing Prometheus' label. */
+const STRANGER = podIn(NAMESPACE, { 'app.kubernetes.io/name': 'debug-shell' });
+const PROMETHEUS_LOOKALIKE = podIn('default', { 'app.kubernetes.io/name': 'prometheus' });
+/** Port numbers of the pods the CloudNativePG operator creates (its documentation): PostgreSQL, instance manager, metrics. */
+const CNPG_INSTANCE_PORTS = { postgresql: 5432, status: 8000, metrics: 9187 };
+const CNPG_POOLER_PORTS = { pgbouncer: 5432, metrics: 9127 };
+
+/** Every pod the rendered objects create, directly or through an operator (CloudNativePG's instances and pooler pods). */
+function podsOf(objects: K8sObject[]): TargetPod[] {
+  const pods: TargetPod[] = [];
+  for (const workload of [...ofKind<Workload>(objects, 'Deployment'), ...ofKind<Workload>(objects, 'StatefulSet'), ...ofKind<Workload>(objects, 'Job')]) {
+    const ports = Object.fromEntries(workload.spec.template.spec.containers.flatMap((spec) => (spec.ports ?? []).filter((port) => port.name).map((port) => [port.name!, port.containerPort])));
+    pods.push({ name: `${workload.kind} ${workload.metadata.name}`, namespace: workload.metadata.namespace!, labels: workload.spec.template.metadata.labels, ports });
+  }
+  for (const cluster of ofKind(objects, 'Cluster')) {
+    pods.push({ name: `Cluster ${cluster.metadata.name}`, namespace: cluster.metadata.namespace!, labels: { 'cnpg.io/cluster': cluster.metadata.name, 'cnpg.io/podRole': 'instance' }, ports: CNPG_INSTANCE_PORTS });
+  }
+  for (const pooler of ofKind<K8sObject & { spec: { cluster: { name: string } } }>(objects, 'Pooler')) {
+    pods.push({
+      name: `Pooler ${pooler.metadata.name}`,
+      namespace: pooler.metadata.namespace!,
+      labels: { 'cnpg.io/cluster': pooler.spec.cluster.name, 'cnpg.io/podRole': 'pooler', 'cnpg.io/poolerName': pooler.metadata.name },
+      ports: CNPG_POOLER_PORTS,
+    });
+  }
+  return pods;
+}
+
 // ------------------------------------------------------------------ what the system needs
 
 const DATABASE_SERVICES = SERVICE_MANIFEST.filter((entry) => entry.needs.includes('postgres')).map((entry) => entry.name);
@@ -206,7 +328,13 @@ const PLAUSIBLE_SECRETS: Record<string, string> = {
   'homiwork-app/data-keys-master-keys': `1:${randomBytes(32).toString('base64')}`,
   'homiwork-app/receipt-signing-keys': `receipts-1:${generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')}`,
   ...Object.fromEntries(natsUserNames().map((user) => [`homiwork-nats-passwords/${user}`, `p${randomBytes(24).toString('hex')}`])),
+  'homiwork-nats-routes/user': 'route',
+  'homiwork-nats-routes/password': randomBytes(24).toString('hex'),
 };
+/** Kinds whose objects run pods: workloads, and CloudNativePG's Cluster and Pooler through the operator. */
+const POD_BEARING_KINDS = new Set(['Deployment', 'StatefulSet', 'Job', 'Cluster', 'Pooler']);
+/** The settings a service's `provides` gives its callers (e.g. MEDIA_INTERNAL_URL), by the providing service. */
+const PROVIDED_SETTINGS = new Map(SERVICE_MANIFEST.filter((entry) => entry.provides).map((entry) => [entry.name, Object.keys(entry.provides!(`http://${entry.name}:${OPS_PORT}`))]));
 
 describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
   const objects = render(overlay);
@@ -334,7 +462,7 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
     expect([...referenced].sort()).toEqual([...DOCUMENTED_SECRET_KEYS].sort());
   });
 
-  it('runs NATS as a 3-node JetStream cluster: server name per pod, routes to all three, storage, the generated users', () => {
+  it('runs NATS as a 3-node JetStream cluster: server name per pod, storage, the generated users', () => {
     const nats = named<Workload>(objects, 'StatefulSet', 'nats');
     expect(nats.spec.replicas).toBe(NATS_REPLICAS);
     const serviceName = (nats.spec as { serviceName?: string }).serviceName!;
@@ -345,8 +473,6 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
     const conf = files['nats.conf']!;
     expect(conf).toMatch(/^server_name: \$POD_NAME$/m);
     expect(container(nats).env?.find((variable) => variable.name === 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
-    const routes = [...conf.matchAll(/nats-route:\/\/([^\s:]+):6222/g)].map((match) => match[1]);
-    expect(routes).toEqual(Array.from({ length: NATS_REPLICAS }, (_, ordinal) => `${nats.metadata.name}-${ordinal}.${serviceName}`));
     expect(conf).toMatch(/jetstream \{[^}]*store_dir: \/data/);
     expect(conf).toMatch(/sync_interval: always/);
     // The servers' users are the generated ones, and each password is in the server's environment.
@@ -367,6 +493,152 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
     expect(natsUrl).toEqual(Array.from({ length: NATS_REPLICAS }, (_, ordinal) => `nats://${nats.metadata.name}-${ordinal}.${serviceName}:4222`));
     const pdb = named<K8sObject & { spec: { maxUnavailable?: number } }>(objects, 'PodDisruptionBudget', 'nats');
     expect(pdb.spec.maxUnavailable).toBe(1);
+  });
+
+  it('authenticates NATS routes with a login from a Secret, never a literal in a file', () => {
+    const nats = named<Workload>(objects, 'StatefulSet', 'nats');
+    const serviceName = (nats.spec as { serviceName?: string }).serviceName!;
+    const conf = configMap(objects, 'nats-server-config')['nats.conf']!;
+    const cluster = /^cluster \{([\s\S]*?)^\}/m.exec(conf)?.[1] ?? '';
+    const authorization = /authorization \{([^}]*)\}/.exec(cluster)?.[1] ?? '';
+    const userVariable = /^\s*user: \$(\w+)$/m.exec(authorization)?.[1];
+    const passwordVariable = /^\s*password: \$(\w+)$/m.exec(authorization)?.[1];
+    expect(userVariable, 'cluster { authorization { user: $VARIABLE } }').toBeDefined();
+    expect(passwordVariable, 'cluster { authorization { password: $VARIABLE } }').toBeDefined();
+    const secretRef = (name: string) => container(nats).env?.find((variable) => variable.name === name)?.valueFrom?.secretKeyRef;
+    expect(secretRef(userVariable!), `${userVariable} from a Secret`).toBeDefined();
+    expect(secretRef(passwordVariable!), `${passwordVariable} from a Secret`).toBeDefined();
+    // The routes as the server sees them, each Secret value stood in for by its name: the login
+    // in every URL is the Secret's (the kubelet expands $(NAME) only from variables defined before).
+    const env = kubeletEnvironment(objects, container(nats), (ref) => `<secret ${ref}>`);
+    const routes = [.../routes: \[([^\]]*)\]/.exec(cluster)![1]!.matchAll(/^\s*\$(\w+)\s*$/gm)].map((match) => env[match[1]!]);
+    const login = `${env[userVariable!]}:${env[passwordVariable!]}`;
+    expect(login).toMatch(/^<secret [^>]+>:<secret [^>]+>$/);
+    expect(routes).toEqual(Array.from({ length: NATS_REPLICAS }, (_, ordinal) => `nats-route://${login}@${nats.metadata.name}-${ordinal}.${serviceName}:6222`));
+    expect(conf, 'route URLs come from the environment, never written into the file').not.toMatch(/nats-route:\/\//);
+  });
+
+  it('gives nats-server a configuration it accepts (nats-server -t, with the Secrets as the README says)', () => {
+    const nats = named<Workload>(objects, 'StatefulSet', 'nats');
+    const files = configMap(objects, 'nats-server-config');
+    // The image runs 2.12; the installed server may be older: drop only what it does not know.
+    const [major, minor] = /v(\d+)\.(\d+)/.exec(execFileSync('nats-server', ['--version'], { encoding: 'utf8' }))!.slice(1).map(Number);
+    const conf = major! === 2 && minor! < 10 ? files['nats.conf']!.replace(/^\s*sync_interval: .*$/m, '') : files['nats.conf']!;
+    const dir = mkdtempSync(join(tmpdir(), 'k8s-nats-conf-'));
+    try {
+      writeFileSync(join(dir, 'nats.conf'), conf);
+      writeFileSync(join(dir, 'authorization.conf'), files['authorization.conf']!);
+      const env = { ...kubeletEnvironment(objects, container(nats), (ref) => PLAUSIBLE_SECRETS[ref]), POD_NAME: `${nats.metadata.name}-0` };
+      const check = spawnSync('nats-server', ['-t', '-c', join(dir, 'nats.conf')], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+      expect(`${check.stdout}${check.stderr}`.trim()).toMatch(/configuration file .* is valid$/);
+      expect(check.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('denies all ingress by default in the namespace of every pod-bearing object; a stranger pod reaches only the public API', () => {
+    const policies = ofKind<K8sObject & { spec: INetworkPolicySpec }>(objects, 'NetworkPolicy');
+    const podBearing = objects.filter((object) => POD_BEARING_KINDS.has(object.kind));
+    expect(podBearing.length).toBeGreaterThan(0);
+    for (const object of podBearing) {
+      const defaultDeny = policies.find(
+        (policy) =>
+          policy.metadata.namespace === object.metadata.namespace &&
+          !Object.keys(policy.spec.podSelector?.matchLabels ?? {}).length &&
+          !policy.spec.podSelector?.matchExpressions?.length &&
+          (policy.spec.policyTypes ?? ['Ingress']).includes('Ingress') &&
+          !policy.spec.ingress?.length,
+      );
+      expect(defaultDeny, `${object.kind} ${object.metadata.name}: no default-deny ingress NetworkPolicy in ${object.metadata.namespace}`).toBeDefined();
+    }
+    const pods = podsOf(objects);
+    expect(pods.map((pod) => pod.name.split(' ')[0]).filter((kind, index, all) => all.indexOf(kind) === index).sort()).toEqual([...POD_BEARING_KINDS].sort());
+    const open = pods.flatMap((pod) => Object.entries(pod.ports).filter(([, port]) => admits(policies, pod, port, STRANGER)).map(([name]) => `${pod.name}:${name}`));
+    expect(open).toEqual(['Deployment gateway:http']);
+  });
+
+  it("lets the public API in from anywhere and every ops port only from Prometheus, media's also from the services configured to call it", () => {
+    const policies = ofKind<K8sObject & { spec: INetworkPolicySpec }>(objects, 'NetworkPolicy');
+    const pods = podsOf(objects);
+    const gateway = pods.find((pod) => pod.name === 'Deployment gateway')!;
+    expect(admits(policies, gateway, gateway.ports.http!, 'outside the cluster')).toBe(true);
+    const workloads = [...ofKind<Workload>(objects, 'Deployment'), ...ofKind<Workload>(objects, 'StatefulSet'), ...ofKind<Workload>(objects, 'Job')];
+    // Who calls a service's ops listener: the workloads given a setting it provides (MEDIA_INTERNAL_URL).
+    const callers = new Map(
+      [...PROVIDED_SETTINGS].map(([provider, settings]) => [
+        provider,
+        workloads.filter((workload) => settings.some((setting) => environment(objects, container(workload)).has(setting))).map((workload) => workload.metadata.name),
+      ]),
+    );
+    expect(callers.get('media'), 'the gateway streams uploads through media').toContain('gateway');
+    for (const entry of SERVICE_MANIFEST) {
+      const target = pods.find((pod) => pod.name === `Deployment ${entry.name}`)!;
+      expect(target.ports.ops, entry.name).toBe(OPS_PORT);
+      expect(admits(policies, target, OPS_PORT, PROMETHEUS), `Prometheus → ${entry.name}:ops`).toBe(true);
+      for (const source of [STRANGER, PROMETHEUS_LOOKALIKE, KEDA_OPERATOR, 'outside the cluster'] as const) {
+        expect(admits(policies, target, OPS_PORT, source), `${JSON.stringify(source)} → ${entry.name}:ops`).toBe(false);
+      }
+      for (const workload of workloads) {
+        const allowed = callers.get(entry.name)?.includes(workload.metadata.name) ?? false;
+        expect(admits(policies, target, OPS_PORT, podIn(NAMESPACE, workload.spec.template.metadata.labels)), `${workload.metadata.name} → ${entry.name}:ops`).toBe(allowed);
+      }
+    }
+  });
+
+  it('lets PostgreSQL be reached only by the services with a database, migrate, its own pods and the operator', () => {
+    const policies = ofKind<K8sObject & { spec: INetworkPolicySpec }>(objects, 'NetworkPolicy');
+    const pods = podsOf(objects);
+    const instance = pods.find((pod) => pod.name.startsWith('Cluster '))!;
+    const pooler = pods.find((pod) => pod.name.startsWith('Pooler '))!;
+    const withDatabase = [...DATABASE_SERVICES, 'migrate'];
+    for (const workload of [...ofKind<Workload>(objects, 'Deployment'), ...ofKind<Workload>(objects, 'StatefulSet'), ...ofKind<Workload>(objects, 'Job')]) {
+      const source = podIn(NAMESPACE, workload.spec.template.metadata.labels);
+      const name = workload.metadata.name;
+      expect(admits(policies, instance, 5432, source), `${name} → PostgreSQL`).toBe(withDatabase.includes(name));
+      expect(admits(policies, pooler, 5432, source), `${name} → pooler`).toBe(withDatabase.includes(name));
+      expect(admits(policies, instance, CNPG_INSTANCE_PORTS.status, source), `${name} → instance manager`).toBe(false);
+    }
+    expect(withDatabase.every((name) => objects.some((object) => object.metadata.name === name && ['Deployment', 'Job'].includes(object.kind)))).toBe(true);
+    // The operator manages the instances; they replicate from each other; the pooler forwards.
+    for (const port of [5432, CNPG_INSTANCE_PORTS.status]) {
+      expect(admits(policies, instance, port, CNPG_OPERATOR), `operator → instance:${port}`).toBe(true);
+      expect(admits(policies, instance, port, podIn(NAMESPACE, instance.labels)), `instance → instance:${port}`).toBe(true);
+    }
+    expect(admits(policies, instance, 5432, podIn(NAMESPACE, pooler.labels)), 'pooler → instance').toBe(true);
+    for (const source of [STRANGER, PROMETHEUS, PROMETHEUS_LOOKALIKE, KEDA_OPERATOR, 'outside the cluster'] as const) {
+      expect(admits(policies, instance, 5432, source), `${JSON.stringify(source)} → PostgreSQL`).toBe(false);
+      expect(admits(policies, pooler, 5432, source), `${JSON.stringify(source)} → pooler`).toBe(false);
+    }
+  });
+
+  it('lets NATS clients in from the services and migrate, routes only between the servers, monitoring from Prometheus and KEDA', () => {
+    const policies = ofKind<K8sObject & { spec: INetworkPolicySpec }>(objects, 'NetworkPolicy');
+    const nats = podsOf(objects).find((pod) => pod.name === 'StatefulSet nats')!;
+    expect(nats.ports).toMatchObject({ client: 4222, cluster: 6222, monitor: 8222 });
+    for (const workload of [...ofKind<Workload>(objects, 'Deployment'), ...ofKind<Workload>(objects, 'StatefulSet'), ...ofKind<Workload>(objects, 'Job')]) {
+      const source = podIn(NAMESPACE, workload.spec.template.metadata.labels);
+      const name = workload.metadata.name;
+      const isClient = SERVICE_MANIFEST.some((entry) => entry.name === name) || name === 'migrate';
+      expect(admits(policies, nats, 4222, source), `${name} → nats:4222`).toBe(isClient);
+      expect(admits(policies, nats, 6222, source), `${name} → nats:6222`).toBe(name === 'nats');
+      expect(admits(policies, nats, 8222, source), `${name} → nats:8222`).toBe(false);
+    }
+    expect(admits(policies, nats, 8222, PROMETHEUS), 'Prometheus → nats:8222').toBe(true);
+    expect(admits(policies, nats, 8222, KEDA_OPERATOR), 'KEDA → nats:8222').toBe(true);
+    for (const source of [STRANGER, PROMETHEUS_LOOKALIKE, KEDA_OPERATOR, PROMETHEUS, 'outside the cluster'] as const) {
+      for (const port of [4222, 6222]) expect(admits(policies, nats, port, source), `${JSON.stringify(source)} → nats:${port}`).toBe(false);
+    }
+    for (const source of [STRANGER, PROMETHEUS_LOOKALIKE, 'outside the cluster'] as const) expect(admits(policies, nats, 8222, source), `${JSON.stringify(source)} → nats:8222`).toBe(false);
+  });
+
+  it('believes no X-Forwarded-For at the gateway: the L4 load balancer hands over the client address itself', () => {
+    const publicService = named<K8sObject & { spec: { type: string; externalTrafficPolicy?: string } }>(objects, 'Service', 'gateway-public');
+    expect(publicService.spec).toMatchObject({ type: 'LoadBalancer', externalTrafficPolicy: 'Local' });
+    expect(
+      environment(objects, container(named<Workload>(objects, 'Deployment', 'gateway'))).get('TRUST_PROXY')?.value,
+      "any pod could forge X-Forwarded-For; behind an L7 proxy an overlay sets the proxy's range (README) and this check follows",
+    ).toBe('false');
   });
 
   it('runs the migrate Job as the provisioning user with streams at 3 replicas', () => {
