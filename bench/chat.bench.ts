@@ -132,11 +132,11 @@ async function cappedVsPlain(url: string): Promise<void> {
   out(`capped cost ×${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)} of plain (goal ≤ 1.5)`);
   // A copy of store_message_capped's trim query (keep the two alike): which index it used.
   const userId = cappedUsers[0]!;
-  const plan = (await dataSource.query(
+  const plan = await dataSource.query<Array<{ 'QUERY PLAN': string }>>(
     `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
      SELECT id FROM chat.messages WHERE user_id = $1 AND assistant_id = $2 ORDER BY created_at DESC, id DESC OFFSET $3 LIMIT 1`,
     [userId, assistantId, CAP],
-  )) as Array<{ 'QUERY PLAN': string }>;
+  );
   const text = plan.map((row) => row['QUERY PLAN']);
   const scan = text.find((row) => /Scan/.test(row))?.trim() ?? '?';
   out(`trim plan: ${scan}; ${text.find((row) => row.trimStart().startsWith('Buffers'))?.trim() ?? ''}; ${text.at(-1)?.trim() ?? ''}`);
