@@ -144,6 +144,8 @@ describe('retention’s ContentExpired under legal holds', () => {
       h.peers.holds.down = false;
     }
     await eventually(async () => !(await contentExists(item.id)), { what: 'the event applied once retention answers', timeoutMs: 20_000 });
+    // The receipt was committed with the deletion; the relay publishes it a moment later.
+    await eventually(async () => (await receiptsOf(item.id)).length > 0, { what: 'the receipt relayed', timeoutMs: 10_000 });
     expect((await receiptsOf(item.id)).map((e) => e.counts)).toEqual([{ contents: 1, objects: 1 }]);
   });
 });
