@@ -11,9 +11,9 @@ import { ERASURE_DEADLINE_HOURS, GetUploadFile } from '@homiwork/contracts';
 import { DataKeyDestroyedError, MasterKeyring, UserDataKeys } from '@homiwork/data-keys';
 import { createServiceDataSource, Database } from '@homiwork/persistence';
 import { freePort, SERVICE_MANIFEST, Supervisor } from '@homiwork/system-runner';
-import { TEST_NATS_URL } from '@homiwork/testing';
+import { eventually, TEST_NATS_URL } from '@homiwork/testing';
 import { byteaOf, copyRows } from './support/pg-dump.js';
-import { buy, completedErasure, generate, PASSWORD, register, tablesMentioning, uploadText, type Person } from './support/privacy.js';
+import { buy, completedErasure, generate, operator, PASSWORD, register, tablesMentioning, uploadText, type Person } from './support/privacy.js';
 import { startTestSystem, type TestSystem } from './support/test-system.js';
 
 // Issue 12: back up, erase a user, restore the backup, and the restore re-applies the
@@ -113,12 +113,20 @@ const sha256 = async (path: string): Promise<string> => createHash('sha256').upd
 describe('backup and restore (issue 12)', () => {
   let kept: Someone;
   let erased: Someone;
+  let ops: Person;
+  /** Asks for a restriction of processing after the backup. */
+  let restricted: Person;
+  /** An upload of `kept` that is deleted after the backup. */
+  let laterDeletedUpload: string;
   let backupDir: string;
   let manifest: Manifest;
 
   it('backs up every schema, the data keys apart with a short expiry, and every object, with checksums', async () => {
     kept = await someoneWithDataEverywhere('kept');
     erased = await someoneWithDataEverywhere('erased');
+    ops = await operator(system);
+    restricted = await register(system, 'restricted');
+    laterDeletedUpload = await uploadText(system, kept, 'an upload deleted after the backup');
 
     const backup = await runTool('backup', ['--out', root]);
     expect(backup.code, backup.output).toBe(0);
@@ -154,6 +162,14 @@ describe('backup and restore (issue 12)', () => {
   it('after the restore, the user erased since the backup is erased again everywhere, and everyone else is back', async () => {
     const { erasureId } = await system.api({ token: erased.token }).accounts.deleteMe(PASSWORD);
     const receipt = await completedErasure(system, erasureId);
+
+    // Privacy state made after the backup, which the restore must not lose (review finding 2).
+    const restriction = await system.api({ token: restricted.token }).privacy.request({ type: 'restriction' });
+    const restrictedIn = async (schema: string) => (await system.sql<{ restricted: boolean }>(`SELECT restricted FROM "${schema}".processing_restrictions WHERE user_id = $1`, [restricted.userId]))[0]?.restricted;
+    await eventually(async () => (await restrictedIn('generation')) === true && (await restrictedIn('chat')) === true, { what: 'restriction mirrored' });
+    const hold = await system.api({ token: ops.token }).operators.placeHold(kept.userId, 'a hold placed after the backup');
+    const [deletedUpload] = await system.sql<{ key: string }>('SELECT object_key AS key FROM media.uploads WHERE id = $1', [laterDeletedUpload]);
+    expect((await system.api({ token: kept.token }).raw({ method: 'DELETE', path: '/v1/uploads/:id', auth: 'user' }, { params: { id: laterDeletedUpload } })).status).toBe(204);
 
     // The services stop for the restore, and start again when it says so.
     await system.supervisor.stop();
@@ -205,6 +221,14 @@ describe('backup and restore (issue 12)', () => {
     const after = await completedErasure(system, erasureId);
     expect(after.jws).toBe(receipt.jws);
 
+    // The restriction, the hold and the upload deletion made after the backup hold after the restore:
+    // retention's rows carried over, the mirrors of generation and chat told again, the upload gone with its object.
+    expect((await system.sql<{ status: string }>('SELECT status FROM retention.privacy_requests WHERE id = $1', [restriction.id]))[0]?.status).toBe('in_force');
+    await eventually(async () => (await restrictedIn('generation')) === true && (await restrictedIn('chat')) === true, { what: 'restriction mirrored after the restore' });
+    expect((await system.sql('SELECT 1 FROM retention.legal_holds WHERE id = $1 AND released_at IS NULL', [hold.id])).length).toBe(1);
+    expect(await system.sql('SELECT 1 FROM media.uploads WHERE id = $1', [laterDeletedUpload])).toEqual([]);
+    expect(await objectsUnder(deletedUpload!.key)).toEqual([]);
+
     // The backup's sealed messages of the erased user stay sealed: their key is in no table.
     const chatDump = await dumpText(join(backupDir, 'schema-chat.dump'), { dataOnly: true });
     const dataSource = await createServiceDataSource({ databaseUrl: system.database.url, schema: 'chat', migrations: [], poolSize: 1, applicationName: 'backup-e2e-reader' }).initialize();
@@ -229,6 +253,30 @@ describe('backup and restore (issue 12)', () => {
     const [orders] = await system.sql<{ n: number }>("SELECT count(*)::int AS n FROM billing.orders WHERE user_id = $1 AND status = 'paid'", [kept.userId]);
     expect(orders?.n).toBe(1);
   }, 300_000);
+
+  it('refuses, changing nothing, while an erasure is held or after a user deleted content since the backup', async () => {
+    const held = await register(system, 'held');
+    const login = async (person: Person) => (await system.api().accounts.login({ login: person.email, password: PASSWORD })).accessToken;
+    const asOps = system.api({ token: await login(ops) });
+    await asOps.operators.placeHold(held.userId, 'a hold that keeps an erasure open');
+    const { erasureId } = await system.api({ token: held.token }).accounts.deleteMe(PASSWORD);
+    await eventually(async () => (await asOps.operators.erasures()).items.find((item) => item.id === erasureId)?.status === 'held', { what: 'erasure held' });
+    await system.api({ token: await login(kept) }).contents.delete(kept.contentIds[0]!);
+    await restarted!.stop();
+    restarted = undefined;
+
+    const users = async () => (await system.sql<{ n: number }>('SELECT count(*)::int AS n FROM identity.users'))[0]!.n;
+    const before = await users();
+    const refused = await runTool('restore', ['--from', root, '--wait-minutes', '1']);
+    expect(refused.code, refused.output).toBe(1);
+    expect(refused.output).toContain('nothing was changed');
+    expect(refused.output).toContain('1 erasure(s) are still open or held');
+    expect(refused.output).toContain('1 content deletion(s)');
+    // The held account is still there (the backup predates it), and nothing was left for a rerun.
+    expect(await users()).toBe(before);
+    expect((await system.sql('SELECT 1 FROM identity.users WHERE id = $1', [held.userId])).length).toBe(1);
+    await expect(stat(join(backupDir, 'reapply.json'))).rejects.toThrow();
+  }, 120_000);
 
   it('prunes the key dump at its expiry, and the whole backup at its own', async () => {
     const manifestPath = join(backupDir, 'manifest.json');

@@ -13,22 +13,25 @@
  * erased user's key must not outlive the erasure deadline anywhere, and without it the
  * sealed text in the schema dumps is unreadable — and the whole backup lives the events
  * stream's max age less that deadline, because a restore finds the erasures to re-apply in
- * the stream (docs: operations, "Backups and restore"). Interrupted backups (`*.partial`)
- * are removed by the next prune.
+ * the stream (docs: operations, "Backups and restore"). The prune runs before and after
+ * every backup, even a failed one. Interrupted backups (`*.partial`) are removed by a
+ * prune once older than PARTIAL_GRACE_HOURS and not held by a running backup's lock.
  *
  * Reads DATABASE_URL, S3_URL, S3_BUCKET (S3_ACCESS_KEY / S3_SECRET_KEY), NATS_URL,
- * EVENT_NAMESPACE (default hw), NATS_USER / NATS_PASSWORD.
+ * EVENT_NAMESPACE (default hw), NATS_USER / NATS_PASSWORD, and BACKUP_SIGNING_KEY (when
+ * set, the manifest is signed with it and the restore refuses a manifest not signed so).
  */
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { ERASURE_DEADLINE_HOURS, EVENTS_STREAM, streamName } from '@homiwork/contracts';
 import { connectToNats } from '@homiwork/messaging';
 import { maxAgeDays } from './backup/erasures.js';
-import { DATA_KEYS_FILE, describeFile, listBackups, MANIFEST_FILE, OBJECT_LISTING_FILE, readManifest, writeManifest, type BackupManifest } from './backup/manifest.js';
+import { DATA_KEYS_FILE, describeFile, OBJECT_LISTING_FILE, writeManifest, type BackupManifest } from './backup/manifest.js';
+import { LOCK_FILE, pruneBackups } from './backup/prune.js';
 import { bucketFromEnv, copyBucket } from './backup/objects.js';
-import { dumpDataKeys, dumpSchema, inspectSchemas, SERVICE_SCHEMAS, withSnapshot } from './backup/postgres.js';
+import { dumpDataKeys, dumpSchema, inspectSchemas, redactCredentials, SERVICE_SCHEMAS, withSnapshot } from './backup/postgres.js';
 
 const USAGE = 'usage: backup --out <directory> [--prune-only]';
 const HOUR_MS = 60 * 60 * 1000;
@@ -55,6 +58,7 @@ async function takeBackup(root: string, env: NodeJS.ProcessEnv): Promise<string>
     await mkdir(root, { recursive: true, mode: 0o700 });
     const partial = join(root, `${new Date().toISOString().replace(/[:.]/g, '-')}.partial`);
     await mkdir(partial, { mode: 0o700 });
+    await writeFile(join(partial, LOCK_FILE), `${process.pid}\n`, { mode: 0o600 });
     const takenAt = await withSnapshot(databaseUrl, async (snapshot, snapshotAt) => {
       for (const schema of schemas) await dumpSchema(databaseUrl, snapshot, schema, join(partial, `schema-${schema}.dump`), keyTables);
       if (keyTables.length > 0) await dumpDataKeys(databaseUrl, snapshot, keyTables, join(partial, DATA_KEYS_FILE));
@@ -80,7 +84,8 @@ async function takeBackup(root: string, env: NodeJS.ProcessEnv): Promise<string>
       objects: { bucket: bucket.bucket, count: listing.length, bytes: listing.reduce((sum, object) => sum + object.size, 0), listing: await describeFile(partial, OBJECT_LISTING_FILE) },
       events: { stream, maxAgeDays: streamDays, lastSequence: info.state.last_seq },
     };
-    await writeManifest(partial, manifest);
+    await writeManifest(partial, manifest, env.BACKUP_SIGNING_KEY);
+    await rm(join(partial, LOCK_FILE), { force: true });
     await rename(partial, join(root, id));
     say(`backup ${id} written in ${manifest.durationMs} ms; data keys expire ${manifest.dataKeys.expiresAt}, the backup ${manifest.expiresAt}`);
     return id;
@@ -90,31 +95,10 @@ async function takeBackup(root: string, env: NodeJS.ProcessEnv): Promise<string>
   }
 }
 
-/**
- * Deletes what has expired: a data-key dump past its expiry (the manifest records when),
- * a whole backup past its own, and interrupted backups.
- */
-async function pruneBackups(root: string, now: Date): Promise<{ keyDumps: number; backups: number; partial: number }> {
-  const pruned = { keyDumps: 0, backups: 0, partial: 0 };
-  for (const name of await readdir(root).catch(() => [] as string[])) {
-    if (!name.endsWith('.partial')) continue;
-    await rm(join(root, name), { recursive: true, force: true });
-    pruned.partial++;
-  }
-  for (const dir of await listBackups(root)) {
-    const manifest = await readManifest(dir);
-    if (new Date(manifest.expiresAt) <= now) {
-      // The manifest goes last: a prune interrupted midway finds the backup again.
-      for (const name of await readdir(dir)) if (name !== MANIFEST_FILE) await rm(join(dir, name), { recursive: true, force: true });
-      await rm(dir, { recursive: true, force: true });
-      pruned.backups++;
-    } else if (manifest.dataKeys.dump && new Date(manifest.dataKeys.expiresAt) <= now) {
-      await rm(join(dir, manifest.dataKeys.dump.file), { force: true });
-      await writeManifest(dir, { ...manifest, dataKeys: { tables: manifest.dataKeys.tables, expiresAt: manifest.dataKeys.expiresAt, prunedAt: now.toISOString(), dump: null } });
-      pruned.keyDumps++;
-    }
-  }
-  return pruned;
+async function prune(root: string, signingKey: string | undefined): Promise<boolean> {
+  const pruned = await pruneBackups(root, new Date(), signingKey);
+  say(`pruned ${pruned.keyDumps} expired data-key dump(s), ${pruned.backups} expired backup(s), ${pruned.partial} interrupted one(s)${pruned.unreadable > 0 ? `; ${pruned.unreadable} backup(s) could not be read: remove or repair them by hand` : ''}`);
+  return pruned.unreadable === 0;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -123,13 +107,19 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
-  if (!values['prune-only']) await takeBackup(values.out, process.env);
-  const pruned = await pruneBackups(values.out, new Date());
-  say(`pruned ${pruned.keyDumps} expired data-key dump(s), ${pruned.backups} expired backup(s), ${pruned.partial} interrupted one(s)`);
-  return 0;
+  const signingKey = process.env.BACKUP_SIGNING_KEY || undefined;
+  if (values['prune-only']) return (await prune(values.out, signingKey)) ? 0 : 1;
+  // Key dumps due for deletion go first, and a failed backup still ends with a prune.
+  let clean = await prune(values.out, signingKey);
+  try {
+    await takeBackup(values.out, process.env);
+  } finally {
+    clean = (await prune(values.out, signingKey)) && clean;
+  }
+  return clean ? 0 : 1;
 }
 
 process.exitCode = await main(process.argv.slice(2)).catch((error: unknown) => {
-  process.stderr.write(`backup: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`backup: ${redactCredentials(error instanceof Error ? error.message : String(error))}\n`);
   return 1;
 });

@@ -2,17 +2,25 @@
  * The operator's restore (`npm run restore -- --from <backup or backup root> [--wait-minutes 30]`),
  * with the services stopped:
  *
- * 1. checks every file of the backup against the manifest's checksums;
- * 2. reads, before anything is overwritten, the erasures to re-apply: every UserDeleted in
- *    the events stream since the backup's snapshot less the erasure deadline, cross-checked
- *    with identity's live tombstones, and retention's live record of those erasures; keeps
- *    them in `<backup>/reapply.json` until confirmed (a rerun after a crash resumes from it);
- * 3. replaces each service schema by its dump (one transaction each), loads the data keys
- *    unless expired — never those of an erased user — and puts retention's erasure records back;
- * 4. makes the bucket what the backup listed, without any object of an erased user;
- * 5. queues each erasure again through its producer's outbox (see queueReapplication) and
- *    waits — the services may be started now — until every service has confirmed each with
- *    a new PurgeCompleted. Exit 0 only then.
+ * 1. checks the manifest (its signature when BACKUP_SIGNING_KEY is set; only the known
+ *    schema, table and file names) and every file of the backup against its checksums;
+ * 2. reads, before anything is overwritten, what the backup predates, and refuses what it
+ *    cannot carry over (an erasure still open or held, a user's content deletion since the
+ *    snapshot): the erasures to re-apply — every UserDeleted in the events stream since
+ *    the oldest erasure open at the snapshot (or the snapshot), cross-checked with
+ *    identity's live tombstones — every erased account (all tombstones), retention's live
+ *    erasure records, legal holds, privacy requests and restrictions, and media's live
+ *    uploads; keeps them in `<backup>/reapply.json` until confirmed (a rerun after a crash
+ *    resumes from it);
+ * 3. in ONE transaction: replaces each service schema by its dump, loads the data keys
+ *    unless expired — never those of an erased user — and puts the live records back;
+ *    raises (nothing applied) if a service connects meanwhile;
+ * 4. makes the bucket what the backup listed, without any object of an erased user or of
+ *    an upload deleted since;
+ * 5. queues each erasure again through its producer's outbox (see queueReapplication), and
+ *    each restriction on record through retention's, and waits — the services may be
+ *    started now — until every service has confirmed each erasure with a new
+ *    PurgeCompleted. Exit 0 only then.
  *
  * Reads the same settings as the backup, and ERASURE_SERVICES (default: the manifest's).
  */
@@ -25,10 +33,24 @@ import pg from 'pg';
 import { connectToNats } from '@homiwork/messaging';
 import { createServiceDataSource } from '@homiwork/persistence';
 import { erasureServices } from '@homiwork/system-runner';
-import { awaitPurges, collectErasures, lastStreamSequence, loadJournal, queueReapplication, removeJournal, restoreErasureRecords, saveJournal, type PendingErasure, type ReapplyJournal } from './backup/erasures.js';
-import { assertIntact, listBackups, MANIFEST_FILE, readManifest, type BackedUpObject, type BackupManifest } from './backup/manifest.js';
+import {
+  awaitPurges,
+  carryOverSql,
+  collectErasures,
+  collectLivePrivacyState,
+  lastStreamSequence,
+  loadJournal,
+  queueReapplication,
+  queueRestrictions,
+  reapplySince,
+  removeJournal,
+  saveJournal,
+  type PendingErasure,
+  type ReapplyJournal,
+} from './backup/erasures.js';
+import { assertIntact, assertKnownNames, listBackups, MANIFEST_FILE, readManifest, type BackedUpObject, type BackupManifest } from './backup/manifest.js';
 import { bucketFromEnv, restoreBucket } from './backup/objects.js';
-import { restoreDataKeys, restoreSchema, SERVICE_SCHEMAS } from './backup/postgres.js';
+import { assertRestrictGuard, DATA_KEYS_TABLE, dataKeysStep, noServiceConnectedSql, readDumpRows, redactCredentials, restoreInOneTransaction, schemaStep, SERVICE_SCHEMAS, type RestoreStep } from './backup/postgres.js';
 
 const USAGE = 'usage: restore --from <backup directory, or a directory of backups (the newest is used)> [--wait-minutes <n>]';
 const JOURNAL_FILE = 'reapply.json';
@@ -46,14 +68,14 @@ async function backupDirectory(from: string): Promise<string> {
 }
 
 /** A service still running would write into the schemas being replaced: wait a little for stopping ones, then refuse. */
-async function refuseWhileServicesConnected(pool: pg.Pool): Promise<void> {
+async function refuseWhileServicesConnected(pool: pg.Pool, attempts = 20): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const { rows } = await pool.query<{ name: string }>(
       'SELECT DISTINCT application_name AS name FROM pg_stat_activity WHERE datname = current_database() AND application_name = ANY($1::text[])',
       [SERVICE_SCHEMAS],
     );
     if (rows.length === 0) return;
-    if (attempt === 20) throw new Error(`services are still connected to the database (${rows.map((row) => row.name).join(', ')}): stop them first`);
+    if (attempt >= attempts) throw new Error(`services are still connected to the database (${rows.map((row) => row.name).join(', ')}): stop them first`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
@@ -71,31 +93,49 @@ interface RestoreContext {
   bucket: string;
 }
 
-/** Steps 3 to 5: database, keys, retention's record, bucket; then the erasures queued again. */
+/** The oldest erasure open in the backup's own retention.erasures bounds the erasures to re-apply. */
+async function snapshotErasures(dir: string, manifest: BackupManifest): Promise<Array<Record<string, string | null>>> {
+  const retention = manifest.schemas.find((entry) => entry.schema === 'retention');
+  return retention ? readDumpRows(join(dir, retention.file), 'retention', 'erasures') : [];
+}
+
+/** Steps 3 to 5: database, keys and live records in one transaction; bucket; then the erasures and restrictions queued again. */
 async function restoreAndQueue(context: RestoreContext): Promise<{ afterSequence: number; pending: PendingErasure[] }> {
   const { dir, manifest, journal, databaseUrl } = context;
-  const erased = new Set(journal.erasures.map((erasure) => erasure.userId));
-  for (const { schema, file } of manifest.schemas) await restoreSchema(databaseUrl, schema, join(dir, file));
-  say(`${manifest.schemas.length} schemas restored`);
+  const erased = new Set([...journal.erasedUserIds, ...journal.erasures.map((erasure) => erasure.userId)]);
+  const noService = noServiceConnectedSql(SERVICE_SCHEMAS);
+  const steps: RestoreStep[] = manifest.schemas.map(({ schema, file }) => schemaStep(schema, join(dir, file), noService));
   const keys = manifest.dataKeys.dump;
-  if (keys && new Date(manifest.dataKeys.expiresAt) > new Date()) {
+  const keysLive = keys !== null && new Date(manifest.dataKeys.expiresAt) > new Date();
+  if (keys && keysLive) {
     await assertIntact(dir, keys);
-    await restoreDataKeys(databaseUrl, join(dir, keys.file), manifest.dataKeys.tables, erased);
-    say('data keys restored, without those of erased users');
-  } else {
-    say(`data keys ${manifest.dataKeys.prunedAt ? 'were pruned' : 'have expired'}: text sealed with them stays unreadable for every user`);
+    steps.push(dataKeysStep(join(dir, keys.file), manifest.dataKeys.tables, erased));
   }
-  await restoreErasureRecords(context.pool, journal);
+  const schemas = manifest.schemas.map((entry) => entry.schema);
+  await restoreInOneTransaction(databaseUrl, steps, `${carryOverSql(journal, schemas)}\n${noService}`);
+  say(`${manifest.schemas.length} schemas restored in one transaction, with the live erasure records, legal holds and privacy requests`);
+  say(keysLive ? 'data keys restored, without those of erased users' : `data keys ${manifest.dataKeys.prunedAt ? 'were pruned' : 'have expired'}: text sealed with them stays unreadable for every user`);
 
-  const listing = JSON.parse(await readFile(join(dir, manifest.objects.listing.file), 'utf8')) as BackedUpObject[];
-  const objects = await restoreBucket(context.s3, context.bucket, dir, listing, erased);
-  say(`${objects.restored} objects restored, ${objects.skipped} of erased users left out, ${objects.removed} newer removed`);
+  try {
+    const listing = JSON.parse(await readFile(join(dir, manifest.objects.listing.file), 'utf8')) as BackedUpObject[];
+    const uploadKeys = schemas.includes('media') ? new Set((await context.pool.query<{ key: string }>('SELECT object_key AS key FROM media.uploads')).rows.map((row) => row.key)) : new Set<string>();
+    const objects = await restoreBucket(context.s3, context.bucket, dir, listing, erased, uploadKeys);
+    say(`${objects.restored} objects restored, ${objects.skipped} of erased users or deleted uploads left out, ${objects.removed} newer removed`);
 
-  const afterSequence = await lastStreamSequence(context.nc, context.namespace);
-  const dataSource = await createServiceDataSource({ databaseUrl, schema: 'retention', migrations: [], poolSize: 1, applicationName: 'restore' }).initialize();
-  const pending = await queueReapplication(dataSource, context.namespace, journal.erasures, context.services).finally(() => dataSource.destroy());
-  say(`${pending.length} erasure(s) queued again`);
-  return { afterSequence, pending };
+    await refuseWhileServicesConnected(context.pool, 1);
+    const afterSequence = await lastStreamSequence(context.nc, context.namespace);
+    const dataSource = await createServiceDataSource({ databaseUrl, schema: 'retention', migrations: [], poolSize: 1, applicationName: 'restore' }).initialize();
+    const pending = await (async () => {
+      const queued = await queueReapplication(dataSource, context.namespace, journal.erasures, context.services);
+      await queueRestrictions(dataSource, context.namespace, journal.live.restrictions);
+      return queued;
+    })().finally(() => dataSource.destroy());
+    say(`${pending.length} erasure(s) and ${journal.live.restrictions.length} restriction(s) queued again`);
+    return { afterSequence, pending };
+  } catch (error) {
+    say('!!! THE DATABASE IS RESTORED BUT THE BUCKET OR THE RE-APPLIED ERASURES ARE NOT: do not start the services; run the restore again with the same --from (it starts over from reapply.json)');
+    throw error;
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -112,8 +152,10 @@ async function main(argv: string[]): Promise<number> {
   const services = (env.ERASURE_SERVICES ?? erasureServices()).split(',').filter((service) => service !== '');
 
   const dir = await backupDirectory(values.from);
-  const manifest = await readManifest(dir);
+  const manifest = await readManifest(dir, env.BACKUP_SIGNING_KEY || undefined);
+  assertKnownNames(manifest, SERVICE_SCHEMAS, DATA_KEYS_TABLE);
   for (const file of [...manifest.schemas, manifest.objects.listing]) await assertIntact(dir, file);
+  await assertRestrictGuard();
   say(`backup ${manifest.id} (snapshot ${manifest.takenAt}): ${manifest.schemas.length} schemas, ${manifest.objects.count} objects, files intact`);
 
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: 'restore' });
@@ -126,11 +168,14 @@ async function main(argv: string[]): Promise<number> {
     let queued = journal?.queued;
     if (!queued) {
       await refuseWhileServicesConnected(pool);
-      if (journal) say(`resuming: ${journal.erasures.length} erasure(s) from ${JOURNAL_FILE}`);
+      if (journal) say(`!!! a previous restore of this backup did not finish: restoring again, with the ${journal.erasures.length} erasure(s) and the live records it read into ${JOURNAL_FILE}`);
       else {
-        journal = await collectErasures({ nc: nats.nc, namespace, pool, backupId: manifest.id, takenAt: new Date(manifest.takenAt) });
+        const takenAt = new Date(manifest.takenAt);
+        const since = reapplySince(takenAt, await snapshotErasures(dir, manifest));
+        const live = await collectLivePrivacyState({ nc: nats.nc, namespace, pool, takenAt });
+        journal = await collectErasures({ nc: nats.nc, namespace, pool, backupId: manifest.id, since, live });
         await saveJournal(journalPath, journal);
-        say(`${journal.erasures.length} erasure(s) since the backup to re-apply`);
+        say(`${journal.erasures.length} erasure(s) since ${since.toISOString()} to re-apply; ${journal.live.legalHolds.length} legal hold(s), ${journal.live.privacyRequests.length} privacy request(s) carried over`);
       }
       queued = await restoreAndQueue({ dir, manifest, journal, databaseUrl, namespace, services, pool, nc: nats.nc, s3, bucket: bucket.bucket });
       await saveJournal(journalPath, { ...journal, queued });
@@ -164,6 +209,6 @@ async function main(argv: string[]): Promise<number> {
 }
 
 process.exitCode = await main(process.argv.slice(2)).catch((error: unknown) => {
-  process.stderr.write(`restore: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`restore: ${redactCredentials(error instanceof Error ? error.message : String(error))}\n`);
   return 1;
 });

@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { SystemClock } from '@homiwork/clock';
-import { ERASURE_DEADLINE_HOURS, ErasureApprovedV1, EVENTS_STREAM, PurgeCompletedV1, streamName, UserDeletedV1, type EventPayload } from '@homiwork/contracts';
+import { ContentDeletedV1, ErasureApprovedV1, EVENTS_STREAM, ProcessingRestrictionChangedV1, PurgeCompletedV1, streamName, UserDeletedV1, type EventPayload } from '@homiwork/contracts';
 import { Outbox, readStoredEvents } from '@homiwork/messaging';
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -21,6 +22,21 @@ export interface ErasureToReapply {
 }
 
 /**
+ * Privacy state the live database holds and the backup may predate, carried over the
+ * restore as it is (retention's rows, as `row_to_json` gave them): legal holds, §9 privacy
+ * requests with their history — restrictions and objections in force among them.
+ */
+export interface LivePrivacyState {
+  legalHolds: unknown[];
+  privacyRequests: unknown[];
+  requestHistory: unknown[];
+  /** Every user with a restriction or objection on record, and whether one is in force: re-announced after the restore. */
+  restrictions: Array<{ userId: string; restricted: boolean }>;
+  /** media's live upload ids: an upload the user deleted (or that expired) since the snapshot stays deleted. */
+  uploadIds: string[];
+}
+
+/**
  * What a restore learns before it overwrites anything, kept in `<backup>/reapply.json`
  * until the re-application is confirmed, so a restore interrupted after the overwrite can
  * be run again (the live database it read is gone by then). Opaque ids only.
@@ -28,22 +44,41 @@ export interface ErasureToReapply {
 export interface ReapplyJournal {
   backupId: string;
   erasures: ErasureToReapply[];
+  /** Every account identity has a tombstone for, however long ago: no key or object of theirs is put back. */
+  erasedUserIds: string[];
   /** retention's erasure rows and receipts of those erasures as the live database had them: the legal record the backup predates. */
   records: { erasures: unknown[]; receipts: unknown[] };
+  live: LivePrivacyState;
   /** Set once the database and bucket are restored and the erasures queued again: a rerun only waits. */
   queued?: { afterSequence: number; pending: PendingErasure[] };
 }
 
 /**
- * Every erasure the restored database could still hold data of: each UserDeleted in the
- * events stream since the backup's snapshot less the erasure deadline (an erasure in
- * flight at the snapshot may have reached some schemas and not others). The events stream
- * is the source because it is not rolled back by a restore and it carries the erasure id;
- * the live database (read before it is overwritten) is the cross-check — every tombstone
- * identity wrote since then must be among them — and the source of retention's record.
+ * Where the re-application window starts: at the oldest erasure still open (held or in
+ * progress) in the snapshot's own `retention.erasures` — a purge dead-lettered for days
+ * and replayed after the snapshot is re-applied too — and at the snapshot when none was.
  */
-export async function collectErasures(options: { nc: NatsConnection; namespace: string; pool: pg.Pool; backupId: string; takenAt: Date }): Promise<ReapplyJournal> {
-  const since = new Date(options.takenAt.getTime() - ERASURE_DEADLINE_HOURS * HOUR_MS);
+export function reapplySince(takenAt: Date, snapshotErasures: ReadonlyArray<Record<string, string | null>>): Date {
+  let since = takenAt.getTime();
+  for (const row of snapshotErasures) {
+    if (row.status === 'completed' || !row.requested_at) continue;
+    const requestedAt = new Date(row.requested_at).getTime();
+    if (!Number.isFinite(requestedAt)) throw new Error('the backup\'s retention.erasures holds an unreadable requested_at');
+    since = Math.min(since, requestedAt);
+  }
+  return new Date(since);
+}
+
+/**
+ * Every erasure the restored database could still hold data of: each UserDeleted in the
+ * events stream since `since` (see reapplySince). The events stream is the source because
+ * it is not rolled back by a restore and it carries the erasure id; the live database
+ * (read before it is overwritten) is the cross-check — every tombstone identity wrote
+ * since then must be among them — the list of every erased account (no time bound), and
+ * the source of retention's record.
+ */
+export async function collectErasures(options: { nc: NatsConnection; namespace: string; pool: pg.Pool; backupId: string; since: Date; live: LivePrivacyState }): Promise<ReapplyJournal> {
+  const { since } = options;
   const stream = streamName(options.namespace, EVENTS_STREAM);
   const { state } = await (await jetstreamManager(options.nc)).streams.info(stream);
   // Aged-out messages would be erasures no one could find any more: refuse rather than restore them.
@@ -57,48 +92,97 @@ export async function collectErasures(options: { nc: NatsConnection; namespace: 
   const erasures = [...byErasure.values()];
 
   const known = new Set(erasures.map((erasure) => erasure.userId));
-  const { rows: tombstones } = await options.pool.query<{ user_id: string }>('SELECT user_id FROM identity.tombstones WHERE erased_at >= $1', [since]);
-  const unknown = tombstones.filter((row) => !known.has(row.user_id)).length;
+  const { rows: tombstones } = await options.pool.query<{ user_id: string; recent: boolean }>('SELECT user_id, erased_at >= $1 AS recent FROM identity.tombstones', [since]);
+  const unknown = tombstones.filter((row) => row.recent && !known.has(row.user_id)).length;
   if (unknown > 0) throw new Error(`${unknown} account(s) erased since ${since.toISOString()} have no UserDeleted in the events stream: cannot re-apply them`);
+  const erasedUserIds = [...new Set([...tombstones.map((row) => row.user_id), ...known])];
   const ids = erasures.map((erasure) => erasure.erasureId);
   const { rows: records } = await options.pool.query<{ row: unknown }>('SELECT row_to_json(e) AS row FROM retention.erasures e WHERE id = ANY($1::uuid[])', [ids]);
   const { rows: receipts } = await options.pool.query<{ row: unknown }>('SELECT row_to_json(r) AS row FROM retention.erasure_receipts r WHERE erasure_id = ANY($1::uuid[])', [ids]);
-  return { backupId: options.backupId, erasures, records: { erasures: records.map((r) => r.row), receipts: receipts.map((r) => r.row) } };
+  return { backupId: options.backupId, erasures, erasedUserIds, records: { erasures: records.map((r) => r.row), receipts: receipts.map((r) => r.row) }, live: options.live };
 }
+
+/**
+ * Reads the privacy state a restore must not lose, and refuses what it cannot carry over:
+ * an erasure still open or held (its progress lives in the services' schemas the restore
+ * replaces — wait until it completes), and a user's deletion of content since the snapshot
+ * (ContentDeleted: the content would come back out of the trash; restore a newer backup).
+ * The restore's own re-applied purges and user upload deletions need no event: erased
+ * users are covered by the tombstones, and a deleted upload's row is gone from the live
+ * database (media's DeleteUpload announces nothing; carryOverSql deletes the rest).
+ */
+export async function collectLivePrivacyState(options: { nc: NatsConnection; namespace: string; pool: pg.Pool; takenAt: Date }): Promise<LivePrivacyState> {
+  const refusals: string[] = [];
+  const { rows: open } = await options.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM retention.erasures WHERE status <> 'completed'");
+  if (open[0]!.n > 0) refusals.push(`${open[0]!.n} erasure(s) are still open or held (GET /v1/admin/erasures): restore once every erasure is completed`);
+  const deletions = (await readStoredEvents(options.nc, options.namespace, ContentDeletedV1)).filter((event) => new Date(event.deletedAt) >= options.takenAt).length;
+  if (deletions > 0) refusals.push(`${deletions} content deletion(s) by users since the snapshot (ContentDeleted) would be undone by this backup: restore a newer one`);
+  if (refusals.length > 0) throw new Error(`refusing to restore, nothing was changed: ${refusals.join('; ')}`);
+  const rowsOf = async (sql: string): Promise<unknown[]> => (await options.pool.query<{ row: unknown }>(sql)).rows.map((r) => r.row);
+  const { rows: restrictions } = await options.pool.query<{ user_id: string; restricted: boolean }>(
+    "SELECT user_id, bool_or(status = 'in_force') AS restricted FROM retention.privacy_requests WHERE type = ANY($1::text[]) AND user_id IS NOT NULL GROUP BY user_id",
+    [RESTRICTING_TYPES],
+  );
+  return {
+    legalHolds: await rowsOf('SELECT row_to_json(h) AS row FROM retention.legal_holds h'),
+    privacyRequests: await rowsOf('SELECT row_to_json(r) AS row FROM retention.privacy_requests r'),
+    requestHistory: await rowsOf('SELECT row_to_json(h) AS row FROM retention.privacy_request_history h'),
+    restrictions: restrictions.map((row) => ({ userId: row.user_id, restricted: row.restricted })),
+    uploadIds: (await options.pool.query<{ id: string }>('SELECT id FROM media.uploads')).rows.map((row) => row.id),
+  };
+}
+
+/** retention's request types that stop processing while in force (services/retention, RESTRICTING_TYPES). */
+const RESTRICTING_TYPES = ['restriction', 'objection'];
 
 export async function saveJournal(path: string, journal: ReapplyJournal): Promise<void> {
   await writeFile(path, JSON.stringify(journal), { mode: 0o600 });
 }
 
 export async function loadJournal(path: string): Promise<ReapplyJournal | null> {
-  return readFile(path, 'utf8').then(
+  const journal = await readFile(path, 'utf8').then(
     (text) => JSON.parse(text) as ReapplyJournal,
     () => null,
   );
+  if (journal && (!journal.live || !journal.erasedUserIds)) throw new Error(`${path} was written by an older restore: finish that restore with the tool that started it`);
+  return journal;
 }
 
 export const removeJournal = (path: string): Promise<void> => rm(path, { force: true });
 
+/** A JSON value as an SQL literal: dollar-quoted with a tag the text does not contain. */
+function jsonLiteral(value: unknown): string {
+  const text = JSON.stringify(value);
+  let tag = 'json';
+  while (text.includes(`$${tag}$`)) tag = `json_${randomBytes(6).toString('hex')}`;
+  return `$${tag}$${text}$${tag}$::json`;
+}
+
 /**
- * Puts retention's record of the erasures back as the live database had it (completed,
- * user id dropped, the signed receipt), over the older state the backup restored: the
- * re-applied purges then confirm into a completed erasure and change nothing there.
+ * SQL, run last in the restore's transaction, that carries the live record over the
+ * backup's older one: retention's erasure rows and signed receipts of the re-applied
+ * erasures (completed, user id dropped — the re-applied purges then confirm into a
+ * completed erasure and change nothing there), and every legal hold and privacy request
+ * with its history as the live database had them; and media's upload rows the live
+ * database no longer had, deleted as media's DeleteUpload does (their objects are left
+ * out of the bucket by the restore: see restoreBucket).
  */
-export async function restoreErasureRecords(pool: pg.Pool, journal: ReapplyJournal): Promise<void> {
+export function carryOverSql(journal: ReapplyJournal, schemas: readonly string[]): string {
   const ids = journal.erasures.map((erasure) => erasure.erasureId);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('DELETE FROM retention.erasures WHERE id = ANY($1::uuid[])', [ids]);
-    await client.query('INSERT INTO retention.erasures SELECT * FROM json_populate_recordset(NULL::retention.erasures, $1::json)', [JSON.stringify(journal.records.erasures)]);
-    await client.query('INSERT INTO retention.erasure_receipts SELECT * FROM json_populate_recordset(NULL::retention.erasure_receipts, $1::json)', [JSON.stringify(journal.records.receipts)]);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  } finally {
-    client.release();
-  }
+  const { live } = journal;
+  return [
+    `DELETE FROM retention.erasures WHERE id IN (SELECT json_array_elements_text(${jsonLiteral(ids)})::uuid);`,
+    `INSERT INTO retention.erasures SELECT * FROM json_populate_recordset(NULL::retention.erasures, ${jsonLiteral(journal.records.erasures)});`,
+    `INSERT INTO retention.erasure_receipts SELECT * FROM json_populate_recordset(NULL::retention.erasure_receipts, ${jsonLiteral(journal.records.receipts)});`,
+    'DELETE FROM retention.legal_holds;',
+    `INSERT INTO retention.legal_holds SELECT * FROM json_populate_recordset(NULL::retention.legal_holds, ${jsonLiteral(live.legalHolds)});`,
+    'DELETE FROM retention.privacy_requests;', // the history goes with it (ON DELETE CASCADE)
+    `INSERT INTO retention.privacy_requests SELECT * FROM json_populate_recordset(NULL::retention.privacy_requests, ${jsonLiteral(live.privacyRequests)});`,
+    `INSERT INTO retention.privacy_request_history SELECT * FROM json_populate_recordset(NULL::retention.privacy_request_history, ${jsonLiteral(live.requestHistory)});`,
+    // The history's bigserial restarts from the backup's value: move it past the rows carried over.
+    "SELECT setval(pg_get_serial_sequence('retention.privacy_request_history', 'seq'), greatest((SELECT max(seq) FROM retention.privacy_request_history), 1));",
+    ...(schemas.includes('media') ? [`DELETE FROM media.uploads WHERE id NOT IN (SELECT json_array_elements_text(${jsonLiteral(live.uploadIds)})::uuid);`] : []),
+  ].join('\n');
 }
 
 /** What the re-application waits for: a fresh PurgeCompleted from each of these services. */
@@ -139,6 +223,24 @@ export async function queueReapplication(dataSource: DataSource, namespace: stri
     });
   }
   return pending;
+}
+
+/**
+ * Announces again, through retention's outbox, each restriction on record as it stands
+ * live: generation's and chat's mirrors were restored to the backup's older state. The
+ * restore's own time is newer than any change the mirrors hold, so it wins there.
+ */
+export async function queueRestrictions(dataSource: DataSource, namespace: string, restrictions: LivePrivacyState['restrictions']): Promise<void> {
+  if (restrictions.length === 0) return;
+  const clock = new SystemClock();
+  const changedAt = clock.now().toISOString();
+  await dataSource.transaction((manager) =>
+    new Outbox('retention', namespace, clock).appendAll(
+      manager,
+      ProcessingRestrictionChangedV1,
+      restrictions.map(({ userId, restricted }) => ({ userId, restricted, changedAt })),
+    ),
+  );
 }
 
 /** The events stream's last sequence: receipts after it answer the re-application. */

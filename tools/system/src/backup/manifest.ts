@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,6 +29,8 @@ export interface BackupManifest {
   dataKeys: { tables: string[]; expiresAt: string } & ({ prunedAt: null; dump: BackupFile } | { prunedAt: string; dump: null });
   objects: { bucket: string; count: number; bytes: number; listing: BackupFile };
   events: { stream: string; maxAgeDays: number; lastSequence: number };
+  /** HMAC-SHA256 of the rest (hex), with BACKUP_SIGNING_KEY, when the backup ran with one. */
+  signature?: string;
 }
 
 /** One object of the bucket as `objects.json` lists it; the bytes are in `objects/<sha256>`. */
@@ -64,17 +66,57 @@ export async function assertIntact(dir: string, entry: BackupFile): Promise<void
   if (sha256 !== entry.sha256 || bytes !== entry.bytes) throw new Error(`${entry.file} does not match its checksum in the manifest: the backup is damaged`);
 }
 
-/** Written beside and renamed over, so a crash never leaves half a manifest. */
-export async function writeManifest(dir: string, manifest: BackupManifest): Promise<void> {
+/** The manifest without its signature, as signed. */
+const unsigned = (manifest: BackupManifest): BackupManifest => Object.fromEntries(Object.entries(manifest).filter(([key]) => key !== 'signature')) as unknown as BackupManifest;
+
+const signatureOf = (manifest: BackupManifest, signingKey: string): string => createHmac('sha256', signingKey).update(JSON.stringify(unsigned(manifest))).digest('hex');
+
+/** Written beside and renamed over, so a crash never leaves half a manifest; signed when there is a key. */
+export async function writeManifest(dir: string, manifest: BackupManifest, signingKey?: string): Promise<void> {
+  const written: BackupManifest = signingKey ? { ...unsigned(manifest), signature: signatureOf(manifest, signingKey) } : unsigned(manifest);
   const temporary = join(dir, `${MANIFEST_FILE}.tmp`);
-  await writeFile(temporary, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+  await writeFile(temporary, `${JSON.stringify(written, null, 2)}\n`, { mode: 0o600 });
   await rename(temporary, join(dir, MANIFEST_FILE));
 }
 
-export async function readManifest(dir: string): Promise<BackupManifest> {
+/** With a signing key, a manifest without its signature, or with another, is refused. */
+export async function readManifest(dir: string, signingKey?: string): Promise<BackupManifest> {
   const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as BackupManifest;
   if (manifest.formatVersion !== 1) throw new Error(`${dir}: backup format ${String(manifest.formatVersion)} is not one this tool reads`);
+  if (signingKey) {
+    const expected = Buffer.from(signatureOf(manifest, signingKey), 'hex');
+    const given = Buffer.from(typeof manifest.signature === 'string' ? manifest.signature : '', 'hex');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new Error(`${dir}: the manifest is not signed with BACKUP_SIGNING_KEY: refusing a backup that may have been altered`);
+  }
   return manifest;
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * Refuses a manifest that names anything but what a backup writes: the known service
+ * schemas (each in `schema-<schema>.dump`), data-key tables only `<schema>.user_data_keys`
+ * of those schemas, the fixed file names. The names end up in SQL and in paths.
+ */
+export function assertKnownNames(manifest: BackupManifest, serviceSchemas: readonly string[], keyTable: string): void {
+  const seen = new Set<string>();
+  const refuse = (what: string): never => {
+    throw new Error(`the manifest names ${what}: not a backup this tool wrote`);
+  };
+  for (const entry of manifest.schemas) {
+    if (!serviceSchemas.includes(entry.schema) || seen.has(entry.schema)) refuse(`the schema ${JSON.stringify(entry.schema)}`);
+    seen.add(entry.schema);
+    if (entry.file !== `schema-${entry.schema}.dump`) refuse(`the file ${JSON.stringify(entry.file)}`);
+  }
+  for (const table of manifest.dataKeys.tables) if (!manifest.schemas.some((entry) => table === `${entry.schema}.${keyTable}`)) refuse(`the key table ${JSON.stringify(table)}`);
+  if (manifest.dataKeys.dump && manifest.dataKeys.dump.file !== DATA_KEYS_FILE) refuse(`the key dump ${JSON.stringify(manifest.dataKeys.dump.file)}`);
+  if (manifest.objects.listing.file !== OBJECT_LISTING_FILE) refuse(`the listing ${JSON.stringify(manifest.objects.listing.file)}`);
+  for (const file of [...manifest.schemas, manifest.objects.listing, ...(manifest.dataKeys.dump ? [manifest.dataKeys.dump] : [])]) if (!SHA256_HEX.test(file.sha256)) refuse(`a checksum ${JSON.stringify(file.sha256)}`);
+}
+
+/** An object's stored file is named by its hash: anything else could point outside the backup. */
+export function assertObjectHash(sha256: string): void {
+  if (!SHA256_HEX.test(sha256)) throw new Error(`the listing names the object file ${JSON.stringify(sha256)}: not a backup this tool wrote`);
 }
 
 /** The complete backups under a root (directories with a manifest; a `.partial` one was interrupted), oldest first. */

@@ -6,7 +6,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'minio';
 import { parseS3Url, type StorageConfig } from '@homiwork/storage';
-import { OBJECTS_DIR, sha256File, type BackedUpObject } from './manifest.js';
+import { assertObjectHash, OBJECTS_DIR, sha256File, type BackedUpObject } from './manifest.js';
 
 /** S3's DeleteObjects refuses more keys than this in one request. */
 const DELETE_BATCH = 1000;
@@ -56,15 +56,21 @@ export async function copyBucket(client: Client, bucket: string, dir: string): P
 /** `<service>/<ownerId>/…`: the owner of an object, by the storage library's key layout. */
 const ownerOf = (key: string): string | undefined => key.split('/')[1];
 
+/** media's objects are its uploads': one per row of media.uploads. */
+const MEDIA_PREFIX = 'media/';
+
 /**
- * Makes the bucket hold what the backup listed — except objects of `erasedUserIds`, which
- * are not put back — and nothing else (objects written after the backup belong to rows
- * the restored database no longer has). Every file is checked against its hash first.
+ * Makes the bucket hold what the backup listed — except objects of `erasedUserIds`, and
+ * media objects whose upload row the restored database no longer has (`uploadKeys`:
+ * deleted by the user since the snapshot), which are not put back — and nothing else
+ * (objects written after the backup belong to rows the restored database no longer has).
+ * Every file is checked against its hash first.
  */
-export async function restoreBucket(client: Client, bucket: string, dir: string, listing: readonly BackedUpObject[], erasedUserIds: ReadonlySet<string>): Promise<{ restored: number; skipped: number; removed: number }> {
+export async function restoreBucket(client: Client, bucket: string, dir: string, listing: readonly BackedUpObject[], erasedUserIds: ReadonlySet<string>, uploadKeys: ReadonlySet<string>): Promise<{ restored: number; skipped: number; removed: number }> {
   if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket);
-  const wanted = listing.filter((object) => !erasedUserIds.has(ownerOf(object.key) ?? ''));
+  const wanted = listing.filter((object) => !erasedUserIds.has(ownerOf(object.key) ?? '') && (!object.key.startsWith(MEDIA_PREFIX) || uploadKeys.has(object.key)));
   for (const object of wanted) {
+    assertObjectHash(object.sha256);
     const file = join(dir, OBJECTS_DIR, object.sha256);
     const { sha256, bytes } = await sha256File(file);
     if (sha256 !== object.sha256 || bytes !== object.size) throw new Error(`object file ${object.sha256} does not match the listing: the backup is damaged`);

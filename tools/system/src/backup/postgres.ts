@@ -43,58 +43,213 @@ export async function withSnapshot<T>(databaseUrl: string, work: (snapshot: stri
   }
 }
 
+/**
+ * The libpq environment for DATABASE_URL: the client tools get the connection from it,
+ * never from argv, where any user of the machine could read the password (`ps`).
+ */
+export function libpqEnv(databaseUrl: string): NodeJS.ProcessEnv {
+  const url = new URL(databaseUrl);
+  const params = url.searchParams;
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, PGAPPNAME: 'backup' };
+  const set = (name: string, value: string | null | undefined): void => {
+    if (value) env[name] = value;
+  };
+  set('PGHOST', params.get('host') ?? url.hostname.replace(/^\[|\]$/g, ''));
+  set('PGPORT', params.get('port') ?? url.port);
+  set('PGUSER', decodeURIComponent(url.username) || params.get('user'));
+  set('PGPASSWORD', decodeURIComponent(url.password) || params.get('password'));
+  set('PGDATABASE', decodeURIComponent(url.pathname.replace(/^\//, '')) || params.get('dbname'));
+  set('PGSSLMODE', params.get('sslmode'));
+  return env;
+}
+
+/** Any `scheme://user:password@` in a text (an error of a client tool or a driver) with its credentials replaced. */
+export const redactCredentials = (text: string): string => text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, '$1***@').replace(/(password=)\S+/gi, '$1***');
+
+/** Runs a client tool; its error names the tool and exit code, with any credentials redacted. */
+async function runClient(tool: string, args: string[], databaseUrl: string): Promise<void> {
+  try {
+    await run(tool, args, { env: libpqEnv(databaseUrl), maxBuffer: 16 * 1024 * 1024 });
+  } catch (error) {
+    const detail = (error as { stderr?: string }).stderr ?? (error instanceof Error ? error.message : String(error));
+    throw new Error(`${tool} failed: ${redactCredentials(detail).slice(0, 2_000)}`);
+  }
+}
+
 /** One schema in pg_dump's custom format, its data-key table's rows left out (they go in their own, short-lived file). */
 export async function dumpSchema(databaseUrl: string, snapshot: string, schema: string, file: string, keyTables: readonly string[]): Promise<void> {
   const excluded = keyTables.filter((table) => table.startsWith(`${schema}.`)).map((table) => `--exclude-table-data=${table}`);
-  await run('pg_dump', ['--format=custom', '--no-owner', '--no-privileges', `--snapshot=${snapshot}`, `--schema=${schema}`, ...excluded, `--file=${file}`, `--dbname=${databaseUrl}`]);
+  await runClient('pg_dump', ['--format=custom', '--no-owner', '--no-privileges', `--snapshot=${snapshot}`, `--schema=${schema}`, ...excluded, `--file=${file}`], databaseUrl);
 }
 
 /** The rows of every data-key table, and nothing else. */
 export async function dumpDataKeys(databaseUrl: string, snapshot: string, keyTables: readonly string[], file: string): Promise<void> {
-  await run('pg_dump', ['--format=custom', '--data-only', `--snapshot=${snapshot}`, ...keyTables.map((table) => `--table=${table}`), `--file=${file}`, `--dbname=${databaseUrl}`]);
+  await runClient('pg_dump', ['--format=custom', '--data-only', `--snapshot=${snapshot}`, ...keyTables.map((table) => `--table=${table}`), `--file=${file}`], databaseUrl);
 }
 
-const COPY_HEADER = /^COPY \S+ \(([^)]*)\) FROM stdin;$/;
-
 /**
- * Feeds pg_restore's SQL for a dump to psql in one transaction, `before` first; `keep`
- * decides, line by line, which rows of a COPY block go in. Nothing of the dump is applied
- * unless all of it is.
+ * The first release of each major version whose pg_restore and psql carry the `\restrict`
+ * guard (CVE-2025-8714): without it, a tampered dump's SQL piped to psql can run psql
+ * meta-commands — a shell command among them — on the operator's machine.
  */
-async function restoreThroughPsql(databaseUrl: string, file: string, options: { before: string; dataOnly?: boolean; keep?: (row: string[], columns: string[]) => boolean }): Promise<void> {
-  const restore = spawn('pg_restore', ['--no-owner', '--no-privileges', ...(options.dataOnly ? ['--data-only'] : []), '--file=-', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const psql = spawn('psql', ['--no-psqlrc', '--quiet', '--single-transaction', '--set=ON_ERROR_STOP=1', `--dbname=${databaseUrl}`], { stdio: ['pipe', 'ignore', 'pipe'] });
+const RESTRICT_GUARD_SINCE: Readonly<Record<number, number>> = { 13: 22, 14: 19, 15: 14, 16: 10, 17: 6 };
+
+/** Whether a `--version` line (`pg_restore (PostgreSQL) 15.14 (Debian …)`) names a release with the guard. */
+export function hasRestrictGuard(versionLine: string): boolean {
+  const match = /\(PostgreSQL\) (\d+)(?:\.(\d+))?/.exec(versionLine);
+  if (!match) return false;
+  const major = Number(match[1]);
+  const minor = Number(match[2] ?? 0);
+  if (major >= 18) return true;
+  const since = RESTRICT_GUARD_SINCE[major];
+  return since !== undefined && minor >= since;
+}
+
+/** Refuses to feed a dump to psql with client tools that lack the guard. */
+export async function assertRestrictGuard(): Promise<void> {
+  for (const tool of ['pg_restore', 'psql']) {
+    const { stdout } = await run(tool, ['--version'], { encoding: 'utf8' });
+    if (!hasRestrictGuard(stdout)) throw new Error(`${stdout.trim()} lacks the \\restrict guard against a tampered dump: install PostgreSQL client tools 13.22, 14.19, 15.14, 16.10, 17.6 or newer`);
+  }
+}
+
+const COPY_HEADER = /^COPY (\S+) \(([^)]*)\) FROM stdin;$/;
+
+const columnsOf = (list: string): string[] => list.split(', ').map((column) => column.replace(/^"|"$/g, ''));
+
+/** One field of COPY's text format: `\N` is NULL; backslash escapes decoded. */
+function copyField(raw: string): string | null {
+  if (raw === '\\N') return null;
+  return raw.replace(/\\(.)/g, (_match, char: string) => ({ t: '\t', n: '\n', r: '\r', b: '\b', f: '\f', v: '\v' })[char] ?? char);
+}
+
+/** The rows of one table of a custom-format dump, read without touching any database. */
+export async function readDumpRows(file: string, schema: string, table: string): Promise<Array<Record<string, string | null>>> {
+  const restore = spawn('pg_restore', ['--data-only', `--schema=${schema}`, `--table=${table}`, '--file=-', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   const errors: string[] = [];
   restore.stderr.on('data', (chunk: Buffer) => errors.push(chunk.toString('utf8')));
-  psql.stderr.on('data', (chunk: Buffer) => errors.push(chunk.toString('utf8')));
-  const exited = (child: typeof restore | typeof psql) => new Promise<number | null>((resolve) => child.on('close', resolve));
-  const restoreExit = exited(restore);
-  const psqlExit = exited(psql);
-  psql.stdin.on('error', () => undefined); // psql stopped early: its exit code and stderr tell why
-  psql.stdin.write(`${options.before}\n`);
+  const exited = new Promise<number | null>((resolve) => restore.on('close', resolve));
+  const rows: Array<Record<string, string | null>> = [];
   let columns: string[] | null = null;
   for await (const line of createInterface({ input: restore.stdout, crlfDelay: Infinity })) {
     if (columns && line === '\\.') columns = null;
-    else if (columns && options.keep && !options.keep(line.split('\t'), columns)) continue;
-    else if (COPY_HEADER.test(line)) columns = COPY_HEADER.exec(line)![1]!.split(', ').map((column) => column.replace(/^"|"$/g, ''));
-    if (!psql.stdin.write(`${line}\n`)) await new Promise((resolve) => psql.stdin.once('drain', resolve));
+    else if (columns) {
+      const fields = line.split('\t');
+      rows.push(Object.fromEntries(columns.map((column, index) => [column, copyField(fields[index] ?? '\\N')])));
+    } else {
+      const header = COPY_HEADER.exec(line);
+      if (header) columns = columnsOf(header[2]!);
+    }
   }
-  psql.stdin.end();
-  const [restoreCode, psqlCode] = await Promise.all([restoreExit, psqlExit]);
-  if (restoreCode !== 0 || psqlCode !== 0) throw new Error(`restoring ${file} failed (pg_restore ${restoreCode}, psql ${psqlCode}): ${errors.join('').slice(0, 2_000)}`);
+  const code = await exited;
+  if (code !== 0) throw new Error(`reading ${schema}.${table} from ${file} failed (pg_restore ${code}): ${errors.join('').slice(0, 2_000)}`);
+  return rows;
 }
 
-/** Replaces a schema by its dump: dropped and recreated in one transaction. */
-export function restoreSchema(databaseUrl: string, schema: string, file: string): Promise<void> {
-  return restoreThroughPsql(databaseUrl, file, { before: `DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE;` });
+/** One step of a restore: SQL first, then a dump's SQL, its COPY rows filtered by `keep`. */
+export interface RestoreStep {
+  before: string;
+  file: string;
+  dataOnly?: boolean;
+  keep?: (row: string[], columns: string[]) => boolean;
 }
+
+/**
+ * Feeds every step to ONE psql session in one transaction (`--single-transaction`), then
+ * `after`: the database has all of the backup or none of it — a failure, or a check in
+ * the SQL that raises, rolls everything back.
+ */
+export async function restoreInOneTransaction(databaseUrl: string, steps: readonly RestoreStep[], after: string): Promise<void> {
+  await assertRestrictGuard();
+  const env = { ...libpqEnv(databaseUrl), PGAPPNAME: 'restore' };
+  const psql = spawn('psql', ['--no-psqlrc', '--quiet', '--single-transaction', '--set=ON_ERROR_STOP=1'], { stdio: ['pipe', 'ignore', 'pipe'], env });
+  const errors: string[] = [];
+  psql.stderr.on('data', (chunk: Buffer) => errors.push(chunk.toString('utf8')));
+  let psqlClosed = false;
+  const psqlExit = new Promise<number | null>((resolve) =>
+    psql.on('close', (code) => {
+      psqlClosed = true;
+      resolve(code);
+    }),
+  );
+  psql.stdin.on('error', () => undefined); // psql stopped early: its exit code and stderr tell why
+  // Once psql has stopped (an error, ON_ERROR_STOP), nothing drains its input any more.
+  const write = async (text: string): Promise<void> => {
+    if (!psqlClosed && !psql.stdin.write(text)) await Promise.race([new Promise((resolve) => psql.stdin.once('drain', resolve)), psqlExit]);
+  };
+  const failures: string[] = [];
+  const children = new Set<{ kill: () => boolean }>([psql]);
+  try {
+    for (const step of steps) {
+      if (psqlClosed) break;
+      await write(`${step.before}\n`);
+      const restore = spawn('pg_restore', ['--no-owner', '--no-privileges', ...(step.dataOnly ? ['--data-only'] : []), '--file=-', step.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.add(restore);
+      restore.stderr.on('data', (chunk: Buffer) => errors.push(chunk.toString('utf8')));
+      const restoreExit = new Promise<number | null>((resolve) => restore.on('close', resolve));
+      let columns: string[] | null = null;
+      for await (const line of createInterface({ input: restore.stdout, crlfDelay: Infinity })) {
+        if (columns && line === '\\.') columns = null;
+        else if (columns && step.keep && !step.keep(line.split('\t'), columns)) continue;
+        else {
+          const header = COPY_HEADER.exec(line);
+          if (header) columns = columnsOf(header[2]!);
+        }
+        await write(`${line}\n`);
+        if (psqlClosed) {
+          restore.kill();
+          break;
+        }
+      }
+      const code = await restoreExit;
+      if (psqlClosed) break;
+      if (code !== 0) {
+        failures.push(`pg_restore ${step.file} ${code}`);
+        break;
+      }
+    }
+  } catch (error) {
+    // psql gone without a COMMIT: the server rolls the transaction back.
+    for (const child of children) child.kill();
+    await psqlExit;
+    throw error;
+  }
+  // A failed pg_restore must not commit what came before it: end the input with an error.
+  await write(failures.length > 0 ? "DO $$ BEGIN RAISE EXCEPTION 'pg_restore failed'; END $$;\n" : `${after}\n`);
+  psql.stdin.end();
+  const psqlCode = await psqlExit;
+  if (failures.length > 0 || psqlCode !== 0) throw new Error(`restoring the database failed, nothing of it was applied (${[...failures, `psql ${psqlCode}`].join(', ')}): ${redactCredentials(errors.join('')).slice(0, 2_000)}`);
+}
+
+/** Replaces a schema by its dump: dropped and recreated (inside the restore's one transaction). */
+export const schemaStep = (schema: string, file: string, guard: string): RestoreStep => ({ before: `${guard}\nDROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE;`, file });
 
 /**
  * Loads the data-key rows into the (empty, just restored) key tables, except the rows of
  * `erasedUserIds`: an erased user's key never enters the restored database, not even
- * until the re-applied purge would delete it again.
+ * until the re-applied purge would delete it again. A COPY block without a `user_id`
+ * column is refused: the filter could not tell whose key a row is.
  */
-export function restoreDataKeys(databaseUrl: string, file: string, keyTables: readonly string[], erasedUserIds: ReadonlySet<string>): Promise<void> {
+export function dataKeysStep(file: string, keyTables: readonly string[], erasedUserIds: ReadonlySet<string>): RestoreStep {
   const truncate = keyTables.map((table) => `TRUNCATE ${table.split('.').map(quoteIdent).join('.')};`).join('\n');
-  return restoreThroughPsql(databaseUrl, file, { before: truncate, dataOnly: true, keep: (row, columns) => !erasedUserIds.has(row[columns.indexOf('user_id')] ?? '') });
+  return { before: truncate, file, dataOnly: true, keep: keepUnerasedKeys(erasedUserIds) };
 }
+
+export function keepUnerasedKeys(erasedUserIds: ReadonlySet<string>): (row: string[], columns: string[]) => boolean {
+  return (row, columns) => {
+    const index = columns.indexOf('user_id');
+    if (index < 0) throw new Error(`a data-key table without a user_id column (${columns.join(', ')}): refusing to load keys it cannot tell apart`);
+    return !erasedUserIds.has(row[index] ?? '');
+  };
+}
+
+/**
+ * SQL that raises — and so rolls the whole restore back — when a service connected to the
+ * database (its connections carry the service's name): it could have read or written the
+ * schemas being replaced.
+ */
+export function noServiceConnectedSql(services: readonly string[]): string {
+  const names = services.map((name) => `'${name.replace(/'/g, "''")}'`).join(', ');
+  return `DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name IN (${names})) THEN RAISE EXCEPTION 'a service connected to the database during the restore: stop it and run the restore again'; END IF; END $$;`;
+}
+
