@@ -13,8 +13,6 @@ import { startMailSink, type MailSink } from '@homiwork/mail/sink';
 import { startLocalS3, type LocalS3 } from '@homiwork/storage/local';
 import { createTestDatabase, createTestNamespace } from '@homiwork/testing';
 import {
-  downstreamServices,
-  erasureServices,
   freePort,
   generateDevSecrets,
   natsInboxPrefix,
@@ -29,7 +27,7 @@ import {
   type NatsServerProcess,
   type NatsUserPermissions,
 } from '@homiwork/system-runner';
-import type { TestSystem } from './test-system.js';
+import { systemEnv, type TestSystem } from './test-system.js';
 
 /**
  * The test's own NATS user on the cluster: it reads what the streams and durables hold
@@ -129,28 +127,7 @@ export async function startClusterSystem(options: { copies?: number; env?: Recor
     mail = await startMailSink();
     s3 = await startLocalS3();
     const gatewayPorts = await Promise.all(Array.from({ length: copies }, () => freePort()));
-    env = {
-      PATH: process.env.PATH,
-      NODE_ENV: 'test',
-      CLOCK_CONTROL: 'enabled',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: database.url,
-      NATS_URL: natsUrl,
-      EVENT_NAMESPACE: namespace,
-      SMTP_URL: mail.smtpUrl,
-      S3_URL: s3.url,
-      S3_BUCKET: s3.config.bucket,
-      ...secrets,
-      TRUST_PROXY: 'loopback',
-      DOWNSTREAM_SERVICES: downstreamServices(),
-      ERASURE_SERVICES: erasureServices(),
-      // JetStream reserves a stream's bytes up front on each of the three members.
-      EVENT_STREAM_MAX_BYTES: String(64 * 1024 * 1024),
-      PUBLIC_API_URL: `http://127.0.0.1:${gatewayPorts[0]}`,
-      PAYMENT_PROCESSOR: 'local',
-      LOCAL_CHECKOUT_PAGE: 'enabled',
-      ...options.env,
-    };
+    env = { ...systemEnv({ databaseUrl: database.url, natsUrl, namespace, mail, s3, secrets, publicApiUrl: `http://127.0.0.1:${gatewayPorts[0]}` }), ...options.env };
     await runMigrate({ ...env, NATS_USER: PROVISIONING_USER, NATS_PASSWORD: passwords[PROVISIONING_USER]!, NATS_STREAM_REPLICAS: '3' }, logs);
 
     supervisor = new Supervisor({

@@ -37,6 +37,37 @@ export interface TestSystem {
 }
 
 /**
+ * The settings every test system gives its services: its own database, NATS namespace, mail
+ * sink and S3 server, development secrets, and the local payment processor.
+ */
+export function systemEnv(parts: { databaseUrl: string; natsUrl: string; namespace: string; mail: MailSink; s3: LocalS3; secrets: DevSecrets; publicApiUrl: string }): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    NODE_ENV: 'test',
+    CLOCK_CONTROL: 'enabled',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: parts.databaseUrl,
+    NATS_URL: parts.natsUrl,
+    EVENT_NAMESPACE: parts.namespace,
+    SMTP_URL: parts.mail.smtpUrl,
+    S3_URL: parts.s3.url,
+    S3_BUCKET: parts.s3.config.bucket,
+    ...parts.secrets,
+    // Clients in tests name their address in X-Forwarded-For from loopback, as behind a proxy.
+    TRUST_PROXY: 'loopback',
+    DOWNSTREAM_SERVICES: downstreamServices(),
+    ERASURE_SERVICES: erasureServices(),
+    // JetStream reserves a stream's bytes up front (on each member of a cluster); test streams stay small.
+    EVENT_STREAM_MAX_BYTES: String(64 * 1024 * 1024),
+    // Billing hands out links to the API (checkout page, the local processor's webhook call).
+    PUBLIC_API_URL: parts.publicApiUrl,
+    // Neither has a default any more: tests buy through the local processor unless they name another.
+    PAYMENT_PROCESSOR: 'local',
+    LOCAL_CHECKOUT_PAGE: 'enabled',
+  };
+}
+
+/**
  * Runs the real services as separate processes against the machine's PostgreSQL and
  * NATS, in a fresh database and NATS namespace, with a local mail sink and a clock the
  * test can move. Tests talk to it only over HTTP (and read the database or the bus only
@@ -53,32 +84,12 @@ export async function startTestSystem(options: { gateways?: number; env?: Record
   // local processor's webhook call) and learns the first gateway's address from PUBLIC_API_URL.
   const gatewayPorts = await Promise.all(Array.from({ length: options.gateways ?? 1 }, () => freePort()));
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    NODE_ENV: 'test',
-    CLOCK_CONTROL: 'enabled',
-    LOG_LEVEL: 'info',
-    DATABASE_URL: database.url,
-    NATS_URL: TEST_NATS_URL,
-    EVENT_NAMESPACE: namespace,
-    SMTP_URL: mail.smtpUrl,
-    S3_URL: s3.url,
-    S3_BUCKET: s3.config.bucket,
-    ...secrets,
-    // Clients in tests name their address in X-Forwarded-For from loopback, as behind a proxy.
-    TRUST_PROXY: 'loopback',
-    DOWNSTREAM_SERVICES: downstreamServices(),
-    ERASURE_SERVICES: erasureServices(),
+    ...systemEnv({ databaseUrl: database.url, natsUrl: TEST_NATS_URL, namespace, mail, s3, secrets, publicApiUrl: `http://127.0.0.1:${gatewayPorts[0]}` }),
     SECURITY_EVENT_PURGE_INTERVAL_MS: '200',
     // Retention's policy clock looks for due items this often (a minute in production), so a
     // test that moves the clock sees the expiry events at once.
     RETENTION_TICK_MS: '250',
     RETENTION_AUDIT_INTERVAL_MS: '500',
-    // JetStream reserves a stream's bytes up front; test streams stay small.
-    EVENT_STREAM_MAX_BYTES: String(64 * 1024 * 1024),
-    PUBLIC_API_URL: `http://127.0.0.1:${gatewayPorts[0]}`,
-    // Neither has a default any more: tests buy through the local processor unless they name another.
-    PAYMENT_PROCESSOR: 'local',
-    LOCAL_CHECKOUT_PAGE: 'enabled',
     ...options.env,
   };
   const supervisor = new Supervisor({
