@@ -9,13 +9,26 @@ import { EVENT_TYPE_HEADER, OCCURRED_AT_HEADER } from './headers.js';
 
 /**
  * Every stored payload of this event type in the namespace's events stream, oldest first;
- * with `fromSequence`, only those stored at that stream sequence or later.
+ * with `fromSequence`, only those stored at that stream sequence or later. `consumerName`
+ * names the throw-away consumer, for a user whose permissions allow that name only (the
+ * backup operator); the server names it otherwise.
  */
-export async function readStoredEvents<E extends EventContract>(nc: NatsConnection, namespace: string, event: E, options: { fromSequence?: number } = {}): Promise<Array<EventPayload<E>>> {
+export async function readStoredEvents<E extends EventContract>(
+  nc: NatsConnection,
+  namespace: string,
+  event: E,
+  options: { fromSequence?: number; consumerName?: string } = {},
+): Promise<Array<EventPayload<E>>> {
   const stream = streamName(namespace, EVENTS_STREAM);
   const jsm = await jetstreamManager(nc);
   const start = options.fromSequence === undefined ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.fromSequence };
-  const { name } = await jsm.consumers.add(stream, { filter_subject: eventSubject(namespace, event), ack_policy: AckPolicy.None, ...start, inactive_threshold: 60_000_000_000 });
+  const { name } = await jsm.consumers.add(stream, {
+    ...(options.consumerName === undefined ? {} : { name: options.consumerName }),
+    filter_subject: eventSubject(namespace, event),
+    ack_policy: AckPolicy.None,
+    ...start,
+    inactive_threshold: 60_000_000_000,
+  });
   try {
     const info = await jsm.consumers.info(stream, name);
     const payloads: Array<EventPayload<E>> = [];

@@ -7,6 +7,7 @@ export {
   natsUserNames,
   PROVISIONING_USER,
   BACKUP_OPERATOR_USER,
+  BACKUP_READER_CONSUMER,
   DEAD_LETTER_OPERATOR_USER,
   renderDevNatsServerConfig,
   renderNatsAuthorization,

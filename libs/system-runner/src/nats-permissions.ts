@@ -38,6 +38,8 @@ export const DEAD_LETTER_OPERATOR_USER = 'dead-letters';
  * events stream's settings and the UserDeleted/PurgeCompleted events stored on it, nothing else.
  */
 export const BACKUP_OPERATOR_USER = 'backup';
+/** The one consumer name the backup operator may create, read and delete on the events stream. */
+export const BACKUP_READER_CONSUMER = 'backup-reader';
 
 /** The environment variable holding a user's password, for nats-server and for the process itself. */
 export const natsPasswordVariable = (user: string): string => `NATS_PASSWORD_${user.toUpperCase().replace(/-/g, '_')}`;
@@ -233,20 +235,21 @@ export function natsPermissions(ns: string, manifest: readonly ServiceManifestEn
     subscribe: [`${natsInboxPrefix(DEAD_LETTER_OPERATOR_USER)}.>`],
     allowResponses: false,
   });
-  // Read-only on the events stream through throw-away consumers (readStoredEvents): the
-  // restore learns which users were erased since the backup and waits for their receipts.
-  // It re-applies erasures through the services' outboxes in PostgreSQL, so it publishes no event.
+  // Reads the events stream through one throw-away pull consumer of a fixed name
+  // (readStoredEvents with BACKUP_READER_CONSUMER): with the name pinned it can neither delete
+  // nor reconfigure a service's durable. The restore learns which users were erased since the
+  // backup and waits for their receipts; it re-applies erasures through the services' outboxes
+  // in PostgreSQL, so it publishes no event.
   const events = streamName(ns, EVENTS_STREAM);
   users.push({
     user: BACKUP_OPERATOR_USER,
     publish: [
       jetStreamAccountInfo,
       `$JS.API.STREAM.INFO.${events}`,
-      `$JS.API.CONSUMER.CREATE.${events}`,
-      `$JS.API.CONSUMER.CREATE.${events}.>`,
-      `$JS.API.CONSUMER.INFO.${events}.>`,
-      `$JS.API.CONSUMER.DELETE.${events}.>`,
-      `$JS.API.CONSUMER.MSG.NEXT.${events}.>`,
+      `$JS.API.CONSUMER.CREATE.${events}.${BACKUP_READER_CONSUMER}.>`,
+      `$JS.API.CONSUMER.INFO.${events}.${BACKUP_READER_CONSUMER}`,
+      `$JS.API.CONSUMER.DELETE.${events}.${BACKUP_READER_CONSUMER}`,
+      `$JS.API.CONSUMER.MSG.NEXT.${events}.${BACKUP_READER_CONSUMER}`,
     ],
     subscribe: [`${natsInboxPrefix(BACKUP_OPERATOR_USER)}.>`],
     allowResponses: false,

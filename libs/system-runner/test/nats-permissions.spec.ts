@@ -48,7 +48,7 @@ import {
 } from '@homiwork/messaging';
 import { createLogger, ServiceMetrics } from '@homiwork/observability';
 import { freePort } from '../src/launch.js';
-import { BACKUP_OPERATOR_USER, DEAD_LETTER_OPERATOR_USER, generatedHeader, natsPermissions, natsUserNames, PROVISIONING_USER, renderNatsAuthorization } from '../src/nats-permissions.js';
+import { BACKUP_OPERATOR_USER, BACKUP_READER_CONSUMER, DEAD_LETTER_OPERATOR_USER, generatedHeader, natsPermissions, natsUserNames, PROVISIONING_USER, renderNatsAuthorization } from '../src/nats-permissions.js';
 import { startNatsServer, type NatsServerProcess } from '../src/nats-server.js';
 
 /**
@@ -423,13 +423,17 @@ describe('the checked-in compose configuration', () => {
 });
 
 describe('the backup operator', () => {
-  it('reads the events stream (its settings, the UserDeleted events on it) and can publish no event', async () => {
+  it('reads the events stream (its settings, the UserDeleted events on it) through its one named consumer, touches no durable, and can publish no event', async () => {
     const userId = randomUUID();
     await publishEvent((await as('identity')).js, UserDeletedV1, { userId, erasureId: randomUUID(), reason: 'user_request', deletedAt: new Date().toISOString() });
     const backup = await as(BACKUP_OPERATOR_USER);
     expect((await backup.jsm.streams.info(streamName(NS, EVENTS_STREAM))).config.max_age).toBeGreaterThan(0);
-    expect((await readStoredEvents(backup.nc, NS, UserDeletedV1)).map((event) => event.userId)).toContain(userId);
+    expect((await readStoredEvents(backup.nc, NS, UserDeletedV1, { consumerName: BACKUP_READER_CONSUMER })).map((event) => event.userId)).toContain(userId);
     expect(newViolations()).toEqual([]);
+    // Only its own consumer: a server-named one, or a service's durable, is refused.
+    await expect(readStoredEvents(backup.nc, NS, UserDeletedV1)).rejects.toThrow();
+    await expect(backup.jsm.consumers.delete(streamName(NS, EVENTS_STREAM), MediaConsumers.userDeleted.durableName)).rejects.toThrow();
+    await expect(backup.jsm.consumers.info(streamName(NS, EVENTS_STREAM), MediaConsumers.userDeleted.durableName)).rejects.toThrow();
     const before = await eventCount();
     await expect(publishEvent(backup.js, UserDeletedV1, { userId: randomUUID() })).rejects.toThrow();
     expect(await eventCount()).toBe(before);

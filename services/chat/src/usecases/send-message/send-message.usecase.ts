@@ -163,7 +163,7 @@ export class SendMessage {
     return this.insert(conversation, 'user', text, storing, !charged);
   }
 
-  /** Seals first, so the conversation's lock is held only for the one capped insert. */
+  /** Seals, then stores with the capped insert: a user message's conversation is locked only by that one call (a reply's already is, for the settle). */
   private async insert(conversation: { userId: string; assistantId: string }, role: MessageRole, text: string, storing: Storing, settledOnCreation: boolean): Promise<Stored> {
     const { userId, assistantId } = conversation;
     const { sealed, keyVersion } = await this.keys.seal(userId, text);
