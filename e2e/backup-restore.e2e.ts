@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,9 +38,13 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
+/** The backup's manifests are signed and checked with it (the restore refuses unsigned ones without --allow-unsigned). */
+const SIGNING_KEY = 'the e2e backup signing key';
+
 function toolEnv(): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
+    BACKUP_SIGNING_KEY: SIGNING_KEY,
     DATABASE_URL: system.database.url,
     NATS_URL: TEST_NATS_URL,
     EVENT_NAMESPACE: system.namespace,
@@ -108,6 +112,12 @@ interface Manifest {
   events: { maxAgeDays: number };
 }
 
+/** Writes a manifest changed by the test signed as the backup signs one: HMAC-SHA256 of it without its signature. */
+async function writeSignedManifest(path: string, manifest: Manifest & { signature?: string }): Promise<void> {
+  const unsigned = JSON.stringify({ ...manifest, signature: undefined });
+  await writeFile(path, JSON.stringify({ ...(JSON.parse(unsigned) as Manifest), signature: createHmac('sha256', SIGNING_KEY).update(unsigned).digest('hex') }));
+}
+
 const sha256 = async (path: string): Promise<string> => createHash('sha256').update(await readFile(path)).digest('hex');
 
 describe('backup and restore (issue 12)', () => {
@@ -169,6 +179,9 @@ describe('backup and restore (issue 12)', () => {
     await eventually(async () => (await restrictedIn('generation')) === true && (await restrictedIn('chat')) === true, { what: 'restriction mirrored' });
     const hold = await system.api({ token: ops.token }).operators.placeHold(kept.userId, 'a hold placed after the backup');
     const [deletedUpload] = await system.sql<{ key: string }>('SELECT object_key AS key FROM media.uploads WHERE id = $1', [laterDeletedUpload]);
+    // An object the backup does not have, of a user under no hold: moved into the quarantine, inside the user's prefix.
+    const newerUpload = await uploadText(system, restricted, 'an upload made after the backup');
+    const [newer] = await system.sql<{ key: string }>('SELECT object_key AS key FROM media.uploads WHERE id = $1', [newerUpload]);
     expect((await system.api({ token: kept.token }).raw({ method: 'DELETE', path: '/v1/uploads/:id', auth: 'user' }, { params: { id: laterDeletedUpload } })).status).toBe(204);
 
     // The services stop for the restore, and start again when it says so.
@@ -202,8 +215,12 @@ describe('backup and restore (issue 12)', () => {
     expect(beforeServices).toEqual({ account: 1, erasedKeys: 0, keptKeys: 1, erasedObjects: [] });
     expect(restore.code, restore.output).toBe(0);
     expect(restore.output).toContain('1 of 1 erasure(s) confirmed by every service');
-    // Nothing was left behind for a rerun.
+    // Nothing was left behind for a rerun; the database records which journal it was restored with.
     await expect(stat(join(backupDir, 'reapply.json'))).rejects.toThrow();
+    expect(await system.sql('SELECT 1 FROM backup_restore.applied_journals WHERE backup_id = $1', [manifest.id])).toHaveLength(1);
+    expect(restore.output).toContain('1 newer object(s) the backup does not have were moved');
+    expect(await objectsUnder(newer!.key)).toEqual([]);
+    expect(await objectsUnder(`media/${restricted.userId}/restore-quarantine/${manifest.id}/`)).toEqual([`media/${restricted.userId}/restore-quarantine/${manifest.id}/${newer!.key.split('/').slice(2).join('/')}`]);
 
     // Nothing of the erased user: no row in any table (tombstones excepted: an opaque id kept by design), no object.
     for (const needle of [erased.userId, erased.email, erased.username]) {
@@ -267,10 +284,15 @@ describe('backup and restore (issue 12)', () => {
 
     const users = async () => (await system.sql<{ n: number }>('SELECT count(*)::int AS n FROM identity.users'))[0]!.n;
     const before = await users();
+    // A journal planted beside the backup (none of the held user's erasure in it) is not trusted: the live state is read.
+    const planted = { backupId: manifest.id, nonce: 'planted', erasures: [], erasedUserIds: [], records: { erasures: [], receipts: [] }, live: { legalHolds: [], privacyRequests: [], requestHistory: [], restrictions: [], uploadIds: [] } };
+    await writeFile(join(backupDir, 'reapply.json'), JSON.stringify({ journal: planted }));
     const refused = await runTool('restore', ['--from', root, '--wait-minutes', '1']);
     expect(refused.code, refused.output).toBe(1);
+    expect(refused.output).toContain('a journal not signed with BACKUP_SIGNING_KEY: discarding');
     expect(refused.output).toContain('nothing was changed');
     expect(refused.output).toContain('1 erasure(s) are still open or held');
+    expect(refused.output).toContain('1 account(s) have an erasure requested that is not completed: start the services and let the erasure complete');
     expect(refused.output).toContain('1 content deletion(s)');
     // The held account is still there (the backup predates it), and nothing was left for a rerun.
     expect(await users()).toBe(before);
@@ -281,7 +303,7 @@ describe('backup and restore (issue 12)', () => {
   it('prunes the key dump at its expiry, and the whole backup at its own', async () => {
     const manifestPath = join(backupDir, 'manifest.json');
     const past = new Date(Date.now() - 1_000).toISOString();
-    await writeFile(manifestPath, JSON.stringify({ ...manifest, dataKeys: { ...manifest.dataKeys, expiresAt: past } }));
+    await writeSignedManifest(manifestPath, { ...(JSON.parse(await readFile(manifestPath, 'utf8')) as Manifest), dataKeys: { ...manifest.dataKeys, expiresAt: past } });
     const keysPruned = await runTool('backup', ['--out', root, '--prune-only']);
     expect(keysPruned.code, keysPruned.output).toBe(0);
     await expect(stat(join(backupDir, manifest.dataKeys.dump!.file))).rejects.toThrow();
@@ -290,7 +312,7 @@ describe('backup and restore (issue 12)', () => {
     expect(afterKeys.dataKeys.prunedAt).not.toBeNull();
     expect(await stat(join(backupDir, manifest.schemas[0]!.file))).toBeTruthy();
 
-    await writeFile(manifestPath, JSON.stringify({ ...afterKeys, expiresAt: past }));
+    await writeSignedManifest(manifestPath, { ...afterKeys, expiresAt: past });
     const allPruned = await runTool('backup', ['--out', root, '--prune-only']);
     expect(allPruned.code, allPruned.output).toBe(0);
     expect(await readdir(root)).toEqual([]);

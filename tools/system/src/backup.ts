@@ -14,14 +14,18 @@
  * sealed text in the schema dumps is unreadable — and the whole backup lives the events
  * stream's max age less that deadline, because a restore finds the erasures to re-apply in
  * the stream (docs: operations, "Backups and restore"). The prune runs before and after
- * every backup, even a failed one. Interrupted backups (`*.partial`) are removed by a
- * prune once older than PARTIAL_GRACE_HOURS and not held by a running backup's lock.
+ * every backup, even a failed one. A key dump written more than the deadline ago is deleted
+ * wherever it is (interrupted backups too, whatever their manifest or lock says).
+ * Interrupted backups (`*.partial`) are removed by a prune once older than
+ * PARTIAL_GRACE_HOURS and not held by a running backup's lock (host, pid and the process's
+ * start time, touched every minute); one kept past that is reported (exit 1).
  *
  * Reads DATABASE_URL, S3_URL, S3_BUCKET (S3_ACCESS_KEY / S3_SECRET_KEY), NATS_URL,
  * EVENT_NAMESPACE (default hw), NATS_USER / NATS_PASSWORD, and BACKUP_SIGNING_KEY (when
- * set, the manifest is signed with it and the restore refuses a manifest not signed so).
+ * set, the manifest is signed with it; the restore refuses a manifest it cannot check with
+ * it unless told `--allow-unsigned`).
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -29,7 +33,7 @@ import { ERASURE_DEADLINE_HOURS, EVENTS_STREAM, streamName } from '@homiwork/con
 import { connectToNats } from '@homiwork/messaging';
 import { maxAgeDays } from './backup/erasures.js';
 import { DATA_KEYS_FILE, describeFile, OBJECT_LISTING_FILE, writeManifest, type BackupManifest } from './backup/manifest.js';
-import { LOCK_FILE, pruneBackups } from './backup/prune.js';
+import { holdLock, PARTIAL_GRACE_HOURS, pruneBackups } from './backup/prune.js';
 import { bucketFromEnv, copyBucket } from './backup/objects.js';
 import { dumpDataKeys, dumpSchema, inspectSchemas, redactCredentials, SERVICE_SCHEMAS, withSnapshot } from './backup/postgres.js';
 
@@ -58,7 +62,7 @@ async function takeBackup(root: string, env: NodeJS.ProcessEnv): Promise<string>
     await mkdir(root, { recursive: true, mode: 0o700 });
     const partial = join(root, `${new Date().toISOString().replace(/[:.]/g, '-')}.partial`);
     await mkdir(partial, { mode: 0o700 });
-    await writeFile(join(partial, LOCK_FILE), `${process.pid}\n`, { mode: 0o600 });
+    const lock = await holdLock(partial);
     const takenAt = await withSnapshot(databaseUrl, async (snapshot, snapshotAt) => {
       for (const schema of schemas) await dumpSchema(databaseUrl, snapshot, schema, join(partial, `schema-${schema}.dump`), keyTables);
       if (keyTables.length > 0) await dumpDataKeys(databaseUrl, snapshot, keyTables, join(partial, DATA_KEYS_FILE));
@@ -85,7 +89,7 @@ async function takeBackup(root: string, env: NodeJS.ProcessEnv): Promise<string>
       events: { stream, maxAgeDays: streamDays, lastSequence: info.state.last_seq },
     };
     await writeManifest(partial, manifest, env.BACKUP_SIGNING_KEY);
-    await rm(join(partial, LOCK_FILE), { force: true });
+    await lock.release();
     await rename(partial, join(root, id));
     say(`backup ${id} written in ${manifest.durationMs} ms; data keys expire ${manifest.dataKeys.expiresAt}, the backup ${manifest.expiresAt}`);
     return id;
@@ -97,8 +101,8 @@ async function takeBackup(root: string, env: NodeJS.ProcessEnv): Promise<string>
 
 async function prune(root: string, signingKey: string | undefined): Promise<boolean> {
   const pruned = await pruneBackups(root, new Date(), signingKey);
-  say(`pruned ${pruned.keyDumps} expired data-key dump(s), ${pruned.backups} expired backup(s), ${pruned.partial} interrupted one(s)${pruned.unreadable > 0 ? `; ${pruned.unreadable} backup(s) could not be read: remove or repair them by hand` : ''}`);
-  return pruned.unreadable === 0;
+  say(`pruned ${pruned.keyDumps} expired data-key dump(s), ${pruned.backups} expired backup(s), ${pruned.partial} interrupted one(s)${pruned.unreadable > 0 ? `; ${pruned.unreadable} backup(s) could not be read: remove or repair them by hand` : ''}${pruned.overdue > 0 ? `; ${pruned.overdue} interrupted one(s) kept past ${PARTIAL_GRACE_HOURS} h because their backup still runs` : ''}`);
+  return pruned.unreadable === 0 && pruned.overdue === 0;
 }
 
 async function main(argv: string[]): Promise<number> {

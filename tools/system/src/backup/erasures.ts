@@ -1,12 +1,17 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { SystemClock } from '@homiwork/clock';
-import { ContentDeletedV1, ErasureApprovedV1, EVENTS_STREAM, ProcessingRestrictionChangedV1, PurgeCompletedV1, streamName, UserDeletedV1, type EventPayload } from '@homiwork/contracts';
+import { ContentDeletedV1, ErasureApprovedV1, ErasureRequestedV1, EVENTS_STREAM, ProcessingRestrictionChangedV1, PurgeCompletedV1, streamName, UserDeletedV1, type EventPayload } from '@homiwork/contracts';
 import { Outbox, readStoredEvents } from '@homiwork/messaging';
+import { BACKUP_READER_CONSUMER } from '@homiwork/system-runner';
+import { hmacMatches, hmacOf } from './manifest.js';
+
+/** The backup operator user may read the events stream through this consumer name only. */
+const READER = { consumerName: BACKUP_READER_CONSUMER } as const;
 
 const HOUR_MS = 60 * 60 * 1000;
 const NS_PER_MS = 1_000_000;
@@ -43,6 +48,8 @@ export interface LivePrivacyState {
  */
 export interface ReapplyJournal {
   backupId: string;
+  /** Random, per reading of the live state: two readings never share a digest (journalDigest). */
+  nonce: string;
   erasures: ErasureToReapply[];
   /** Every account identity has a tombstone for, however long ago: no key or object of theirs is put back. */
   erasedUserIds: string[];
@@ -71,24 +78,25 @@ export function reapplySince(takenAt: Date, snapshotErasures: ReadonlyArray<Reco
 
 /**
  * Every erasure the restored database could still hold data of: each UserDeleted in the
- * events stream since `since` (see reapplySince). The events stream is the source because
- * it is not rolled back by a restore and it carries the erasure id; the live database
- * (read before it is overwritten) is the cross-check — every tombstone identity wrote
- * since then must be among them — the list of every erased account (no time bound), and
- * the source of retention's record.
+ * events stream since `since` (see reapplySince), and — whatever the clocks said — each one
+ * stored after `afterSequence`, the stream's last sequence the backup read before its
+ * snapshot. The events stream is the source because it is not rolled back by a restore and
+ * it carries the erasure id; the live database (read before it is overwritten) is the
+ * cross-check — every tombstone identity wrote since then must be among them — the list of
+ * every erased account (no time bound), and the source of retention's record.
  */
-export async function collectErasures(options: { nc: NatsConnection; namespace: string; pool: pg.Pool; backupId: string; since: Date; live: LivePrivacyState }): Promise<ReapplyJournal> {
+export async function collectErasures(options: { nc: NatsConnection; namespace: string; pool: pg.Pool; backupId: string; since: Date; afterSequence: number; live: LivePrivacyState }): Promise<ReapplyJournal> {
   const { since } = options;
   const stream = streamName(options.namespace, EVENTS_STREAM);
   const { state } = await (await jetstreamManager(options.nc)).streams.info(stream);
   // Aged-out messages would be erasures no one could find any more: refuse rather than restore them.
-  if (state.first_seq > 1 && new Date(state.first_ts) > since) {
-    throw new Error(`the events stream ${stream} begins at ${state.first_ts}, after ${since.toISOString()}: it no longer proves every erasure since this backup; restore a newer backup`);
+  if (state.first_seq > 1 && (new Date(state.first_ts) > since || state.first_seq > options.afterSequence + 1)) {
+    throw new Error(`the events stream ${stream} begins at ${state.first_ts} (sequence ${state.first_seq}), after ${since.toISOString()} or after the backup's sequence ${options.afterSequence}: it no longer proves every erasure since this backup; restore a newer backup`);
   }
   const byErasure = new Map<string, ErasureToReapply>();
-  for (const event of await readStoredEvents(options.nc, options.namespace, UserDeletedV1)) {
-    if (new Date(event.deletedAt) >= since) byErasure.set(event.erasureId, { userId: event.userId, erasureId: event.erasureId, reason: event.reason, deletedAt: event.deletedAt });
-  }
+  const take = (event: EventPayload<typeof UserDeletedV1>): void => void byErasure.set(event.erasureId, { userId: event.userId, erasureId: event.erasureId, reason: event.reason, deletedAt: event.deletedAt });
+  for (const event of await readStoredEvents(options.nc, options.namespace, UserDeletedV1, READER)) if (new Date(event.deletedAt) >= since) take(event);
+  for (const event of await readStoredEvents(options.nc, options.namespace, UserDeletedV1, { ...READER, fromSequence: options.afterSequence + 1 })) take(event);
   const erasures = [...byErasure.values()];
 
   const known = new Set(erasures.map((erasure) => erasure.userId));
@@ -99,7 +107,7 @@ export async function collectErasures(options: { nc: NatsConnection; namespace: 
   const ids = erasures.map((erasure) => erasure.erasureId);
   const { rows: records } = await options.pool.query<{ row: unknown }>('SELECT row_to_json(e) AS row FROM retention.erasures e WHERE id = ANY($1::uuid[])', [ids]);
   const { rows: receipts } = await options.pool.query<{ row: unknown }>('SELECT row_to_json(r) AS row FROM retention.erasure_receipts r WHERE erasure_id = ANY($1::uuid[])', [ids]);
-  return { backupId: options.backupId, erasures, erasedUserIds, records: { erasures: records.map((r) => r.row), receipts: receipts.map((r) => r.row) }, live: options.live };
+  return { backupId: options.backupId, nonce: randomUUID(), erasures, erasedUserIds, records: { erasures: records.map((r) => r.row), receipts: receipts.map((r) => r.row) }, live: options.live };
 }
 
 /**
@@ -111,11 +119,21 @@ export async function collectErasures(options: { nc: NatsConnection; namespace: 
  * users are covered by the tombstones, and a deleted upload's row is gone from the live
  * database (media's DeleteUpload announces nothing; carryOverSql deletes the rest).
  */
-export async function collectLivePrivacyState(options: { nc: NatsConnection; namespace: string; pool: pg.Pool; takenAt: Date }): Promise<LivePrivacyState> {
+export async function collectLivePrivacyState(options: { nc: NatsConnection; namespace: string; pool: pg.Pool; takenAt: Date; afterSequence: number }): Promise<LivePrivacyState> {
   const refusals: string[] = [];
   const { rows: open } = await options.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM retention.erasures WHERE status <> 'completed'");
   if (open[0]!.n > 0) refusals.push(`${open[0]!.n} erasure(s) are still open or held (GET /v1/admin/erasures): restore once every erasure is completed`);
-  const deletions = (await readStoredEvents(options.nc, options.namespace, ContentDeletedV1)).filter((event) => new Date(event.deletedAt) >= options.takenAt).length;
+  // Asked for but not yet opened by retention: ErasureRequested still in identity's outbox, or not yet consumed.
+  const { rows: requested } = await options.pool.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM identity.users u WHERE u.erasure_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM retention.erasures e WHERE e.id = u.erasure_id AND e.status = 'completed')",
+  );
+  if (requested[0]!.n > 0) refusals.push(`${requested[0]!.n} account(s) have an erasure requested that is not completed: start the services and let the erasure complete (or wait for it), then restore`);
+  const requestedSince = await readStoredEvents(options.nc, options.namespace, ErasureRequestedV1, { ...READER, fromSequence: options.afterSequence + 1 });
+  const { rows: completed } = await options.pool.query<{ id: string }>("SELECT id FROM retention.erasures WHERE status = 'completed' AND id = ANY($1::uuid[])", [requestedSince.map((event) => event.erasureId)]);
+  const completedIds = new Set(completed.map((row) => row.id));
+  const unfinished = new Set(requestedSince.filter((event) => !completedIds.has(event.erasureId)).map((event) => event.erasureId)).size;
+  if (unfinished > 0) refusals.push(`${unfinished} erasure(s) requested since the backup (ErasureRequested) are not completed: start the services and let the erasure complete (or wait for it), then restore`);
+  const deletions = (await readStoredEvents(options.nc, options.namespace, ContentDeletedV1, READER)).filter((event) => new Date(event.deletedAt) >= options.takenAt).length;
   if (deletions > 0) refusals.push(`${deletions} content deletion(s) by users since the snapshot (ContentDeleted) would be undone by this backup: restore a newer one`);
   if (refusals.length > 0) throw new Error(`refusing to restore, nothing was changed: ${refusals.join('; ')}`);
   const rowsOf = async (sql: string): Promise<unknown[]> => (await options.pool.query<{ row: unknown }>(sql)).rows.map((r) => r.row);
@@ -135,16 +153,66 @@ export async function collectLivePrivacyState(options: { nc: NatsConnection; nam
 /** retention's request types that stop processing while in force (services/retention, RESTRICTING_TYPES). */
 const RESTRICTING_TYPES = ['restriction', 'objection'];
 
-export async function saveJournal(path: string, journal: ReapplyJournal): Promise<void> {
-  await writeFile(path, JSON.stringify(journal), { mode: 0o600 });
+/** The SHA-256 of a journal as read before the restore's transaction (without `queued`, added after it). */
+export function journalDigest(journal: ReapplyJournal): string {
+  return createHash('sha256').update(JSON.stringify({ ...journal, queued: undefined })).digest('hex');
 }
 
-export async function loadJournal(path: string): Promise<ReapplyJournal | null> {
-  const journal = await readFile(path, 'utf8').then(
-    (text) => JSON.parse(text) as ReapplyJournal,
-    () => null,
-  );
-  if (journal && (!journal.live || !journal.erasedUserIds)) throw new Error(`${path} was written by an older restore: finish that restore with the tool that started it`);
+/** The journal file: the journal, and its HMAC with BACKUP_SIGNING_KEY when there is one. */
+interface JournalFile {
+  journal: ReapplyJournal;
+  signature?: string;
+}
+
+export async function saveJournal(path: string, journal: ReapplyJournal, signingKey?: string): Promise<void> {
+  const text = JSON.stringify(journal);
+  const file: JournalFile = signingKey ? { journal, signature: hmacOf(text, signingKey) } : { journal };
+  await writeFile(path, JSON.stringify(file), { mode: 0o600 });
+}
+
+/** A text as an SQL string literal. */
+const sqlText = (text: string): string => `'${text.replace(/'/g, "''")}'`;
+
+/** Where the restore records, inside its transaction, which journal the database was restored with. */
+const MARKER_TABLE = 'backup_restore.applied_journals';
+
+/** SQL, run inside the restore's transaction: the marker that this journal's restore committed (see trustedJournal). */
+export function journalMarkerSql(journal: ReapplyJournal): string {
+  return [
+    'CREATE SCHEMA IF NOT EXISTS backup_restore;',
+    `CREATE TABLE IF NOT EXISTS ${MARKER_TABLE} (backup_id text NOT NULL, journal_sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (backup_id, journal_sha256));`,
+    `INSERT INTO ${MARKER_TABLE} (backup_id, journal_sha256) VALUES (${sqlText(journal.backupId)}, '${journalDigest(journal)}') ON CONFLICT DO NOTHING;`,
+  ].join('\n');
+}
+
+/**
+ * The journal of a previous run of this backup's restore, if the database shows that run's
+ * transaction committed with exactly it (journalMarkerSql); otherwise null — nothing was
+ * restored with it (the transaction rolled back), or it was planted or altered — and the
+ * live state must be read again. With a signing key, a journal without its HMAC is ignored too.
+ */
+export async function trustedJournal(path: string, pool: pg.Pool, backupId: string, signingKey: string | undefined, say: (line: string) => void): Promise<ReapplyJournal | null> {
+  const text = await readFile(path, 'utf8').catch(() => null);
+  if (text === null) return null;
+  const discard = async (why: string): Promise<null> => {
+    say(`${why}: discarding ${path}, reading the live state again`);
+    await rm(path, { force: true });
+    return null;
+  };
+  let file: Partial<JournalFile>;
+  try {
+    file = JSON.parse(text) as Partial<JournalFile>;
+  } catch {
+    return discard('an unreadable journal');
+  }
+  const journal = file.journal;
+  if (!journal || typeof journal !== 'object' || journal.backupId !== backupId || !journal.live || !journal.erasedUserIds || typeof journal.nonce !== 'string') {
+    return discard("not a journal of this backup's restore");
+  }
+  if (signingKey && !hmacMatches(JSON.stringify(journal), signingKey, file.signature)) return discard('!!! a journal not signed with BACKUP_SIGNING_KEY');
+  const { rows } = await pool.query<{ marker: string | null }>(`SELECT to_regclass('${MARKER_TABLE}')::text AS marker`);
+  const marked = rows[0]!.marker !== null && ((await pool.query(`SELECT 1 FROM ${MARKER_TABLE} WHERE backup_id = $1 AND journal_sha256 = $2`, [backupId, journalDigest(journal)])).rowCount ?? 0) > 0;
+  if (!marked) return discard('a journal the database has no marker of (its restore changed nothing: the transaction did not commit)');
   return journal;
 }
 
@@ -257,7 +325,7 @@ export async function awaitPurges(options: { nc: NatsConnection; namespace: stri
   const deadline = Date.now() + options.timeoutMs;
   let missing = [...options.pending];
   for (;;) {
-    const receipts = await readStoredEvents(options.nc, options.namespace, PurgeCompletedV1, { fromSequence: options.afterSequence + 1 });
+    const receipts = await readStoredEvents(options.nc, options.namespace, PurgeCompletedV1, { ...READER, fromSequence: options.afterSequence + 1 });
     const confirmed = new Set(receipts.filter((receipt) => receipt.scope === 'user' && receipt.erasureId !== null).map((receipt) => `${receipt.erasureId}|${receipt.service}`));
     missing = missing.map((erasure) => ({ ...erasure, services: erasure.services.filter((service) => !confirmed.has(`${erasure.erasureId}|${service}`)) })).filter((erasure) => erasure.services.length > 0);
     options.onProgress?.(options.pending.length - missing.length);

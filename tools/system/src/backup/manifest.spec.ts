@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { assertKnownNames, assertObjectHash, readManifest, writeManifest, type BackupManifest } from './manifest.js';
+import { assertKnownNames, assertNoSymlinks, assertObjectHash, readManifest, writeManifest, type BackupManifest } from './manifest.js';
 
 const HASH = 'a'.repeat(64);
 const SCHEMAS = ['identity', 'chat', 'retention'];
@@ -55,18 +55,48 @@ describe('the manifest signature (BACKUP_SIGNING_KEY)', () => {
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
+  const strict = { allowUnsigned: false };
+
   it('reads back a manifest signed with the key, and refuses it altered, unsigned or under another key', async () => {
     await writeManifest(dir, aManifest(), 'the signing key');
-    expect((await readManifest(dir, 'the signing key')).id).toBe(aManifest().id);
-    await expect(readManifest(dir, 'another key')).rejects.toThrow(/not signed with BACKUP_SIGNING_KEY/);
+    expect((await readManifest(dir, 'the signing key', strict)).id).toBe(aManifest().id);
+    await expect(readManifest(dir, 'another key', strict)).rejects.toThrow(/not signed with BACKUP_SIGNING_KEY/);
+    // A wrong signature is refused even when unsigned backups are allowed.
+    await expect(readManifest(dir, 'another key', { allowUnsigned: true })).rejects.toThrow(/not signed with BACKUP_SIGNING_KEY/);
 
     const signed = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as BackupManifest;
     await writeFile(join(dir, 'manifest.json'), JSON.stringify({ ...signed, schemas: [...signed.schemas, { schema: 'retention', file: 'schema-retention.dump', bytes: 1, sha256: HASH }] }));
-    await expect(readManifest(dir, 'the signing key')).rejects.toThrow(/not signed/);
+    await expect(readManifest(dir, 'the signing key', strict)).rejects.toThrow(/not signed/);
 
     await writeManifest(dir, aManifest());
-    await expect(readManifest(dir, 'the signing key')).rejects.toThrow(/not signed/);
-    // Without a key, signatures are not asked for.
-    expect((await readManifest(dir)).id).toBe(aManifest().id);
+    await expect(readManifest(dir, 'the signing key', strict)).rejects.toThrow(/not signed/);
+  });
+
+  it('refuses a manifest nothing can check — no key — unless unsigned backups are allowed (--allow-unsigned)', async () => {
+    await writeManifest(dir, aManifest(), 'the signing key');
+    await expect(readManifest(dir, undefined, strict)).rejects.toThrow(/BACKUP_SIGNING_KEY is not set.*--allow-unsigned/);
+    await writeManifest(dir, aManifest());
+    await expect(readManifest(dir, undefined, strict)).rejects.toThrow(/--allow-unsigned/);
+    expect((await readManifest(dir, undefined, { allowUnsigned: true })).id).toBe(aManifest().id);
+  });
+});
+
+describe('assertNoSymlinks', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'homiwork-symlink-spec-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('accepts plain files and directories, and refuses a link anywhere below, or the directory itself a link', async () => {
+    await mkdir(join(dir, 'backup', 'objects'), { recursive: true });
+    await writeFile(join(dir, 'backup', 'manifest.json'), '{}');
+    await writeFile(join(dir, 'backup', 'objects', HASH), 'x');
+    await expect(assertNoSymlinks(join(dir, 'backup'))).resolves.toBeUndefined();
+
+    await symlink(join(dir, 'backup'), join(dir, 'linked'));
+    await expect(assertNoSymlinks(join(dir, 'linked'))).rejects.toThrow(/is a symbolic link/);
+    await symlink('/etc/passwd', join(dir, 'backup', 'objects', 'b'.repeat(64)));
+    await expect(assertNoSymlinks(join(dir, 'backup'))).rejects.toThrow(/objects\/b+ is a symbolic link/);
   });
 });

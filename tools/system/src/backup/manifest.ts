@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** A file of a backup, with what proves it unchanged. */
@@ -79,16 +79,46 @@ export async function writeManifest(dir: string, manifest: BackupManifest, signi
   await rename(temporary, join(dir, MANIFEST_FILE));
 }
 
-/** With a signing key, a manifest without its signature, or with another, is refused. */
-export async function readManifest(dir: string, signingKey?: string): Promise<BackupManifest> {
+/**
+ * Checks the manifest's signature with the signing key. A manifest that cannot be checked —
+ * no key, or no signature — is refused unless `allowUnsigned` (the restore's
+ * `--allow-unsigned`); a signature that does not match is refused always.
+ */
+export async function readManifest(dir: string, signingKey: string | undefined, options: { allowUnsigned: boolean }): Promise<BackupManifest> {
   const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as BackupManifest;
   if (manifest.formatVersion !== 1) throw new Error(`${dir}: backup format ${String(manifest.formatVersion)} is not one this tool reads`);
-  if (signingKey) {
+  const signed = manifest.signature !== undefined;
+  if (signingKey && signed) {
     const expected = Buffer.from(signatureOf(manifest, signingKey), 'hex');
     const given = Buffer.from(typeof manifest.signature === 'string' ? manifest.signature : '', 'hex');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new Error(`${dir}: the manifest is not signed with BACKUP_SIGNING_KEY: refusing a backup that may have been altered`);
+  } else if (!options.allowUnsigned) {
+    throw new Error(signingKey ? `${dir}: the manifest is not signed with BACKUP_SIGNING_KEY: refusing a backup that may have been altered` : `${dir}: BACKUP_SIGNING_KEY is not set, so nothing proves the backup unaltered: set it, or pass --allow-unsigned to accept that`);
   }
   return manifest;
+}
+
+/** HMAC-SHA256 (hex) of a text with the signing key: for files the tools write beside the manifest. */
+export const hmacOf = (text: string, signingKey: string): string => createHmac('sha256', signingKey).update(text).digest('hex');
+
+/** Whether `given` is the HMAC of `text` under the key, compared in constant time. */
+export function hmacMatches(text: string, signingKey: string, given: unknown): boolean {
+  const expected = Buffer.from(hmacOf(text, signingKey), 'hex');
+  const actual = Buffer.from(typeof given === 'string' ? given : '', 'hex');
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/**
+ * Refuses a backup directory that is, or holds anywhere, a symbolic link: a link could make
+ * a checked file, an object file or a removal reach outside the backup.
+ */
+export async function assertNoSymlinks(dir: string): Promise<void> {
+  if ((await lstat(dir)).isSymbolicLink()) throw new Error(`${dir} is a symbolic link: refusing it, name the backup's real directory`);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isSymbolicLink()) throw new Error(`${path} is a symbolic link: not a backup this tool wrote`);
+    if (entry.isDirectory()) await assertNoSymlinks(path);
+  }
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;

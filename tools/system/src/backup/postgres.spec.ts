@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@homiwork/testing';
-import { dataKeysStep, dumpDataKeys, dumpSchema, hasRestrictGuard, keepUnerasedKeys, libpqEnv, noServiceConnectedSql, readDumpRows, redactCredentials, restoreInOneTransaction, schemaStep, withSnapshot } from './postgres.js';
+import { assertNoKeyRows, dataKeysStep, dumpDataKeys, dumpSchema, hasRestrictGuard, keepUnerasedKeys, libpqEnv, noServiceConnectedSql, readDumpRows, redactCredentials, restoreInOneTransaction, schemaStep, truncateKeyTablesSql, withSnapshot } from './postgres.js';
 
 // The restore's database half against the real PostgreSQL: dumps taken as the backup takes
 // them, restored all at once or not at all.
@@ -74,6 +74,21 @@ describe('restoreInOneTransaction', () => {
     await expect(restoreInOneTransaction(database.url, [dataKeysStep(join(dir, 'odd-keys.dump'), ['odd.user_data_keys'], new Set([ERASED]))], 'SELECT 1;')).rejects.toThrow(/without a user_id column/);
     expect(await count('odd.user_data_keys')).toBe(0);
     expect(() => keepUnerasedKeys(new Set())(['x', 'y'], ['owner', 'wrapped'])).toThrow(/without a user_id column/);
+  });
+});
+
+// Review 2, finding 4: no key may enter the database by a schema dump, expired keys or not.
+describe('data-key rows outside the key dump', () => {
+  it('refuses a schema dump whose table of contents has data of a user_data_keys table', async () => {
+    await expect(assertNoKeyRows(join(dir, 'schema-chat.dump'))).resolves.toBeUndefined();
+    await withSnapshot(database.url, (snapshot) => dumpSchema(database.url, snapshot, 'chat', join(dir, 'chat-with-keys.dump'), []));
+    await expect(assertNoKeyRows(join(dir, 'chat-with-keys.dump'))).rejects.toThrow(/carries rows of a data-key table/);
+  });
+
+  it('empties every key table of the restored schemas, and only those', async () => {
+    await pool.query(`INSERT INTO chat.user_data_keys VALUES ('${ERASED}', 'k') ON CONFLICT DO NOTHING; INSERT INTO odd.user_data_keys VALUES ('${ERASED}', 'k') ON CONFLICT DO NOTHING`);
+    await restoreInOneTransaction(database.url, [], truncateKeyTablesSql(['chat', 'media']));
+    expect([await count('chat.user_data_keys'), await count('odd.user_data_keys')]).toEqual([0, 1]);
   });
 });
 

@@ -235,6 +235,23 @@ export function dataKeysStep(file: string, keyTables: readonly string[], erasedU
   return { before: truncate, file, dataOnly: true, keep: keepUnerasedKeys(erasedUserIds) };
 }
 
+/**
+ * Refuses a schema dump whose table of contents (`pg_restore --list`) holds TABLE DATA of a
+ * data-key table: the backup leaves those rows out of every schema dump, so such a dump was
+ * altered — and its keys would bypass the erased-user filter and the keys' expiry.
+ */
+export async function assertNoKeyRows(file: string): Promise<void> {
+  const { stdout } = await run('pg_restore', ['--list', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const keyData = stdout.split('\n').find((line) => /^\d+; \d+ \d+ TABLE DATA \S+ "?user_data_keys"? /.test(line));
+  if (keyData) throw new Error(`${file} carries rows of a data-key table: not a backup this tool wrote`);
+}
+
+/** SQL that empties every data-key table of the given schemas (whatever a dump put there). */
+export function truncateKeyTablesSql(schemas: readonly string[]): string {
+  const names = schemas.map((name) => `'${name.replace(/'/g, "''")}'`).join(', ');
+  return `DO $$ DECLARE t record; BEGIN FOR t IN SELECT schemaname, tablename FROM pg_tables WHERE tablename = '${DATA_KEYS_TABLE}' AND schemaname IN (${names || "''"}) LOOP EXECUTE format('TRUNCATE %I.%I', t.schemaname, t.tablename); END LOOP; END $$;`;
+}
+
 export function keepUnerasedKeys(erasedUserIds: ReadonlySet<string>): (row: string[], columns: string[]) => boolean {
   return (row, columns) => {
     const index = columns.indexOf('user_id');
