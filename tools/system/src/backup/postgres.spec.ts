@@ -108,6 +108,13 @@ describe('credentials and client tools', () => {
     expect(libpqEnv('postgres://app:s%40cret@db.internal:6432/homiwork?sslmode=require')).toMatchObject({ PGHOST: 'db.internal', PGPORT: '6432', PGUSER: 'app', PGPASSWORD: 's@cret', PGDATABASE: 'homiwork', PGSSLMODE: 'require' });
   });
 
+  it('carries every connection parameter the services use (certificates, options, socket directories) and refuses one it cannot', () => {
+    const env = libpqEnv('postgres://app@%2Fvar%2Frun%2Fpostgresql/homiwork?sslmode=verify-full&sslrootcert=/etc/pg/ca.crt&options=-c%20statement_timeout%3D5000&application_name=media');
+    expect(env).toMatchObject({ PGHOST: '/var/run/postgresql', PGSSLMODE: 'verify-full', PGSSLROOTCERT: '/etc/pg/ca.crt', PGOPTIONS: '-c statement_timeout=5000', PGAPPNAME: 'backup' });
+    expect(() => libpqEnv('postgres://app@db/homiwork?sslpassword=secret-value')).toThrow(/parameter "sslpassword"/);
+    expect(() => libpqEnv('postgres://app@db/homiwork?sslpassword=secret-value')).not.toThrow(/secret-value/);
+  });
+
   it('redacts credentials from any text it prints', () => {
     const text = 'connection to postgres://app:s3cret@db:5432/x failed; nats://u:p@n:4222; password=hunter2 rest';
     const redacted = redactCredentials(text);

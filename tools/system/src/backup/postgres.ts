@@ -54,14 +54,42 @@ export function libpqEnv(databaseUrl: string): NodeJS.ProcessEnv {
   const set = (name: string, value: string | null | undefined): void => {
     if (value) env[name] = value;
   };
-  set('PGHOST', params.get('host') ?? url.hostname.replace(/^\[|\]$/g, ''));
+  // A socket directory is written percent-encoded in the host (`postgres://%2Fvar%2Frun%2Fpostgresql/db`).
+  set('PGHOST', params.get('host') ?? decodeURIComponent(url.hostname.replace(/^\[|\]$/g, '')));
   set('PGPORT', params.get('port') ?? url.port);
   set('PGUSER', decodeURIComponent(url.username) || params.get('user'));
   set('PGPASSWORD', decodeURIComponent(url.password) || params.get('password'));
   set('PGDATABASE', decodeURIComponent(url.pathname.replace(/^\//, '')) || params.get('dbname'));
-  set('PGSSLMODE', params.get('sslmode'));
+  for (const [name, value] of params) {
+    if (CONNECTION_PARAMETERS_SET_ABOVE.has(name)) continue;
+    const variable = LIBPQ_ENVIRONMENT[name];
+    // The tools must reach the database exactly as the services do, or not at all.
+    if (variable === undefined) throw new Error(`DATABASE_URL parameter "${name}" has no libpq environment variable; the client tools cannot honour it`);
+    set(variable, value);
+  }
   return env;
 }
+
+/** Set from the URL's parts above; `application_name` is the tools' own (PGAPPNAME), which the check for connected services reads. */
+const CONNECTION_PARAMETERS_SET_ABOVE: ReadonlySet<string> = new Set(['host', 'port', 'user', 'password', 'dbname', 'application_name']);
+
+/** Connection-string parameters and the libpq environment variables that carry them (libpq's "Environment Variables"). */
+const LIBPQ_ENVIRONMENT: Readonly<Record<string, string>> = {
+  sslmode: 'PGSSLMODE',
+  sslrootcert: 'PGSSLROOTCERT',
+  sslcert: 'PGSSLCERT',
+  sslkey: 'PGSSLKEY',
+  sslcrl: 'PGSSLCRL',
+  sslcompression: 'PGSSLCOMPRESSION',
+  ssl_min_protocol_version: 'PGSSLMINPROTOCOLVERSION',
+  ssl_max_protocol_version: 'PGSSLMAXPROTOCOLVERSION',
+  requiressl: 'PGREQUIRESSL',
+  gssencmode: 'PGGSSENCMODE',
+  channel_binding: 'PGCHANNELBINDING',
+  options: 'PGOPTIONS',
+  connect_timeout: 'PGCONNECT_TIMEOUT',
+  target_session_attrs: 'PGTARGETSESSIONATTRS',
+};
 
 /** Any `scheme://user:password@` in a text (an error of a client tool or a driver) with its credentials replaced. */
 export const redactCredentials = (text: string): string => text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, '$1***@').replace(/(password=)\S+/gi, '$1***');
