@@ -13,7 +13,7 @@ import { createServiceDataSource, Database } from '@homiwork/persistence';
 import { freePort, SERVICE_MANIFEST, Supervisor } from '@homiwork/system-runner';
 import { eventually, TEST_NATS_URL } from '@homiwork/testing';
 import { byteaOf, copyRows } from './support/pg-dump.js';
-import { buy, completedErasure, generate, operator, PASSWORD, register, tablesMentioning, uploadText, type Person } from './support/privacy.js';
+import { buy, completedErasure, generate, objectsUnder, operator, PASSWORD, register, tablesMentioning, uploadText, type Person } from './support/privacy.js';
 import { startTestSystem, type TestSystem } from './support/test-system.js';
 
 // Issue 12: back up, erase a user, restore the backup, and the restore re-applies the
@@ -87,13 +87,6 @@ async function someoneWithDataEverywhere(label: string): Promise<Someone> {
   return { ...person, uploadId, uploadText: text, contentIds, chatText };
 }
 
-async function objectsUnder(prefix: string): Promise<string[]> {
-  const { Client } = await import('minio');
-  const client = new Client({ endPoint: '127.0.0.1', port: Number(new URL(system.s3.url).port), useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER' });
-  const names: string[] = [];
-  for await (const item of client.listObjects(system.s3.config.bucket, prefix, true)) names.push(String(item.name));
-  return names;
-}
 
 /** A custom-format dump as plain SQL (what pg_restore would apply). */
 async function dumpText(file: string, options: { dataOnly?: boolean } = {}): Promise<string> {
@@ -199,7 +192,7 @@ describe('backup and restore (issue 12)', () => {
           account: await count('SELECT count(*)::int AS n FROM identity.users WHERE id = $1', erased.userId),
           erasedKeys: await count('SELECT count(*)::int AS n FROM chat.user_data_keys WHERE user_id = $1', erased.userId),
           keptKeys: await count('SELECT count(*)::int AS n FROM chat.user_data_keys WHERE user_id = $1', kept.userId),
-          erasedObjects: [...(await objectsUnder(`media/${erased.userId}/`)), ...(await objectsUnder(`generation/${erased.userId}/`))],
+          erasedObjects: [...(await objectsUnder(system, `media/${erased.userId}/`)), ...(await objectsUnder(system, `generation/${erased.userId}/`))],
         };
         restarted = new Supervisor({
           manifest: SERVICE_MANIFEST,
@@ -219,8 +212,8 @@ describe('backup and restore (issue 12)', () => {
     await expect(stat(join(backupDir, 'reapply.json'))).rejects.toThrow();
     expect(await system.sql('SELECT 1 FROM backup_restore.applied_journals WHERE backup_id = $1', [manifest.id])).toHaveLength(1);
     expect(restore.output).toContain('1 newer object(s) the backup does not have were moved');
-    expect(await objectsUnder(newer!.key)).toEqual([]);
-    expect(await objectsUnder(`media/${restricted.userId}/restore-quarantine/${manifest.id}/`)).toEqual([`media/${restricted.userId}/restore-quarantine/${manifest.id}/${newer!.key.split('/').slice(2).join('/')}`]);
+    expect(await objectsUnder(system, newer!.key)).toEqual([]);
+    expect(await objectsUnder(system, `media/${restricted.userId}/restore-quarantine/${manifest.id}/`)).toEqual([`media/${restricted.userId}/restore-quarantine/${manifest.id}/${newer!.key.split('/').slice(2).join('/')}`]);
 
     // Nothing of the erased user: no row in any table (tombstones excepted: an opaque id kept by design), no object.
     for (const needle of [erased.userId, erased.email, erased.username]) {
@@ -231,7 +224,7 @@ describe('backup and restore (issue 12)', () => {
       expect(row?.n, `${schema} tombstone`).toBe(1);
     }
     for (const prefix of [`media/${erased.userId}/`, `generation/${erased.userId}/`, `retention/${erased.userId}/`]) {
-      expect(await objectsUnder(prefix), prefix).toEqual([]);
+      expect(await objectsUnder(system, prefix), prefix).toEqual([]);
     }
     expect((await system.api().raw({ method: 'POST', path: '/v1/auth/login', auth: 'public' }, { body: { login: erased.email, password: PASSWORD } })).status).toBe(401);
     // The signed receipt is the one issued before the restore (retention's record was carried over).
@@ -244,7 +237,7 @@ describe('backup and restore (issue 12)', () => {
     await eventually(async () => (await restrictedIn('generation')) === true && (await restrictedIn('chat')) === true, { what: 'restriction mirrored after the restore' });
     expect((await system.sql('SELECT 1 FROM retention.legal_holds WHERE id = $1 AND released_at IS NULL', [hold.id])).length).toBe(1);
     expect(await system.sql('SELECT 1 FROM media.uploads WHERE id = $1', [laterDeletedUpload])).toEqual([]);
-    expect(await objectsUnder(deletedUpload!.key)).toEqual([]);
+    expect(await objectsUnder(system, deletedUpload!.key)).toEqual([]);
 
     // The backup's sealed messages of the erased user stay sealed: their key is in no table.
     const chatDump = await dumpText(join(backupDir, 'schema-chat.dump'), { dataOnly: true });

@@ -24,6 +24,7 @@ import { createTempDir, ffprobeJson, patternJpeg, removeTempDir } from '@homiwor
 import { eventually } from '@homiwork/testing';
 import { startTestSystem, type TestSystem } from './support/test-system.js';
 import { submitCheckout } from './support/webhooks.js';
+import { objectsUnder } from './support/privacy.js';
 
 const PASSWORD = 'a long and uncommon passphrase';
 const DAY = 24 * 3600 * 1000;
@@ -139,13 +140,6 @@ async function upload(user: User, file: string, name: string): Promise<string> {
   return String(((await response.json()) as { id: string }).id);
 }
 
-async function objectsUnder(prefix: string): Promise<string[]> {
-  const { Client } = await import('minio');
-  const client = new Client({ endPoint: '127.0.0.1', port: Number(new URL(system.s3.url).port), useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER' });
-  const keys: string[] = [];
-  for await (const item of client.listObjects(system.s3.config.bucket, prefix, true)) if (item.name) keys.push(String(item.name));
-  return keys;
-}
 
 async function jobCount(user: User): Promise<number> {
   const [row] = await system.sql<{ n: number }>('SELECT count(*)::int AS n FROM generation.jobs WHERE user_id = $1', [user.userId]);
@@ -397,19 +391,19 @@ describe('soft delete, restore within 7 days, final removal after them (R4.5, §
     const uploadId = await upload(user, await patternJpeg(fixtures, 'lifecycle.jpg', 'a'), 'lifecycle.jpg');
     const first = await succeeded(user, { kind: 'image', prompt: `a ${PROMPT_MARKER} in a garden`, uploadIds: [uploadId] });
     const second = await succeeded(user, { kind: 'poem', prompt: `a poem about a ${PROMPT_MARKER}` });
-    expect(await objectsUnder(`generation/${user.userId}/`)).toHaveLength(2);
-    expect(await objectsUnder(`media/${user.userId}/`)).toHaveLength(1);
+    expect(await objectsUnder(system, `generation/${user.userId}/`)).toHaveLength(2);
+    expect(await objectsUnder(system, `media/${user.userId}/`)).toHaveLength(1);
 
     // Day 0: both go to the trash; the first's source upload is deleted through media.
     for (const { contentId } of [first, second]) expect((await request(user, DeleteContent, { params: { id: contentId } })).status).toBe(204);
     await eventually(async () => (await request(user, GetUpload, { params: { id: uploadId } })).status === 404, { what: 'the source upload deleted' });
-    await eventually(async () => (await objectsUnder(`media/${user.userId}/`)).length === 0, { what: 'the source upload’s object removed' });
+    await eventually(async () => (await objectsUnder(system, `media/${user.userId}/`)).length === 0, { what: 'the source upload’s object removed' });
     expect((await as(user).call(ListContents)).items).toEqual([]);
     const trash = (await as(user).call(ListContents, { query: { deleted: 'true' } })).items;
     expect(trash.map((item) => item.id).sort()).toEqual([first.contentId, second.contentId].sort());
     for (const item of trash) expect(item.deletedAt).not.toBeNull();
     // Still stored while restorable.
-    expect(await objectsUnder(`generation/${user.userId}/`)).toHaveLength(2);
+    expect(await objectsUnder(system, `generation/${user.userId}/`)).toHaveLength(2);
 
     // Day 6: the first comes back, readable again; then it goes to the trash once more.
     await moveClock(6 * DAY);
@@ -429,7 +423,7 @@ describe('soft delete, restore within 7 days, final removal after them (R4.5, §
     expect((await request(user, GetContent, { params: { id: second.contentId } })).status).toBe(404);
     expect((await request(user, RestoreContent, { params: { id: second.contentId } })).status).toBe(404);
     expect((await download(user, second.contentId)).status).toBe(404);
-    await eventually(async () => (await objectsUnder(`generation/${user.userId}/`)).length === 1, { what: 'the second’s object removed' });
+    await eventually(async () => (await objectsUnder(system, `generation/${user.userId}/`)).length === 1, { what: 'the second’s object removed' });
     expect((await as(user).call(ListContents, { query: { deleted: 'true' } })).items.map((item) => item.id)).toEqual([first.contentId]);
 
     // Day 15: the first's second stay in the trash is over too; nothing of either is left.
@@ -437,7 +431,7 @@ describe('soft delete, restore within 7 days, final removal after them (R4.5, §
     await logInAgain(user);
     await eventually(async () => (await system.sql('SELECT 1 FROM generation.contents WHERE user_id = $1', [user.userId])).length === 0, { what: 'the first removed' });
     expect((await request(user, RestoreContent, { params: { id: first.contentId } })).status).toBe(404);
-    await eventually(async () => (await objectsUnder(`generation/${user.userId}/`)).length === 0, { what: 'every object removed' });
+    await eventually(async () => (await objectsUnder(system, `generation/${user.userId}/`)).length === 0, { what: 'every object removed' });
     expect((await as(user).call(ListContents, { query: { deleted: 'true' } })).items).toEqual([]);
   }, 120_000);
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extract } from 'tar-stream';
 import { PurgeCompletedV1, UserDeletedV1 } from '@homiwork/contracts';
 import { eventually } from '@homiwork/testing';
-import { buy, completedErasure, generate, operator, PASSWORD, register, tablesMentioning, uploadText, verifyReceipt, type Person } from './support/privacy.js';
+import { buy, completedErasure, generate, objectsUnder, operator, PASSWORD, register, tablesMentioning, uploadText, verifyReceipt, type Person } from './support/privacy.js';
 import { startTestSystem, type TestSystem } from './support/test-system.js';
 
 // R7 through the real processes, with the clock left alone: an export of a user with data in
@@ -32,13 +32,6 @@ async function userWithDataEverywhere(label: string): Promise<Person & { uploadI
   return { ...person, uploadId, contentIds };
 }
 
-async function objectsUnder(prefix: string): Promise<string[]> {
-  const { Client } = await import('minio');
-  const client = new Client({ endPoint: '127.0.0.1', port: Number(new URL(system.s3.url).port), useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER' });
-  const names: string[] = [];
-  for await (const item of client.listObjects(system.s3.config.bucket, prefix, true)) names.push(String(item.name));
-  return names;
-}
 
 /** Downloads an export link and unpacks the tar: entry name → bytes. */
 async function downloadArchive(url: string): Promise<Map<string, Buffer>> {
@@ -98,7 +91,7 @@ describe('export (R7.1)', () => {
     for (const mark of [other.userId, other.email, other.username, other.uploadId, ...other.contentIds]) expect(everything).not.toContain(mark);
 
     // The stored archive is ciphertext: the object holds no plaintext of the user.
-    const stored = await objectsUnder(`retention/${person.userId}/`);
+    const stored = await objectsUnder(system, `retention/${person.userId}/`);
     expect(stored.length).toBe(1);
     // Without the token (or with a wrong one) there is no archive.
     const link = new URL(request.downloadUrl!);
@@ -133,7 +126,7 @@ describe('account erasure (R1.5, R7.4, §10)', () => {
       expect(row?.n, `${schema} tombstone`).toBe(1);
     }
     for (const prefix of [`media/${person.userId}/`, `generation/${person.userId}/`, `retention/${person.userId}/`]) {
-      expect(await objectsUnder(prefix), prefix).toEqual([]);
+      expect(await objectsUnder(system, prefix), prefix).toEqual([]);
     }
     // Transaction records stay (§5.7, §10.2), without the person.
     const [orders] = await system.sql<{ n: number }>("SELECT count(*)::int AS n FROM billing.orders WHERE user_id IS NULL AND status = 'paid'");

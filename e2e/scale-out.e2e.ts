@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, jetstream } from '@nats-io/jetstream';
-import { Client } from 'minio';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '@homiwork/api-client';
@@ -26,7 +25,7 @@ import {
 import { declaredConsumers } from '@homiwork/messaging';
 import { erasureServices, SERVICE_MANIFEST } from '@homiwork/system-runner';
 import { startClusterSystem, type ClusterSystem } from './support/cluster-system.js';
-import { completedErasure, tablesMentioning } from './support/privacy.js';
+import { completedErasure, objectsUnder, tablesMentioning } from './support/privacy.js';
 import { submitCheckout } from './support/webhooks.js';
 
 // Issue 12, "proof that the design scales out": a three-member JetStream cluster with the
@@ -171,12 +170,6 @@ interface UserRecord {
 
 const users: UserRecord[] = [];
 
-async function objectsUnder(prefix: string): Promise<string[]> {
-  const client = new Client({ endPoint: '127.0.0.1', port: Number(new URL(system.s3.url).port), useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER' });
-  const names: string[] = [];
-  for await (const item of client.listObjects(system.s3.config.bucket, prefix, true)) names.push(String(item.name));
-  return names;
-}
 
 /** Polls at a pace 14 services on 2 cores can bear (a read through the whole path each time). */
 async function until(check: () => Promise<boolean>, options: { what: string; timeoutMs?: number; step?: string }): Promise<void> {
@@ -420,7 +413,7 @@ describe('scale-out: a 3-member NATS cluster and two instances of every service,
     // Nothing of an erased account in any schema (tombstones hold an opaque id by design), nor in object storage.
     for (const user of users.filter((candidate) => candidate.erasureId)) {
       for (const needle of [user.userId, user.email]) expect(await tablesMentioning(system, needle, { except: ['tombstones'] }), 'tables mentioning an erased user').toEqual([]);
-      for (const prefix of [`media/${user.userId}/`, `generation/${user.userId}/`, `retention/${user.userId}/`]) expect(await objectsUnder(prefix), prefix).toEqual([]);
+      for (const prefix of [`media/${user.userId}/`, `generation/${user.userId}/`, `retention/${user.userId}/`]) expect(await objectsUnder(system, prefix), prefix).toEqual([]);
     }
 
     // No event lost or doubled: every stored event is in the inbox of every durable that reads it,

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetUpload, PurgeCompletedV1 } from '@homiwork/contracts';
 import { eventually } from '@homiwork/testing';
 import { startTestSystem, type TestSystem } from './support/test-system.js';
+import { objectsUnder } from './support/privacy.js';
 
 // Defect 8 (tombstones after deletion) and defect 9 (expired uploads) through the real
 // processes. Media's sweeper and retention's clock are set to run only once an hour here, so
@@ -79,13 +80,6 @@ function heldUpload(token: string): { finish: () => void; answer: Promise<{ stat
   return { finish: () => request.end(second + tail), answer };
 }
 
-async function objectsUnder(prefix: string): Promise<string[]> {
-  const { Client } = await import('minio');
-  const client = new Client({ endPoint: '127.0.0.1', port: Number(new URL(system.s3.url).port), useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER' });
-  const keys: string[] = [];
-  for await (const item of client.listObjects(system.s3.config.bucket, prefix, true)) keys.push(String(item.name));
-  return keys;
-}
 
 describe('nothing is stored for an account after its deletion (defect 8)', () => {
   it('an upload still streaming while the account is deleted and purged is refused with 401 when it ends: no row, no object, a true receipt', async () => {
@@ -106,7 +100,7 @@ describe('nothing is stored for an account after its deletion (defect 8)', () =>
     expect(answer.body.error).toEqual({ code: 'unauthorized', message: 'this account has been deleted; nothing was stored' });
 
     expect(await system.sql('SELECT 1 FROM media.uploads WHERE user_id = $1', [userId])).toEqual([]);
-    expect(await objectsUnder(`media/${userId}/`)).toEqual([]);
+    expect(await objectsUnder(system, `media/${userId}/`)).toEqual([]);
     expect(await system.sql('SELECT 1 FROM media.tombstones WHERE user_id = $1', [userId])).toHaveLength(1);
     // The receipt counts what the purge found — the earlier upload — and nothing appeared after it.
     expect((await mediaReceipt())!.counts).toEqual({ uploads: 1, objects: 1 });

@@ -83,6 +83,15 @@ export async function tablesMentioning(system: TestSystem, needle: string, optio
 }
 
 /** Verifies a completed erasure's compact JWS with the served keys, the way docs/erasure-receipts.md does it offline. */
+/** Every object key under a prefix of the system's bucket (the embedded S3 server's fixed development keys). */
+export async function objectsUnder(system: Pick<TestSystem, 's3'>, prefix: string): Promise<string[]> {
+  const { Client } = await import('minio');
+  const client = new Client({ endPoint: '127.0.0.1', port: Number(new URL(system.s3.url).port), useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER' });
+  const names: string[] = [];
+  for await (const item of client.listObjects(system.s3.config.bucket, prefix, true)) if (item.name) names.push(String(item.name));
+  return names;
+}
+
 export function verifyReceipt(jws: string, keys: HttpResponse<typeof GetReceiptKeys>): { valid: boolean; payload: unknown } {
   const [headerPart, payloadPart, signaturePart] = jws.split('.');
   if (!headerPart || !payloadPart || !signaturePart) return { valid: false, payload: undefined };
