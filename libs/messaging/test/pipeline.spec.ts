@@ -74,9 +74,15 @@ describe('outbox → JetStream → durable consumer → inbox', () => {
     await eventually(async () => (await f.metrics.consumed.get()).values.some((v) => v.labels.outcome === 'duplicate' && v.value === 1), {
       what: 'redelivery recognised as duplicate',
     });
-    const info = await f.nats.jsm.consumers.info(streamName(f.namespace, EVENTS_STREAM), TEST_CONSUMER.durableName);
+    // The duplicate is counted before its ack reaches the server: wait for the server to see the ack.
+    await eventually(
+      async () => {
+        const info = await f.nats.jsm.consumers.info(streamName(f.namespace, EVENTS_STREAM), TEST_CONSUMER.durableName);
+        return info.num_ack_pending + info.num_pending === 0;
+      },
+      { what: 'the redelivery acknowledged' },
+    );
     await consumer.stop();
-    expect(info.num_ack_pending + info.num_pending).toBe(0);
     expect(await f.appliedCount()).toBe(1);
   }, 30_000);
 
