@@ -14,6 +14,12 @@ export const SYNC_INTERVAL_MS = 100;
 export const STALE_AFTER_MS = 2 * SYNC_INTERVAL_MS;
 /** Within this many remaining hits (or the margin the others' rate asks for, if larger) every hit is counted in the shared store. */
 export const EXACT_MARGIN_MIN = 10;
+/**
+ * At most this share of the limit (or EXACT_MARGIN_MIN hits) is allowed locally before the
+ * store has it: when reconciliation stalls (a slow store, a starved event loop) the
+ * others' overshoot stays bounded by it instead of growing towards a whole limit each.
+ */
+export const UNSYNCED_SHARE = 0.05;
 /** d: allowance for one reconciliation round trip (and timer lateness) in the margin. */
 const ROUND_TRIP_MS = 10;
 /** Compare-and-set conflicts on one counter in a row before the waiting hits are refused (sustained contention is a flood). */
@@ -64,24 +70,29 @@ interface Counter {
  * R_others measured at reconciliation: at a steady rate the overshoot is 0; a jump of the
  * others' rate between two reconciliations can overshoot by at most
  * R_others × (3T + d) — N instances at total rate R: (N−1)/N × R × (3T + d), e.g. 2
- * instances, 1,000 req/s, T = 100 ms: ≤ 155 — and never more than (N−1) × limit.
+ * instances, 1,000 req/s, T = 100 ms: ≤ 155. However late reconciliation runs, no
+ * instance holds more than UNSYNCED_SHARE of the limit unknown to the store — beyond
+ * that its hits take the exact path — so the others' hits it cannot see are bounded too.
  */
 export class NatsKvRateLimiter {
   private readonly counters = new Map<string, Counter>();
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout | undefined;
 
+  /** `reconcileEvery: 'manual'` leaves reconciliation to `sync()`: a test that moves its own clock decides when T has passed. */
   constructor(
     private readonly bucket: KV,
     private readonly clock: Clock,
+    options: { reconcileEvery?: 'interval' | 'manual' } = {},
   ) {
+    if (options.reconcileEvery === 'manual') return;
     this.timer = setInterval(() => this.reconcile(), SYNC_INTERVAL_MS);
     this.timer.unref();
   }
 
-  static async open(nc: NatsConnection, namespace: string, clock: Clock): Promise<NatsKvRateLimiter> {
+  static async open(nc: NatsConnection, namespace: string, clock: Clock, options: { reconcileEvery?: 'interval' | 'manual' } = {}): Promise<NatsKvRateLimiter> {
     // Migrate creates the bucket; the gateway's NATS user may only open it.
     const bucket = await openKvBucket(nc, rateLimitBucket(namespace));
-    return new NatsKvRateLimiter(bucket, clock);
+    return new NatsKvRateLimiter(bucket, clock, options);
   }
 
   /** A decision without I/O when the counter's view is fresh and the budget not nearly spent; otherwise a promise. */
@@ -126,17 +137,22 @@ export class NatsKvRateLimiter {
     );
   }
 
+  /** Adds what this instance holds to the shared counters now, learning the others' hits on a conflict. */
+  async sync(): Promise<void> {
+    const holding = [...this.counters.values()].filter((counter) => counter.unsynced > 0);
+    await Promise.allSettled(holding.map((counter) => this.serialized(counter, () => this.flush(counter))));
+  }
+
   /** Stops reconciling, after adding what this instance still holds to the shared counters. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    const holding = [...this.counters.values()].filter((counter) => counter.unsynced > 0);
-    await Promise.allSettled(holding.map((counter) => this.serialized(counter, () => this.flush(counter))));
+    await this.sync();
   }
 
   private decide(counter: Counter, now: number, retryAfterSeconds: number): RateDecision | Promise<RateDecision> {
     const remaining = counter.limit - counter.global - counter.unsynced;
     if (remaining <= 0) return { allowed: false, retryAfterSeconds };
-    if (remaining > this.margin(counter, now)) {
+    if (remaining > this.margin(counter, now) && counter.unsynced < Math.max(EXACT_MARGIN_MIN, Math.ceil(counter.limit * UNSYNCED_SHARE))) {
       counter.unsynced++;
       return { allowed: true, retryAfterSeconds };
     }
