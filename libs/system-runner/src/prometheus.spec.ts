@@ -52,6 +52,7 @@ describe('the embedded Prometheus', () => {
       dir: join(dir, 'run'),
       port,
       say: (message) => said.push(message),
+      healthyAfterMs: 1_000,
     });
     expect(prometheus.url).toBe(`http://127.0.0.1:${port}`);
     let samples: Awaited<ReturnType<typeof query>> = [];
@@ -68,10 +69,17 @@ describe('the embedded Prometheus', () => {
     expect(said).toEqual([expect.stringMatching(/^prometheus exited \(SIGKILL\); restarting in 1 s \(restart 1\)$/)]);
     await eventually(async () => (await query(prometheus!.url, 'up{job="media"} == 1')).length > 0, { what: 'scrapes again', timeoutMs: 15_000 });
 
+    // It ran healthy for longer than healthyAfterMs since the restart: the back-off starts again at 1 s.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const second = prometheus.pid;
+    process.kill(second!, 'SIGKILL');
+    await eventually(() => Promise.resolve(prometheus!.restarts === 2 && prometheus!.pid !== undefined && prometheus!.pid !== second), { what: 'prometheus restarted again', timeoutMs: 20_000 });
+    expect(said[1]).toMatch(/^prometheus exited \(SIGKILL\); restarting in 1 s \(restart 2\)$/);
+
     const last = prometheus.pid!;
     await prometheus.stop();
     expect(() => process.kill(last, 0)).toThrow();
-    expect(prometheus.restarts).toBe(1);
+    expect(prometheus.restarts).toBe(2);
   }, 60_000);
 
   it('fails to start, with its own words, on a configuration it refuses', async () => {

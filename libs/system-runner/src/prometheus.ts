@@ -107,8 +107,9 @@ async function answersReady(url: string, configFile: string): Promise<boolean> {
 /**
  * Writes `config` to `dir/prometheus.yml` and runs Prometheus on it, listening on
  * 127.0.0.1:port only, with its time series under `dir/data`. Resolves once it answers
- * /-/ready. If it dies later it is started again (1 s back-off, doubling to 30 s) and
- * `say` tells; the services never depend on it, so the system keeps running meanwhile.
+ * /-/ready. If it dies later it is started again (1 s back-off, doubling to 30 s, back to
+ * 1 s once a run lasted `healthyAfterMs`) and `say` tells; the services never depend on it,
+ * so the system keeps running meanwhile.
  */
 export async function startPrometheus(options: {
   config: string;
@@ -119,6 +120,8 @@ export async function startPrometheus(options: {
   onLine?: (line: string) => void;
   say?: (message: string) => void;
   timeoutMs?: number;
+  /** A run this long was healthy: the next crash is restarted after 1 s again (default 60 s, as the supervisor's). */
+  healthyAfterMs?: number;
 }): Promise<PrometheusProcess> {
   const binary = prometheusBinary('prometheus');
   if (!binary) throw new Error('prometheus not found: install it (apt-get install prometheus), set PROMETHEUS_BIN, or run without it (PROMETHEUS=off)');
@@ -142,6 +145,7 @@ export async function startPrometheus(options: {
   let delayMs = 1_000;
 
   const launch = (): void => {
+    const launchedAt = performance.now();
     const current = spawn(binary, args, { cwd: options.dir, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
     child = current;
     exited = new Promise((resolve) => current.once('exit', () => resolve()));
@@ -154,6 +158,7 @@ export async function startPrometheus(options: {
     }
     current.once('exit', (code, signal) => {
       if (stopping || !started) return;
+      if (performance.now() - launchedAt >= (options.healthyAfterMs ?? 60_000)) delayMs = 1_000;
       restarts++;
       options.say?.(`prometheus exited (${signal ?? code}); restarting in ${delayMs / 1000} s (restart ${restarts})`);
       setTimeout(() => {
