@@ -9,7 +9,7 @@ import {
   DEAD_LETTER_STREAM,
   DeleteMe,
   eventsRootSubject,
-  eventSubject,
+  eventPublisherOf,
   EVENTS_STREAM,
   GetBalance,
   GetGeneration,
@@ -425,7 +425,8 @@ describe('scale-out: a 3-member NATS cluster and two instances of every service,
     let applied = 0;
     for (const consumer of declaredConsumers().values()) {
       if (!schemas.includes(consumer.service)) continue;
-      const expected = stored.bySubject.get(eventSubject(system.namespace, consumer.event)) ?? [];
+      // Every subject of its event (one per publisher for an event several services announce).
+      const expected = [...stored.bySubject].filter(([subject]) => eventPublisherOf(system.namespace, consumer.event, subject) !== undefined).flatMap(([, ids]) => ids);
       await until(
         async () => {
           const info = await jsm.consumers.info(stream, consumer.durableName);

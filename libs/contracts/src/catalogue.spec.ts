@@ -1,18 +1,35 @@
 import { describe, expect, it } from 'vitest';
 import { EVENT_CATALOGUE } from './catalogue.js';
 import { InvalidEventPayloadError, parseEventPayload } from './event-contract.js';
+import { PurgeCompletedV1 } from './events/purge-completed.v1.js';
 import { UserDeletedV1 } from './events/user-deleted.v1.js';
-import { defineConsumer, eventSubject } from './names.js';
+import { defineConsumer, eventFilterSubject, eventPublisherOf, eventSubject, publisherMismatch } from './names.js';
 
 const personalKeys = /email|username|name|ip|address|prompt|text|password|token/i;
 
 describe('event catalogue', () => {
   it('has one stored type and subject per event', () => {
     const types = EVENT_CATALOGUE.map((event) => event.type);
-    const subjects = EVENT_CATALOGUE.map((event) => eventSubject('hw', event));
+    const subjects = EVENT_CATALOGUE.map((event) => eventFilterSubject('hw', event));
     expect(new Set(types).size).toBe(types.length);
     expect(new Set(subjects).size).toBe(subjects.length);
     expect(eventSubject('hw', UserDeletedV1)).toBe('hw.evt.identity.user-deleted.v1');
+  });
+
+  it("publishes an event several services announce under the publisher's own name, which its payload must repeat", () => {
+    expect(() => eventSubject('hw', PurgeCompletedV1)).toThrow(/names the publisher/);
+    expect(() => eventSubject('hw', PurgeCompletedV1, 'media.>')).toThrow(/names the publisher/);
+    const fromMedia = eventSubject('hw', PurgeCompletedV1, 'media');
+    expect(fromMedia).toBe('hw.evt.media.purge-completed.v1');
+    expect(eventFilterSubject('hw', PurgeCompletedV1)).toBe('hw.evt.*.purge-completed.v1');
+    expect(eventPublisherOf('hw', PurgeCompletedV1, fromMedia)).toBe('media');
+    expect(eventPublisherOf('hw', PurgeCompletedV1, 'hw.evt.gateway.purge-completed.v1')).toBeUndefined(); // not one of its publishers
+    expect(eventPublisherOf('hw', PurgeCompletedV1, 'hw.evt.identity.user-deleted.v1')).toBeUndefined();
+    expect(eventPublisherOf('hw', UserDeletedV1, 'hw.evt.identity.user-deleted.v1')).toBe('identity');
+    expect(publisherMismatch('hw', PurgeCompletedV1, fromMedia, { service: 'media' })).toBeUndefined();
+    expect(publisherMismatch('hw', PurgeCompletedV1, fromMedia, { service: 'identity' })).toMatch(/service is not the service that published it/);
+    expect(publisherMismatch('hw', PurgeCompletedV1, 'hw.evt.gateway.purge-completed.v1', { service: 'gateway' })).toMatch(/none of its publishers/);
+    expect(publisherMismatch('hw', UserDeletedV1, 'hw.evt.identity.user-deleted.v1', {})).toBeUndefined();
   });
 
   it('starts with the events every service depends on', () => {

@@ -15,15 +15,28 @@ export interface EventContract<S extends z.ZodType = z.ZodType> {
   readonly producer: ServiceName | 'any';
   /** Who may publish it (NATS permissions): the producer, or for `any` the services named (default: every data owner). */
   readonly publishers: readonly ServiceName[];
-  /** Subject below the namespace and the events root, e.g. `identity.user-deleted.v1`. */
+  /** Subject below the namespace and the events root, e.g. `identity.user-deleted.v1` (`any.…` for `any`: see eventSubject). */
   readonly subjectSuffix: string;
+  /**
+   * For an `any` event whose payload names its announcer (PurgeCompleted's `service`): that
+   * field, which a consumer checks against the publisher its subject names — the one part
+   * NATS permissions pin to the publishing service.
+   */
+  readonly publisherField?: string;
   readonly schema: S;
 }
 
 export type EventPayload<E extends EventContract> = z.infer<E['schema']>;
 
-export function defineEvent<S extends z.ZodType>(spec: { name: string; version: number; producer: ServiceName | 'any'; publishers?: readonly ServiceName[]; schema: S }): EventContract<S> {
-  if (spec.publishers && spec.producer !== 'any') throw new Error(`${spec.name}: only an event of producer \`any\` names its publishers`);
+export function defineEvent<S extends z.ZodType>(spec: {
+  name: string;
+  version: number;
+  producer: ServiceName | 'any';
+  publishers?: readonly ServiceName[];
+  publisherField?: string;
+  schema: S;
+}): EventContract<S> {
+  if ((spec.publishers || spec.publisherField) && spec.producer !== 'any') throw new Error(`${spec.name}: only an event of producer \`any\` names its publishers`);
   if (!/^[A-Z][A-Za-z]+$/.test(spec.name)) throw new Error(`event name must be PascalCase: ${spec.name}`);
   const kebab = spec.name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
   return {
@@ -33,6 +46,7 @@ export function defineEvent<S extends z.ZodType>(spec: { name: string; version: 
     producer: spec.producer,
     publishers: spec.producer === 'any' ? (spec.publishers ?? DATA_OWNING_SERVICES) : [spec.producer],
     subjectSuffix: `${spec.producer}.${kebab}.v${spec.version}`,
+    ...(spec.publisherField === undefined ? {} : { publisherField: spec.publisherField }),
     schema: spec.schema,
   };
 }

@@ -15,9 +15,49 @@ export function eventsRootSubject(ns: string): string {
   return `${ns}.evt`;
 }
 
-export function eventSubject(ns: string, event: EventContract): string {
-  return `${eventsRootSubject(ns)}.${event.subjectSuffix}`;
+/**
+ * The subject an event is published on: `<ns>.evt.<producer>.<event>.v<n>`. An event several
+ * services announce (producer `any`) is published under the announcing service's name
+ * instead, and NATS lets each service publish only under its own (nats-permissions.ts):
+ * so a consumer knows who announced it, whatever the payload claims.
+ */
+export function eventSubject(ns: string, event: EventContract, publisher?: string): string {
+  if (event.producer !== 'any') return `${eventsRootSubject(ns)}.${event.subjectSuffix}`;
+  if (publisher === undefined || !/^[a-z][a-z0-9_-]*$/.test(publisher)) throw new Error(`${event.type} is announced by several services: its subject names the publisher`);
+  return `${eventsRootSubject(ns)}.${publisher}.${anyEventTail(event)}`;
 }
+
+/** What a consumer of the event reads: the producer's subject, or every publisher's for an `any` event. */
+export function eventFilterSubject(ns: string, event: EventContract): string {
+  return event.producer === 'any' ? `${eventsRootSubject(ns)}.*.${anyEventTail(event)}` : eventSubject(ns, event);
+}
+
+/** The service a subject of this event names as its publisher; undefined if it is not one of the event's subjects. */
+export function eventPublisherOf(ns: string, event: EventContract, subject: string): ServiceName | undefined {
+  if (event.producer !== 'any') return subject === eventSubject(ns, event) ? event.producer : undefined;
+  const prefix = `${eventsRootSubject(ns)}.`;
+  const tail = `.${anyEventTail(event)}`;
+  if (!subject.startsWith(prefix) || !subject.endsWith(tail)) return undefined;
+  const publisher = subject.slice(prefix.length, subject.length - tail.length);
+  return event.publishers.find((service) => service === publisher);
+}
+
+/**
+ * Why a message of this event cannot be believed about who announced it, or undefined: an
+ * `any` event must come from a subject of one of its publishers, and a payload naming its
+ * announcer (`publisherField`) must name that one.
+ */
+export function publisherMismatch(ns: string, event: EventContract, subject: string, payload: unknown): string | undefined {
+  if (event.producer !== 'any') return undefined;
+  const publisher = eventPublisherOf(ns, event, subject);
+  if (publisher === undefined) return 'it was published under a subject none of its publishers may use';
+  if (event.publisherField !== undefined && (payload as Record<string, unknown> | null)?.[event.publisherField] !== publisher) {
+    return `its ${event.publisherField} is not the service that published it`;
+  }
+  return undefined;
+}
+
+const anyEventTail = (event: EventContract): string => event.subjectSuffix.slice('any.'.length);
 
 export function deadLetterRootSubject(ns: string): string {
   return `${ns}.dlq`;

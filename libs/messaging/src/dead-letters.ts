@@ -1,6 +1,6 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
-import { deadLetterRootSubject, DEAD_LETTER_STREAM, eventSubject, EVENTS_STREAM, streamName, type ConsumerContract } from '@homiwork/contracts';
+import { deadLetterRootSubject, DEAD_LETTER_STREAM, eventPublisherOf, EVENTS_STREAM, streamName, type ConsumerContract } from '@homiwork/contracts';
 import { declaredConsumers } from './durable-consumers.js';
 import {
   DLQ_CONSUMER_HEADER,
@@ -108,13 +108,16 @@ export class DeadLetterArchive {
     const durable = this.durableOf(stored.subject);
     const contract = durable === undefined ? undefined : this.consumers.get(durable);
     if (!contract) throw new Error(`dead letter ${id} is not on the dead-letter subject of a known consumer`);
-    const subject = eventSubject(this.namespace, contract.event);
+    // One of the event's subjects (for an event several services announce, one per publisher).
+    const isEventSubject = (subject: string | undefined) => subject !== undefined && eventPublisherOf(this.namespace, contract.event, subject) !== undefined;
     const claimed = { consumer: stored.header.get(DLQ_CONSUMER_HEADER), subject: stored.header.get(DLQ_ORIGINAL_SUBJECT_HEADER), type: stored.header.get(EVENT_TYPE_HEADER) };
-    if ((claimed.consumer && claimed.consumer !== durable) || (claimed.subject && claimed.subject !== subject) || (claimed.type && claimed.type !== contract.event.type)) {
+    if ((claimed.consumer && claimed.consumer !== durable) || (claimed.subject && !isEventSubject(claimed.subject)) || (claimed.type && claimed.type !== contract.event.type)) {
       throw new Error(`dead letter ${id} names another consumer, subject or event type than its consumer ${durable} reads: refused`);
     }
-    const original = await this.originalEvent(id, stored.header, durable!, subject);
+    const original = await this.originalEvent(id, stored.header, durable!, isEventSubject);
     if (!equalBytes(original.data, stored.data)) throw new Error(`dead letter ${id} does not carry the event stored at its recorded sequence: refused`);
+    if (claimed.subject && claimed.subject !== original.subject) throw new Error(`dead letter ${id} names another subject than its event's: refused`);
+    const subject = original.subject;
     const messageId = original.header?.get(MESSAGE_ID_HEADER) || original.header?.get('Nats-Msg-Id') || `${this.eventStream}:${original.seq}`;
     const h = natsHeaders();
     for (const [key, values] of original.header ?? []) {
@@ -138,14 +141,14 @@ export class DeadLetterArchive {
     return /^[\w-]+$/.test(durable) ? durable : undefined;
   }
 
-  /** The event the letter was made from, in the event stream, on the subject its consumer reads. */
-  private async originalEvent(id: number, h: MsgHdrs, durable: string, subject: string): Promise<{ seq: number; data: Uint8Array; header: MsgHdrs | undefined }> {
+  /** The event the letter was made from, in the event stream, on a subject its consumer reads. */
+  private async originalEvent(id: number, h: MsgHdrs, durable: string, isEventSubject: (subject: string) => boolean): Promise<{ seq: number; subject: string; data: Uint8Array; header: MsgHdrs | undefined }> {
     const sequence = Number(h.get(DLQ_EVENT_SEQUENCE_HEADER) || legacySequence(h.get('Nats-Msg-Id'), durable, this.eventStream));
     if (!Number.isSafeInteger(sequence) || sequence <= 0) throw new Error(`dead letter ${id} records no event-stream sequence, so it cannot be checked: refused`);
     const event = await this.nats.jsm.streams.getMessage(this.eventStream, { seq: sequence }).catch(() => null);
     if (!event) throw new Error(`dead letter ${id}: its event (sequence ${sequence}) is no longer in the event stream: refused`);
-    if (event.subject !== subject) throw new Error(`dead letter ${id}: the event at its recorded sequence is not on ${subject}: refused`);
-    return { seq: event.seq, data: event.data, header: event.header };
+    if (!isEventSubject(event.subject)) throw new Error(`dead letter ${id}: the event at its recorded sequence is not on a subject its consumer reads: refused`);
+    return { seq: event.seq, subject: event.subject, data: event.data, header: event.header };
   }
 }
 

@@ -1,6 +1,6 @@
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
 import * as contracts from '@homiwork/contracts';
-import { eventSubject, EVENTS_STREAM, streamName, type ConsumerContract } from '@homiwork/contracts';
+import { eventFilterSubject, EVENTS_STREAM, streamName, type ConsumerContract } from '@homiwork/contracts';
 
 /** How an EventConsumer runs its durable; production keeps the defaults, which migrate provisions. */
 export interface ConsumerTuning {
@@ -15,13 +15,13 @@ export const DEFAULT_CONSUMER_TUNING: ConsumerTuning = { batchSize: 64, ackWaitM
 /**
  * The configuration of a consumer's durable, from its contract: migrate creates it with
  * this, and EventConsumer verifies the durable it finds against it. A pull consumer (no
- * deliver subject) filtered on exactly its one event.
+ * deliver subject) filtered on exactly its one event (from every publisher of an `any` event).
  */
 export function durableConsumerConfig(ns: string, contract: ConsumerContract, tuning: Partial<ConsumerTuning> = {}): ConsumerConfig {
   const { batchSize, ackWaitMs } = { ...DEFAULT_CONSUMER_TUNING, ...tuning };
   return {
     durable_name: contract.durableName,
-    filter_subject: eventSubject(ns, contract.event),
+    filter_subject: eventFilterSubject(ns, contract.event),
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: ackWaitMs * 1_000_000,

@@ -7,6 +7,7 @@ import {
   EVENTS_STREAM,
   InvalidEventPayloadError,
   parseEventPayload,
+  publisherMismatch,
   streamName,
   type ConsumerContract,
   type EventContract,
@@ -340,6 +341,8 @@ export class EventConsumer<E extends EventContract> {
     } catch (error) {
       return invalid(error instanceof InvalidEventPayloadError ? error.schemaError : 'payload failed its schema');
     }
+    const mismatch = publisherMismatch(this.options.namespace, this.options.contract.event, msg.subject, payload);
+    if (mismatch !== undefined) return invalid(mismatch);
     // Occurred-at only feeds the lag metric: an unreadable one is ignored, not a reason to refuse the event.
     const occurred = msg.headers?.get(OCCURRED_AT_HEADER);
     const occurredAt = occurred ? new Date(occurred) : undefined;

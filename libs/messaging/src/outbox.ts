@@ -10,10 +10,12 @@ import { EVENT_TYPE_HEADER, OCCURRED_AT_HEADER } from './headers.js';
  * event exists if and only if the change it announces was committed (R8.2).
  */
 export class Outbox {
+  /** `publisher`: the service whose outbox this is (its schema carries its name), the subject's publisher for events several services announce. */
   constructor(
     private readonly schema: string,
     private readonly namespace: string,
     private readonly clock: Clock,
+    private readonly publisher: string = schema,
   ) {}
 
   /**
@@ -43,7 +45,7 @@ export class Outbox {
     await manager.query(
       `INSERT INTO "${this.schema}".outbox (id, type, subject, payload, headers, occurred_at)
        SELECT id, $3, $4, payload, $5::jsonb, $6 FROM unnest($1::uuid[], $2::jsonb[]) AS rows (id, payload)`,
-      [ids, valid, event.type, eventSubject(this.namespace, event), headers, occurredAt],
+      [ids, valid, event.type, eventSubject(this.namespace, event, this.publisher), headers, occurredAt],
     );
     return ids;
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { eventSubject, EVENTS_STREAM, parseEventPayload, streamName, type EventContract, type EventPayload } from '@homiwork/contracts';
+import { eventFilterSubject, eventSubject, EVENTS_STREAM, parseEventPayload, publisherMismatch, streamName, type EventContract, type EventPayload } from '@homiwork/contracts';
 import { EVENT_TYPE_HEADER, OCCURRED_AT_HEADER } from './headers.js';
 
 // For tests and operator tooling: read what the events stream holds of one type, and put an
@@ -24,7 +24,7 @@ export async function readStoredEvents<E extends EventContract>(
   const start = options.fromSequence === undefined ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.fromSequence };
   const { name } = await jsm.consumers.add(stream, {
     ...(options.consumerName === undefined ? {} : { name: options.consumerName }),
-    filter_subject: eventSubject(namespace, event),
+    filter_subject: eventFilterSubject(namespace, event),
     ack_policy: AckPolicy.None,
     ...start,
     inactive_threshold: 60_000_000_000,
@@ -33,13 +33,16 @@ export async function readStoredEvents<E extends EventContract>(
     const info = await jsm.consumers.info(stream, name);
     const payloads: Array<EventPayload<E>> = [];
     const consumer = await jetstream(nc).consumers.get(stream, name);
-    while (payloads.length < info.num_pending) {
-      const batch = await consumer.fetch({ max_messages: Math.min(10_000, info.num_pending - payloads.length), expires: 2_000 });
+    let read = 0;
+    while (read < info.num_pending) {
+      const batch = await consumer.fetch({ max_messages: Math.min(10_000, info.num_pending - read), expires: 2_000 });
       let got = 0;
       for await (const msg of batch) {
-        payloads.push(msg.json<EventPayload<E>>());
+        const payload = msg.json<EventPayload<E>>();
+        // What a consumer would refuse (a payload naming another announcer than its subject) is not read either.
+        if (publisherMismatch(namespace, event, msg.subject, payload) === undefined) payloads.push(payload);
         got++;
-        if (payloads.length === info.num_pending) break;
+        if (++read === info.num_pending) break;
       }
       if (got === 0) break;
     }
@@ -49,18 +52,23 @@ export async function readStoredEvents<E extends EventContract>(
   }
 }
 
-/** Publishes a (validated) event as its producer would; answers its message id. */
+/**
+ * Publishes a (validated) event as its producer would; answers its message id. An event
+ * several services announce goes out under `publisher`, by default the service its payload
+ * names (`publisherField`) or else its first publisher.
+ */
 export async function publishStoredEvent<E extends EventContract>(
   nc: NatsConnection,
   namespace: string,
   event: E,
   payload: EventPayload<E>,
-  options: { messageId?: string; occurredAt?: Date } = {},
+  options: { messageId?: string; occurredAt?: Date; publisher?: string } = {},
 ): Promise<string> {
+  const publisher = options.publisher ?? (event.publisherField === undefined ? event.publishers[0] : String((payload as Record<string, unknown>)[event.publisherField]));
   const h = headers();
   h.set(EVENT_TYPE_HEADER, event.type);
   h.set(OCCURRED_AT_HEADER, (options.occurredAt ?? new Date()).toISOString());
   const messageId = options.messageId ?? randomUUID();
-  await jetstream(nc).publish(eventSubject(namespace, event), JSON.stringify(parseEventPayload(event, payload)), { msgID: messageId, headers: h });
+  await jetstream(nc).publish(eventSubject(namespace, event, publisher), JSON.stringify(parseEventPayload(event, payload)), { msgID: messageId, headers: h });
   return messageId;
 }

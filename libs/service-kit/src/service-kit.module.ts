@@ -60,7 +60,7 @@ export class ServiceKitModule {
             return dataSource.initialize();
           },
         },
-        { provide: Outbox, inject: [DataSource, Clock], useFactory: (dataSource: DataSource, clock: Clock) => new Outbox(schemaOf(dataSource), config.EVENT_NAMESPACE, clock) },
+        { provide: Outbox, inject: [DataSource, Clock], useFactory: (dataSource: DataSource, clock: Clock) => new Outbox(schemaOf(dataSource), config.EVENT_NAMESPACE, clock, service) },
         // What use cases and repositories stand on: the transaction port, the ambient
         // connection, the events outbox in the same transaction, and the tombstones that
         // keep a deleted user's data from coming back.

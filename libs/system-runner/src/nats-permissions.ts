@@ -4,6 +4,7 @@ import {
   DEAD_LETTER_STREAM,
   deadLetterSubject,
   EVENT_CATALOGUE,
+  eventFilterSubject,
   eventSubject,
   EVENTS_STREAM,
   rpcSubject,
@@ -152,7 +153,7 @@ const kvBucketAdministration = (bucket: string): string[] => [`$JS.API.STREAM.IN
  *   public route, a named service for a service-to-service route such as billing's
  *   energy reservation);
  * - publish the events it produces (their contract's producer; PurgeCompleted for data
- *   owners) and no other;
+ *   owners, under its own name, so a receipt's announcer is pinned) and no other;
  * - read the info of, pull and acknowledge its own durable consumers, and dead-letter to
  *   their dead-letter subjects;
  * - read the event streams' info;
@@ -186,7 +187,8 @@ export function natsPermissions(ns: string, manifest: readonly ServiceManifestEn
         jetStreamAccountInfo,
         ...streamInfo(eventStreams),
         ...called.map((route) => rpcSubject(ns, route.service, route.method)),
-        ...produced.map((event) => eventSubject(ns, event)),
+        // An event several services announce: only under this service's own name.
+        ...produced.map((event) => eventSubject(ns, event, service)),
         ...consumers.filter((consumer) => consumer.service === service).flatMap((consumer) => durableConsumer(ns, consumer)),
         ...kv,
       ]),
@@ -230,7 +232,7 @@ export function natsPermissions(ns: string, manifest: readonly ServiceManifestEn
       `$JS.API.DIRECT.GET.${deadLetters}.>`,
       `$JS.API.STREAM.MSG.DELETE.${deadLetters}`,
       `$JS.API.STREAM.MSG.GET.${streamName(ns, EVENTS_STREAM)}`,
-      ...EVENT_CATALOGUE.map((event) => eventSubject(ns, event)),
+      ...EVENT_CATALOGUE.map((event) => eventFilterSubject(ns, event)),
     ],
     subscribe: [`${natsInboxPrefix(DEAD_LETTER_OPERATOR_USER)}.>`],
     allowResponses: false,

@@ -10,6 +10,7 @@ import {
   BillingRpc,
   EVENT_CATALOGUE,
   EVENTS_STREAM,
+  eventFilterSubject,
   eventSubject,
   IdentityConsumers,
   IdentityRpc,
@@ -79,10 +80,10 @@ beforeEach(() => {
 const newViolations = (): string[] => violations().slice(violationsBefore);
 
 /** A JetStream publish with ack; resolves with the stored sequence or rejects (denied, or no stream). */
-async function publishEvent(js: JetStreamClient, event: EventContract, payload: unknown = {}): Promise<number> {
+async function publishEvent(js: JetStreamClient, event: EventContract, payload: unknown = {}, publisher?: string): Promise<number> {
   const h = natsHeaders();
   h.set('Hw-Event-Type', event.type);
-  const ack = await js.publish(eventSubject(NS, event), JSON.stringify(payload), { msgID: randomUUID(), headers: h, timeout: 2_000 });
+  const ack = await js.publish(eventSubject(NS, event, publisher), JSON.stringify(payload), { msgID: randomUUID(), headers: h, timeout: 2_000 });
   return ack.seq;
 }
 
@@ -173,7 +174,7 @@ describe('provisioning, by the migrate user only', () => {
     const stream = streamName(NS, EVENTS_STREAM);
     for (const consumer of declaredConsumers().values()) {
       const info = await admin.jsm.consumers.info(stream, consumer.durableName);
-      expect(info.config).toMatchObject({ filter_subject: eventSubject(NS, consumer.event), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_deliver: -1 });
+      expect(info.config).toMatchObject({ filter_subject: eventFilterSubject(NS, consumer.event), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_deliver: -1 });
       expect(info.config.deliver_subject).toBeUndefined();
     }
     // Run again (every rollout does): nothing to change, nothing refused.
@@ -200,9 +201,9 @@ describe('what each service may do', () => {
     expect(await verifyStreams(identity.jsm, NS)).toHaveLength(2);
     expect(await verifyStreams(media.jsm, NS)).toHaveLength(2);
     expect(await publishEvent(identity.js, UserDeletedV1)).toBeGreaterThan(0);
-    expect(await publishEvent(media.js, ProhibitedContentDetectedV1)).toBeGreaterThan(0);
+    expect(await publishEvent(media.js, ProhibitedContentDetectedV1, {}, 'media')).toBeGreaterThan(0);
     expect(await publishEvent(media.js, UploadStoredV1)).toBeGreaterThan(0);
-    expect(await publishEvent(identity.js, PurgeCompletedV1)).toBeGreaterThan(0);
+    expect(await publishEvent(identity.js, PurgeCompletedV1, {}, 'identity')).toBeGreaterThan(0);
     expect(await consumeOwnDurable(media, MediaConsumers.userDeleted)).toBe(1);
     expect(await consumeOwnDurable(identity, IdentityConsumers.prohibitedContentDetected)).toBe(1);
     // A handler's dead letter goes to its own consumer's dead-letter subject.
@@ -262,17 +263,17 @@ describe('the dead-letter operator', () => {
     const media = await as('media');
     const consumer = IdentityConsumers.prohibitedContentDetected;
     const payload = { note: randomUUID() };
-    const sequence = await publishEvent(media.js, consumer.event, payload);
+    const sequence = await publishEvent(media.js, consumer.event, payload, 'media');
     await writeLetter(identity, consumer, JSON.stringify(payload), {
       [DLQ_CONSUMER_HEADER]: consumer.durableName,
-      [DLQ_ORIGINAL_SUBJECT_HEADER]: eventSubject(NS, consumer.event),
+      [DLQ_ORIGINAL_SUBJECT_HEADER]: eventSubject(NS, consumer.event, 'media'),
       [DLQ_EVENT_SEQUENCE_HEADER]: String(sequence),
     });
     const archive = new DeadLetterArchive(await as(DEAD_LETTER_OPERATOR_USER), NS);
     const letter = (await archive.list({ consumer: consumer.durableName })).at(-1);
     expect(letter).toBeDefined();
     const before = await eventCount();
-    expect((await archive.replay(letter!.id)).subject).toBe(eventSubject(NS, consumer.event));
+    expect((await archive.replay(letter!.id)).subject).toBe(eventSubject(NS, consumer.event, 'media'));
     expect(await eventCount()).toBe(before + 1);
     expect(newViolations()).toEqual([]);
     await expect(new DeadLetterArchive(identity, NS).list()).rejects.toThrow(/permission/i);
@@ -300,11 +301,13 @@ describe('the dead-letter operator', () => {
 });
 
 describe('what no service may do', () => {
-  it("refuses identity publishing media's events, and media publishing UserDeleted: nothing reaches the stream", async () => {
+  it("refuses identity publishing media's events or a receipt under media's name, and media publishing UserDeleted: nothing reaches the stream", async () => {
     const identity = await as('identity');
     const media = await as('media');
     const before = await eventCount();
-    await expect(publishEvent(identity.js, ProhibitedContentDetectedV1)).rejects.toThrow(/permission/i);
+    await expect(publishEvent(identity.js, ProhibitedContentDetectedV1, {}, 'identity')).rejects.toThrow(/permission/i);
+    // A receipt under another service's name: each announces PurgeCompleted under its own only.
+    await expect(publishEvent(identity.js, PurgeCompletedV1, {}, 'media')).rejects.toThrow(/permission/i);
     await expect(publishEvent(identity.js, UploadStoredV1)).rejects.toThrow(/permission/i);
     await expect(publishEvent(media.js, UserDeletedV1)).rejects.toThrow(/permission/i);
     expect(await eventCount()).toBe(before);
@@ -313,7 +316,7 @@ describe('what no service may do', () => {
   it('refuses the gateway publishing any event', async () => {
     const gateway = await as('gateway');
     const before = await eventCount();
-    for (const event of EVENT_CATALOGUE) await expect(publishEvent(gateway.js, event), event.type).rejects.toThrow(/permission/i);
+    for (const event of EVENT_CATALOGUE) await expect(publishEvent(gateway.js, event, {}, 'gateway'), event.type).rejects.toThrow(/permission/i);
     expect(await eventCount()).toBe(before);
   });
 
@@ -394,7 +397,7 @@ describe('what no service may provision', () => {
     const durable = MediaConsumers.userDeleted.durableName;
     await expect(media.jsm.consumers.add(stream, { durable_name: durable, filter_subject: '_INBOX.gateway.>', ack_policy: AckPolicy.Explicit })).rejects.toThrow(/permission/i);
     await expect(media.jsm.consumers.add(stream, { durable_name: `${durable}-2`, filter_subject: eventSubject(NS, UploadStoredV1), ack_policy: AckPolicy.Explicit })).rejects.toThrow(/permission/i);
-    await expect(media.jsm.consumers.update(stream, durable, { filter_subject: eventSubject(NS, ProhibitedContentDetectedV1) })).rejects.toThrow(/permission/i);
+    await expect(media.jsm.consumers.update(stream, durable, { filter_subject: eventFilterSubject(NS, ProhibitedContentDetectedV1) })).rejects.toThrow(/permission/i);
     expect((await media.jsm.consumers.info(stream, durable)).config.filter_subject).toBe(eventSubject(NS, UserDeletedV1));
   });
 

@@ -7,6 +7,7 @@ import { DAY_MS } from '@homiwork/clock';
 import {
   BillingRpc,
   clockControlSubject,
+  eventFilterSubject,
   eventSubject,
   EVENTS_STREAM,
   GenerationFinishedV1,
@@ -100,13 +101,13 @@ async function publish<E extends EventContract>(event: E, payload: EventPayload<
   h.set(MESSAGE_ID_HEADER, messageId);
   // A fresh JetStream message id each time: a redelivery of the same outbox message must be
   // recognised by the consumer, not dropped by the stream's duplicate window.
-  await jetstream(nats.nc).publish(eventSubject(namespace, event), JSON.stringify(parseEventPayload(event, payload)), { msgID: randomUUID(), headers: h });
+  await jetstream(nats.nc).publish(eventSubject(namespace, event, event.publishers[0]), JSON.stringify(parseEventPayload(event, payload)), { msgID: randomUUID(), headers: h });
 }
 
 async function streamEvents<E extends EventContract>(event: E): Promise<Array<EventPayload<E>>> {
   const jsm = await jetstreamManager(nats.nc);
   const stream = streamName(namespace, EVENTS_STREAM);
-  const { name } = await jsm.consumers.add(stream, { filter_subject: eventSubject(namespace, event), ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All });
+  const { name } = await jsm.consumers.add(stream, { filter_subject: eventFilterSubject(namespace, event), ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All });
   const pending = (await jsm.consumers.info(stream, name)).num_pending;
   const payloads: Array<EventPayload<E>> = [];
   if (pending > 0) {

@@ -3,15 +3,20 @@ import { createPublicKey, randomUUID, verify } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  DEAD_LETTER_STREAM,
+  deadLetterSubject,
   ErasureApprovedV1,
   ErasureRequestedV1,
   LegalHoldPlacedV1,
   LegalHoldReleasedV1,
   ProhibitedContentDetectedV1,
   PurgeCompletedV1,
+  RetentionConsumers,
   RetentionRpc,
+  streamName,
   UserDeletedV1,
   type CallerContext,
   type DATA_OWNING_SERVICES,
@@ -244,6 +249,29 @@ describe('retention: legal holds, erasures and signed receipts', () => {
     expect(await h.call(RetentionRpc.GetErasureRoute, { erasureId })).toEqual(view);
     expect(await h.sql('SELECT count(*)::int AS n FROM erasure_receipts WHERE erasure_id = $1', [erasureId])).toEqual([{ n: h.config.ERASURE_SERVICES.length }]);
     expect(await approvalsOf(erasureId)).toHaveLength(1);
+  });
+
+  it('takes a receipt only from the service it names: one announced under another service\'s subject is dead-lettered, not recorded', async () => {
+    const userId = randomUUID();
+    const erasureId = await requestErasure(userId);
+    await h.eventsUntil(ErasureApprovedV1, (events) => events.some((event) => event.erasureId === erasureId));
+    const others = h.config.ERASURE_SERVICES.filter((name) => name !== 'retention');
+    // Each service's receipt, published by the next one (NATS permissions let a service publish only under its own name).
+    for (const [index, service] of others.entries()) {
+      await h.publish(PurgeCompletedV1, receipt(service, userId, erasureId, { rows: 99 }), { publisher: others[(index + 1) % others.length] });
+    }
+    const durable = RetentionConsumers.purgeCompleted.durableName;
+    const jsm = await jetstreamManager(h.nc);
+    const dlq = streamName(h.namespace, DEAD_LETTER_STREAM);
+    await eventually(async () => ((await jsm.streams.info(dlq, { subjects_filter: '>' })).state.subjects?.[deadLetterSubject(h.namespace, RetentionConsumers.purgeCompleted)] ?? 0) === others.length, {
+      what: `${durable}: every forged receipt dead-lettered`,
+    });
+    expect((await h.call(RetentionRpc.GetErasureRoute, { erasureId })).receipts).toEqual([]);
+
+    await purgeEverywhere(userId, erasureId);
+    await waitForStatus(erasureId, 'completed');
+    const view = await h.call(RetentionRpc.GetErasureRoute, { erasureId });
+    expect(view.receipts.find((r) => r.service === 'media')!.counts).toEqual({ objects: 1, rows: 2 });
   });
 
   it('takes receipts that arrive before their ErasureRequested, and completes once the request is known', async () => {

@@ -70,7 +70,7 @@ export interface RetentionHarness {
   /** A statement on retention's database, with retention's schema first on the search path. */
   sql<T = Record<string, unknown>>(query: string, params?: unknown[]): Promise<T[]>;
   /** Publishes an event as its producer would (validated; a fresh message id unless given — give the same id to simulate a redelivery). */
-  publish<E extends EventContract>(event: E, payload: EventPayload<E>, options?: { messageId?: string }): Promise<string>;
+  publish<E extends EventContract>(event: E, payload: EventPayload<E>, options?: { messageId?: string; publisher?: string }): Promise<string>;
   /** Every payload of this event type in the namespace's stream, oldest first. */
   events<E extends EventContract>(event: E): Promise<Array<EventPayload<E>>>;
   /** Waits until `check` accepts the events of this type in the stream, then returns them. */

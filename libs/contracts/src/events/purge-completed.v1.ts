@@ -6,12 +6,14 @@ import { counts, id, timestamp } from '../primitives.js';
 /**
  * A service's proof that it purged what an event asked it to (R7.4, R8.3): which
  * service, what was purged, how many rows and objects, and in answer to which message.
- * Every data-owning service announces it, so its subject is shared by all of them.
+ * Every data-owning service announces it, each under its own subject; `service` must be
+ * the one the subject names (consumers check it, NATS permissions pin the subject).
  */
 export const PurgeCompletedV1 = defineEvent({
   name: 'PurgeCompleted',
   version: 1,
   producer: 'any',
+  publisherField: 'service',
   schema: z.strictObject({
     service: z.enum(DATA_OWNING_SERVICES),
     userId: id,
