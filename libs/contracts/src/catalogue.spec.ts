@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { EVENT_CATALOGUE } from './catalogue.js';
 import { InvalidEventPayloadError, parseEventPayload } from './event-contract.js';
+import { GenerationFinishedV1 } from './events/generation-finished.v1.js';
+import { ProhibitedContentDetectedV1 } from './events/prohibited-content-detected.v1.js';
 import { PurgeCompletedV1 } from './events/purge-completed.v1.js';
 import { UserDeletedV1 } from './events/user-deleted.v1.js';
 import { defineConsumer, eventFilterSubject, eventPublisherOf, eventSubject, publisherMismatch } from './names.js';
@@ -27,9 +29,19 @@ describe('event catalogue', () => {
     expect(eventPublisherOf('hw', PurgeCompletedV1, 'hw.evt.identity.user-deleted.v1')).toBeUndefined();
     expect(eventPublisherOf('hw', UserDeletedV1, 'hw.evt.identity.user-deleted.v1')).toBe('identity');
     expect(publisherMismatch('hw', PurgeCompletedV1, fromMedia, { service: 'media' })).toBeUndefined();
-    expect(publisherMismatch('hw', PurgeCompletedV1, fromMedia, { service: 'identity' })).toMatch(/service is not the service that published it/);
+    expect(publisherMismatch('hw', PurgeCompletedV1, fromMedia, { service: 'identity' })).toMatch(/media may not announce what it says/);
+    const finished = (purpose: string) => ({ userId: crypto.randomUUID(), jobId: crypto.randomUUID(), purpose, outcome: 'failed', finishedAt: new Date().toISOString() });
+    expect(publisherMismatch('hw', GenerationFinishedV1, eventSubject('hw', GenerationFinishedV1, 'chat'), finished('chat'))).toBeUndefined();
+    expect(publisherMismatch('hw', GenerationFinishedV1, eventSubject('hw', GenerationFinishedV1, 'chat'), finished('song'))).toMatch(/chat may not announce/);
+    expect(publisherMismatch('hw', GenerationFinishedV1, eventSubject('hw', GenerationFinishedV1, 'generation'), finished('chat'))).toMatch(/generation may not announce/);
+    const detected = (subjectKind: string) => ({ userId: crypto.randomUUID(), subjectKind, rule: 'r', detectedAt: new Date().toISOString() });
+    expect(publisherMismatch('hw', ProhibitedContentDetectedV1, eventSubject('hw', ProhibitedContentDetectedV1, 'chat'), detected('prompt'))).toBeUndefined();
+    expect(publisherMismatch('hw', ProhibitedContentDetectedV1, eventSubject('hw', ProhibitedContentDetectedV1, 'chat'), detected('upload'))).toMatch(/chat may not announce/);
     expect(publisherMismatch('hw', PurgeCompletedV1, 'hw.evt.gateway.purge-completed.v1', { service: 'gateway' })).toMatch(/none of its publishers/);
     expect(publisherMismatch('hw', UserDeletedV1, 'hw.evt.identity.user-deleted.v1', {})).toBeUndefined();
+    // Stored under the subject all announcers once shared: read as then (permissions let no one publish it now).
+    expect(eventPublisherOf('hw', PurgeCompletedV1, 'hw.evt.any.purge-completed.v1')).toBe('any');
+    expect(publisherMismatch('hw', PurgeCompletedV1, 'hw.evt.any.purge-completed.v1', { service: 'media' })).toBeUndefined();
   });
 
   it('starts with the events every service depends on', () => {

@@ -18,11 +18,12 @@ export interface EventContract<S extends z.ZodType = z.ZodType> {
   /** Subject below the namespace and the events root, e.g. `identity.user-deleted.v1` (`any.…` for `any`: see eventSubject). */
   readonly subjectSuffix: string;
   /**
-   * For an `any` event whose payload names its announcer (PurgeCompleted's `service`): that
-   * field, which a consumer checks against the publisher its subject names — the one part
-   * NATS permissions pin to the publishing service.
+   * For an `any` event: which of its publishers may announce this payload (PurgeCompleted:
+   * the service it names; GenerationFinished: chat for chat, generation otherwise). A
+   * consumer checks it against the publisher the subject names — the one part NATS
+   * permissions pin to the publishing service. (Method syntax: read for any payload type.)
    */
-  readonly publisherField?: string;
+  announcedBy?(payload: z.infer<S>): readonly ServiceName[];
   readonly schema: S;
 }
 
@@ -33,10 +34,10 @@ export function defineEvent<S extends z.ZodType>(spec: {
   version: number;
   producer: ServiceName | 'any';
   publishers?: readonly ServiceName[];
-  publisherField?: string;
+  announcedBy?: (payload: z.infer<S>) => readonly ServiceName[];
   schema: S;
 }): EventContract<S> {
-  if ((spec.publishers || spec.publisherField) && spec.producer !== 'any') throw new Error(`${spec.name}: only an event of producer \`any\` names its publishers`);
+  if ((spec.publishers || spec.announcedBy) && spec.producer !== 'any') throw new Error(`${spec.name}: only an event of producer \`any\` names its publishers`);
   if (!/^[A-Z][A-Za-z]+$/.test(spec.name)) throw new Error(`event name must be PascalCase: ${spec.name}`);
   const kebab = spec.name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
   return {
@@ -46,7 +47,7 @@ export function defineEvent<S extends z.ZodType>(spec: {
     producer: spec.producer,
     publishers: spec.producer === 'any' ? (spec.publishers ?? DATA_OWNING_SERVICES) : [spec.producer],
     subjectSuffix: `${spec.producer}.${kebab}.v${spec.version}`,
-    ...(spec.publisherField === undefined ? {} : { publisherField: spec.publisherField }),
+    ...(spec.announcedBy === undefined ? {} : { announcedBy: spec.announcedBy }),
     schema: spec.schema,
   };
 }

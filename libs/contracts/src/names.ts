@@ -32,28 +32,34 @@ export function eventFilterSubject(ns: string, event: EventContract): string {
   return event.producer === 'any' ? `${eventsRootSubject(ns)}.*.${anyEventTail(event)}` : eventSubject(ns, event);
 }
 
-/** The service a subject of this event names as its publisher; undefined if it is not one of the event's subjects. */
-export function eventPublisherOf(ns: string, event: EventContract, subject: string): ServiceName | undefined {
+/**
+ * The service a subject of this event names as its publisher; undefined if it is not one of
+ * the event's subjects. `any` is the subject such events had before each went out under its
+ * announcer's name: still stored (and re-read by a durable migrate recreated), and published
+ * by no service any more — NATS permissions allow each only its own name.
+ */
+export function eventPublisherOf(ns: string, event: EventContract, subject: string): ServiceName | 'any' | undefined {
   if (event.producer !== 'any') return subject === eventSubject(ns, event) ? event.producer : undefined;
   const prefix = `${eventsRootSubject(ns)}.`;
   const tail = `.${anyEventTail(event)}`;
   if (!subject.startsWith(prefix) || !subject.endsWith(tail)) return undefined;
   const publisher = subject.slice(prefix.length, subject.length - tail.length);
+  if (publisher === 'any') return 'any';
   return event.publishers.find((service) => service === publisher);
 }
 
 /**
  * Why a message of this event cannot be believed about who announced it, or undefined: an
- * `any` event must come from a subject of one of its publishers, and a payload naming its
- * announcer (`publisherField`) must name that one.
+ * `any` event must come from a subject of one of its publishers, and that publisher must be
+ * one its contract lets announce this payload (`announcedBy`).
  */
 export function publisherMismatch(ns: string, event: EventContract, subject: string, payload: unknown): string | undefined {
   if (event.producer !== 'any') return undefined;
   const publisher = eventPublisherOf(ns, event, subject);
   if (publisher === undefined) return 'it was published under a subject none of its publishers may use';
-  if (event.publisherField !== undefined && (payload as Record<string, unknown> | null)?.[event.publisherField] !== publisher) {
-    return `its ${event.publisherField} is not the service that published it`;
-  }
+  // Stored before announcers were pinned: believed as it was then (no one can publish it now).
+  if (publisher === 'any') return undefined;
+  if (event.announcedBy && !event.announcedBy(payload).includes(publisher)) return `${publisher} may not announce what it says`;
   return undefined;
 }
 

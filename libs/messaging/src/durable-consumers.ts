@@ -10,7 +10,7 @@ export interface ConsumerTuning {
   ackWaitMs: number;
 }
 
-export const DEFAULT_CONSUMER_TUNING: ConsumerTuning = { batchSize: 64, ackWaitMs: 10_000 };
+export const DEFAULT_CONSUMER_TUNING: ConsumerTuning = { batchSize: 64, ackWaitMs: 15_000 };
 
 /**
  * The configuration of a consumer's durable, from its contract: migrate creates it with

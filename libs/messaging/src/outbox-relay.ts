@@ -30,7 +30,16 @@ export interface OutboxRelayOptions {
   hooks?: { afterPublish?: () => void };
   /** How long a batch may wait for JetStream's acks before it is rolled back and tried again. */
   ackTimeoutMs?: number;
+  /** The service whose outbox this is (default: the schema, which carries its name). */
+  publisher?: string;
 }
+
+/**
+ * Events several services announce were once stored with the shared subject `<ns>.evt.any.…`,
+ * which NATS lets no service publish any more: a row written so before an upgrade goes out
+ * under this service's own name instead of blocking the outbox.
+ */
+const LEGACY_SHARED_SUBJECT = '.evt.any.';
 
 /**
  * Moves committed outbox rows to JetStream. Each batch is claimed with
@@ -89,6 +98,8 @@ export class OutboxRelay {
         await runner.commitTransaction();
         return 0;
       }
+      const announcer = `.evt.${this.options.publisher ?? schema}.`;
+      for (const row of rows) if (row.subject.includes(LEGACY_SHARED_SUBJECT)) row.subject = row.subject.replace(LEGACY_SHARED_SUBJECT, announcer);
       await this.publisher.publishAll(rows);
       this.options.hooks?.afterPublish?.();
       await runner.query(`DELETE FROM "${schema}".outbox WHERE id = ANY($1::uuid[])`, [rows.map((row) => row.id)]);

@@ -8,10 +8,10 @@ import { EVENT_TYPE_HEADER, OCCURRED_AT_HEADER } from './headers.js';
 // event on it as its producer would (the producer's headers, a message id for the inbox).
 
 /**
- * Every stored payload of this event type in the namespace's events stream, oldest first;
- * with `fromSequence`, only those stored at that stream sequence or later. `consumerName`
- * names the throw-away consumer, for a user whose permissions allow that name only (the
- * backup operator); the server names it otherwise.
+ * Every stored payload of this event type in the namespace's events stream that a consumer
+ * would apply, oldest first; with `fromSequence`, only those stored at that stream sequence
+ * or later. `consumerName` names the throw-away consumer, for a user whose permissions allow
+ * that name only (the backup operator); the server names it otherwise.
  */
 export async function readStoredEvents<E extends EventContract>(
   nc: NatsConnection,
@@ -38,9 +38,8 @@ export async function readStoredEvents<E extends EventContract>(
       const batch = await consumer.fetch({ max_messages: Math.min(10_000, info.num_pending - read), expires: 2_000 });
       let got = 0;
       for await (const msg of batch) {
-        const payload = msg.json<EventPayload<E>>();
-        // What a consumer would refuse (a payload naming another announcer than its subject) is not read either.
-        if (publisherMismatch(namespace, event, msg.subject, payload) === undefined) payloads.push(payload);
+        const payload = acceptedPayload(namespace, event, msg.subject, msg.data);
+        if (payload !== undefined) payloads.push(payload);
         got++;
         if (++read === info.num_pending) break;
       }
@@ -53,9 +52,22 @@ export async function readStoredEvents<E extends EventContract>(
 }
 
 /**
+ * The payload as a consumer would apply it; undefined for what a consumer would dead-letter
+ * (not JSON, failing its schema, from an announcer that may not say it).
+ */
+function acceptedPayload<E extends EventContract>(namespace: string, event: E, subject: string, data: Uint8Array): EventPayload<E> | undefined {
+  try {
+    const payload = parseEventPayload(event, JSON.parse(new TextDecoder().decode(data)));
+    return publisherMismatch(namespace, event, subject, payload) === undefined ? payload : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Publishes a (validated) event as its producer would; answers its message id. An event
- * several services announce goes out under `publisher`, by default the service its payload
- * names (`publisherField`) or else its first publisher.
+ * several services announce goes out under `publisher`, by default the first service its
+ * contract lets announce this payload.
  */
 export async function publishStoredEvent<E extends EventContract>(
   nc: NatsConnection,
@@ -64,7 +76,7 @@ export async function publishStoredEvent<E extends EventContract>(
   payload: EventPayload<E>,
   options: { messageId?: string; occurredAt?: Date; publisher?: string } = {},
 ): Promise<string> {
-  const publisher = options.publisher ?? (event.publisherField === undefined ? event.publishers[0] : String((payload as Record<string, unknown>)[event.publisherField]));
+  const publisher = options.publisher ?? (event.announcedBy?.(payload) ?? event.publishers)[0];
   const h = headers();
   h.set(EVENT_TYPE_HEADER, event.type);
   h.set(OCCURRED_AT_HEADER, (options.occurredAt ?? new Date()).toISOString());

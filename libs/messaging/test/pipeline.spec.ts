@@ -2,8 +2,9 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EVENTS_STREAM, InvalidEventPayloadError, streamName, UserRegisteredV1 } from '@homiwork/contracts';
+import { eventsRootSubject, eventSubject, EVENTS_STREAM, InvalidEventPayloadError, PurgeCompletedV1, streamName, UserRegisteredV1 } from '@homiwork/contracts';
 import { eventually, TEST_NATS_URL } from '@homiwork/testing';
+import { OutboxRelay, publishStoredEvent, readStoredEvents } from '../src/index.js';
 import { createMessagingFixture, SCHEMA, type MessagingFixture } from './fixture.js';
 import { newTestConsumer, TEST_CONSUMER } from './test-consumer.js';
 
@@ -142,6 +143,24 @@ describe('appendAll', () => {
     await consumer.stop();
     const applied = await f.dataSource.query<Array<{ user_id: string }>>(`SELECT user_id FROM ${SCHEMA}.applied`);
     expect(new Set(applied.map((row) => row.user_id))).toEqual(new Set(users));
+  });
+
+  it("sends a row stored under the announcers' old shared subject (evt.any) under its own service's name", async () => {
+    const receipt = { service: 'media' as const, userId: randomUUID(), erasureId: null, scope: 'user' as const, scopeId: null, trigger: null, counts: { rows: 1 }, purgedAt: f.clock.now().toISOString() };
+    await f.dataSource.transaction((manager) => f.outbox.append(manager, PurgeCompletedV1, receipt));
+    // As an instance from before per-announcer subjects wrote it.
+    await f.dataSource.query(`UPDATE ${SCHEMA}.outbox SET subject = $1`, [`${eventsRootSubject(f.namespace)}.any.purge-completed.v1`]);
+    expect(await new OutboxRelay({ dataSource: f.dataSource, schema: SCHEMA, publisher: 'media', js: f.nats.js, logger: f.logger, metrics: f.metrics }).relayBatch()).toBe(1);
+    const stored = await f.nats.jsm.streams.info(streamName(f.namespace, EVENTS_STREAM), { subjects_filter: '>' });
+    expect(Object.keys(stored.state.subjects ?? {})).toEqual([eventSubject(f.namespace, PurgeCompletedV1, 'media')]);
+  });
+
+  it('reads back from the stream only what a consumer would apply: no junk, no receipt from a service it does not name', async () => {
+    const receipt = { service: 'media' as const, userId: randomUUID(), erasureId: null, scope: 'user' as const, scopeId: null, trigger: null, counts: { rows: 1 }, purgedAt: f.clock.now().toISOString() };
+    await f.nats.js.publish(eventSubject(f.namespace, PurgeCompletedV1, 'media'), 'null');
+    await f.nats.js.publish(eventSubject(f.namespace, PurgeCompletedV1, 'chat'), JSON.stringify(receipt));
+    await publishStoredEvent(f.nats.nc, f.namespace, PurgeCompletedV1, receipt);
+    expect(await readStoredEvents(f.nats.nc, f.namespace, PurgeCompletedV1)).toEqual([receipt]);
   });
 
   it('validates every payload before writing any', async () => {

@@ -57,7 +57,7 @@ export class ServiceRuntime implements OnApplicationBootstrap, OnApplicationShut
     await verifyStreams(this.nats.jsm, namespace, { ...DEFAULT_STREAM_LIMITS, maxBytes: config.EVENT_STREAM_MAX_BYTES });
     if (this.dataSource) {
       const batchSize = (config as { OUTBOX_RELAY_BATCH_SIZE?: number }).OUTBOX_RELAY_BATCH_SIZE;
-      this.relay = new OutboxRelay({ dataSource: this.dataSource, schema: schemaOf(this.dataSource), js: this.nats.js, logger: this.logger, metrics: this.metrics, ...(batchSize ? { batchSize } : {}) });
+      this.relay = new OutboxRelay({ dataSource: this.dataSource, schema: schemaOf(this.dataSource), publisher: this.options.service, js: this.nats.js, logger: this.logger, metrics: this.metrics, ...(batchSize ? { batchSize } : {}) });
       await this.relay.start();
     }
     if (config.CLOCK_CONTROL === 'enabled' && this.clock instanceof ShiftableClock) {

@@ -101,7 +101,7 @@ async function publish<E extends EventContract>(event: E, payload: EventPayload<
   h.set(MESSAGE_ID_HEADER, messageId);
   // A fresh JetStream message id each time: a redelivery of the same outbox message must be
   // recognised by the consumer, not dropped by the stream's duplicate window.
-  await jetstream(nats.nc).publish(eventSubject(namespace, event, event.publishers[0]), JSON.stringify(parseEventPayload(event, payload)), { msgID: randomUUID(), headers: h });
+  await jetstream(nats.nc).publish(eventSubject(namespace, event, (event.announcedBy?.(payload) ?? event.publishers)[0]), JSON.stringify(parseEventPayload(event, payload)), { msgID: randomUUID(), headers: h });
 }
 
 async function streamEvents<E extends EventContract>(event: E): Promise<Array<EventPayload<E>>> {
@@ -164,6 +164,22 @@ describe('energy over NATS (the Energy must-show)', () => {
       { reason: 'refund', delta: 30 },
       { reason: 'reservation', delta: -2 },
     ]);
+  });
+});
+
+describe('GenerationFinished settles only what its announcer reserved', () => {
+  it("a failed generation of another purpose leaves a chat message's reservation held, and the chat outcome settles it", async () => {
+    const userId = await registeredUser();
+    const messageId = randomUUID();
+    await rpc.call(BillingRpc.ReserveEnergyRoute, { userId, reservationId: messageId, purpose: 'chat' }, as());
+    const spent = await balanceOf(userId);
+    // Generation may announce a song's outcome, not a chat message's: under its id nothing is refunded.
+    await publish(GenerationFinishedV1, { userId, jobId: messageId, purpose: 'song', outcome: 'failed', finishedAt: new Date().toISOString() });
+    await publish(GenerationFinishedV1, { userId, jobId: messageId, purpose: 'chat', outcome: 'succeeded', finishedAt: new Date().toISOString() });
+    await eventually(async () => (await dataSource.query<Array<{ state: string }>>('SELECT state FROM billing.reservations WHERE id = $1', [messageId]))[0]?.state === 'committed', { what: 'the chat commit' });
+    expect(await balanceOf(userId)).toBe(spent);
+    const refunds = await dataSource.query('SELECT 1 FROM billing.ledger_entries WHERE user_id = $1 AND reason = $2', [userId, 'refund']);
+    expect(refunds).toEqual([]);
   });
 });
 

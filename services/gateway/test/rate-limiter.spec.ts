@@ -120,6 +120,16 @@ describe('NatsKvRateLimiter (real NATS KV)', () => {
     expect(accepted).toBeLessThanOrEqual(limit * 1.1);
   });
 
+  it('holds a small limit spread over four instances within one sync interval to (N−1) × 5 % of it', async () => {
+    const time = new StoppedClock(Math.floor(Date.now() / 60_000) * 60_000 + 1_000);
+    const instances = await Promise.all([first, second, first, second].map((nc) => open(nc, time, 'manual')));
+    const limit = 20;
+    // Round-robin, as a load balancer would spread one client's requests; nothing syncs meanwhile.
+    const decisions = await Promise.all(Array.from({ length: 80 }, (_, i) => hit(instances[i % 4]!, 'generation.ip.spread', limit)));
+    expect(allowed(decisions)).toBeGreaterThanOrEqual(limit);
+    expect(allowed(decisions)).toBeLessThanOrEqual(limit + 3 * Math.ceil(limit * 0.05));
+  });
+
   it('holds the limit within 10 % when reconciliation never runs (a stalled timer, a slow store)', async () => {
     const time = new StoppedClock(Math.floor(Date.now() / 60_000) * 60_000 + 1_000);
     const a = await open(first, time, 'manual');

@@ -12,6 +12,8 @@ export const GenerationFinishedV1 = defineEvent({
   version: 1,
   producer: 'any',
   publishers: ['generation', 'chat'],
+  // Chat settles its messages' reservations, generation its jobs': neither the other's.
+  announcedBy: (finished) => (finished.purpose === 'chat' ? ['chat'] : ['generation']),
   schema: z.strictObject({
     userId: id,
     /** The energy reservation's id: the job's id. */

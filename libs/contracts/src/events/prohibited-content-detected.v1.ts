@@ -12,6 +12,8 @@ export const ProhibitedContentDetectedV1 = defineEvent({
   version: 1,
   producer: 'any',
   publishers: ['media', 'generation', 'chat'],
+  // Media moderates uploads; prompts are moderated where they are written; results by generation, which makes them.
+  announcedBy: (detected) => (detected.subjectKind === 'upload' ? ['media'] : detected.subjectKind === 'prompt' ? ['generation', 'chat'] : ['generation']),
   schema: z.strictObject({
     userId: id,
     subjectKind: z.enum(['upload', 'prompt', 'generated']),

@@ -13,7 +13,7 @@ export const PurgeCompletedV1 = defineEvent({
   name: 'PurgeCompleted',
   version: 1,
   producer: 'any',
-  publisherField: 'service',
+  announcedBy: (purge) => [purge.service],
   schema: z.strictObject({
     service: z.enum(DATA_OWNING_SERVICES),
     userId: id,

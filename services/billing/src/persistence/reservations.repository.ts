@@ -63,17 +63,24 @@ export class ReservationsRepository {
     return row;
   }
 
-  /** held → committed; false when it was not held (settled already, void, or unknown). */
-  async markCommitted(id: string, userId: string, now: Date): Promise<boolean> {
-    const [, count] = await this.db.query<[unknown[], number]>("UPDATE reservations SET state = 'committed', settled_at = $3 WHERE id = $1 AND user_id = $2 AND state = 'held'", [id, userId, now]);
+  /**
+   * held → committed; false when it was not held (settled already, void, or unknown). Only
+   * for the purpose it was reserved for: the service that announces an outcome settles its
+   * own kind of reservation, never another's (GenerationFinishedV1.announcedBy).
+   */
+  async markCommitted(id: string, userId: string, purpose: string, now: Date): Promise<boolean> {
+    const [, count] = await this.db.query<[unknown[], number]>(
+      "UPDATE reservations SET state = 'committed', settled_at = $4 WHERE id = $1 AND user_id = $2 AND purpose = $3 AND state = 'held'",
+      [id, userId, purpose, now],
+    );
     return count === 1;
   }
 
-  /** held → refunded; the amount to give back, or undefined when it was not held. */
-  async markRefunded(id: string, userId: string, now: Date): Promise<{ amount: number } | undefined> {
+  /** held → refunded; the amount to give back, or undefined when it was not held (for that purpose). */
+  async markRefunded(id: string, userId: string, purpose: string, now: Date): Promise<{ amount: number } | undefined> {
     const [rows] = await this.db.query<[Array<{ amount: number }>, number]>(
-      "UPDATE reservations SET state = 'refunded', settled_at = $3 WHERE id = $1 AND user_id = $2 AND state = 'held' RETURNING amount",
-      [id, userId, now],
+      "UPDATE reservations SET state = 'refunded', settled_at = $4 WHERE id = $1 AND user_id = $2 AND purpose = $3 AND state = 'held' RETURNING amount",
+      [id, userId, purpose, now],
     );
     return rows[0];
   }

@@ -15,9 +15,10 @@ export const STALE_AFTER_MS = 2 * SYNC_INTERVAL_MS;
 /** Within this many remaining hits (or the margin the others' rate asks for, if larger) every hit is counted in the shared store. */
 export const EXACT_MARGIN_MIN = 10;
 /**
- * At most this share of the limit (or EXACT_MARGIN_MIN hits) is allowed locally before the
- * store has it: when reconciliation stalls (a slow store, a starved event loop) the
- * others' overshoot stays bounded by it instead of growing towards a whole limit each.
+ * At most this share of the limit (at least one hit) is allowed locally before the store has
+ * it: when reconciliation stalls (a slow store, a starved event loop), or hits are spread
+ * over many instances within one sync interval, each other instance's overshoot stays
+ * bounded by it instead of growing towards a whole limit (or the exact margin) each.
  */
 export const UNSYNCED_SHARE = 0.05;
 /** d: allowance for one reconciliation round trip (and timer lateness) in the margin. */
@@ -152,7 +153,7 @@ export class NatsKvRateLimiter {
   private decide(counter: Counter, now: number, retryAfterSeconds: number): RateDecision | Promise<RateDecision> {
     const remaining = counter.limit - counter.global - counter.unsynced;
     if (remaining <= 0) return { allowed: false, retryAfterSeconds };
-    if (remaining > this.margin(counter, now) && counter.unsynced < Math.max(EXACT_MARGIN_MIN, Math.ceil(counter.limit * UNSYNCED_SHARE))) {
+    if (remaining > this.margin(counter, now) && counter.unsynced < Math.ceil(counter.limit * UNSYNCED_SHARE)) {
       counter.unsynced++;
       return { allowed: true, retryAfterSeconds };
     }

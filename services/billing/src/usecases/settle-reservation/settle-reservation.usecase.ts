@@ -33,7 +33,7 @@ export class SettleReservation {
     return this.transactor.run(async () => {
       if (!(await unlessErased(this.tombstones, finished.userId))) return 'unchanged';
       const now = this.clock.now();
-      if (finished.outcome === 'succeeded') return (await this.reservations.markCommitted(finished.jobId, finished.userId, now)) ? 'committed' : 'unchanged';
+      if (finished.outcome === 'succeeded') return (await this.reservations.markCommitted(finished.jobId, finished.userId, finished.purpose, now)) ? 'committed' : 'unchanged';
       if (await this.refund(finished, now)) return 'refunded';
       if (await this.reservations.insertVoid({ id: finished.jobId, userId: finished.userId, purpose: finished.purpose, now })) return 'voided';
       // The insert met a reservation made concurrently and waited for it to commit; now
@@ -42,8 +42,8 @@ export class SettleReservation {
     });
   }
 
-  private async refund(finished: Pick<Finished, 'userId' | 'jobId'>, now: Date): Promise<boolean> {
-    const refunded = await this.reservations.markRefunded(finished.jobId, finished.userId, now);
+  private async refund(finished: Pick<Finished, 'userId' | 'jobId' | 'purpose'>, now: Date): Promise<boolean> {
+    const refunded = await this.reservations.markRefunded(finished.jobId, finished.userId, finished.purpose, now);
     if (!refunded) return false;
     if (refunded.amount > 0) {
       await this.ledger.credit(finished.userId, refunded.amount, 'refund', { reservationId: finished.jobId }, now);
