@@ -59,8 +59,17 @@ export function publisherMismatch(ns: string, event: EventContract, subject: str
   if (publisher === undefined) return 'it was published under a subject none of its publishers may use';
   // Stored before announcers were pinned: believed as it was then (no one can publish it now).
   if (publisher === 'any') return undefined;
-  if (event.announcedBy && !event.announcedBy(payload).includes(publisher)) return `${publisher} may not announce what it says`;
+  if (event.announcedBy && !announcers(event, payload).includes(publisher)) return `${publisher} may not announce what it says`;
   return undefined;
+}
+
+/** Who may announce this payload; none for one that is not even shaped like the event (a consumer checks the schema first, a reader of the stream may not). */
+function announcers(event: EventContract, payload: unknown): readonly string[] {
+  try {
+    return event.announcedBy?.(payload) ?? event.publishers;
+  } catch {
+    return [];
+  }
 }
 
 const anyEventTail = (event: EventContract): string => event.subjectSuffix.slice('any.'.length);

@@ -8,8 +8,8 @@ import { EVENT_TYPE_HEADER, OCCURRED_AT_HEADER } from './headers.js';
 // event on it as its producer would (the producer's headers, a message id for the inbox).
 
 /**
- * Every stored payload of this event type in the namespace's events stream that a consumer
- * would apply, oldest first; with `fromSequence`, only those stored at that stream sequence
+ * Every stored payload of this event type in the namespace's events stream, oldest first
+ * (but junk and what a consumer refuses from its announcer); with `fromSequence`, only those stored at that stream sequence
  * or later. `consumerName` names the throw-away consumer, for a user whose permissions allow
  * that name only (the backup operator); the server names it otherwise.
  */
@@ -52,12 +52,13 @@ export async function readStoredEvents<E extends EventContract>(
 }
 
 /**
- * The payload as a consumer would apply it; undefined for what a consumer would dead-letter
- * (not JSON, failing its schema, from an announcer that may not say it).
+ * The stored JSON, unless it is not JSON or comes from an announcer that may not say it
+ * (a consumer dead-letters both). Not checked against today's schema: a restore's refusal
+ * checks must see every event of the type, also one an older build wrote differently.
  */
 function acceptedPayload<E extends EventContract>(namespace: string, event: E, subject: string, data: Uint8Array): EventPayload<E> | undefined {
   try {
-    const payload = parseEventPayload(event, JSON.parse(new TextDecoder().decode(data)));
+    const payload = JSON.parse(new TextDecoder().decode(data)) as EventPayload<E>;
     return publisherMismatch(namespace, event, subject, payload) === undefined ? payload : undefined;
   } catch {
     return undefined;

@@ -134,14 +134,15 @@ function kvBucket(bucket: string, access: KvAccess): string[] {
   const stream = `KV_${bucket}`;
   // Opening a bucket reads its stream's info; migrate creates it (kvBucketAdministration).
   const open = [`$JS.API.STREAM.INFO.${stream}`];
-  if (access === 'write') return [...open, `$KV.${bucket}.>`, `$JS.API.DIRECT.GET.${stream}`, `$JS.API.DIRECT.GET.${stream}.>`];
+  // Reads by plain message get: no DIRECT.GET, which answers raw stored bytes to any reply subject (kv-buckets.ts).
+  if (access === 'write') return [...open, `$KV.${bucket}.>`, `$JS.API.STREAM.MSG.GET.${stream}`];
   // A watch is an ordered consumer: created (and re-created after a gap), flow-controlled, never acknowledged.
   // Ephemeral only (CONSUMER.CREATE.<stream>[.<name>.<filter>]): DURABLE.CREATE stays refused.
   return [...open, `$JS.API.CONSUMER.CREATE.${stream}`, `$JS.API.CONSUMER.CREATE.${stream}.>`, `$JS.API.CONSUMER.DELETE.${stream}.>`, `$JS.FC.${stream}.>`];
 }
 
 /** What migrate does to a bucket: create it (Kvm.create reads its info first). */
-const kvBucketAdministration = (bucket: string): string[] => [`$JS.API.STREAM.INFO.KV_${bucket}`, `$JS.API.STREAM.CREATE.KV_${bucket}`];
+const kvBucketAdministration = (bucket: string): string[] => [`$JS.API.STREAM.INFO.KV_${bucket}`, `$JS.API.STREAM.CREATE.KV_${bucket}`, `$JS.API.STREAM.UPDATE.KV_${bucket}`];
 
 /**
  * The NATS users of a namespace, generated from the contracts and the manifest (nothing

@@ -320,6 +320,33 @@ describe('what no service may do', () => {
     expect(await eventCount()).toBe(before);
   });
 
+  it("refuses the gateway getting a value it stored answered onto an event subject: no forged event by way of a bucket", async () => {
+    const gateway = await as('gateway');
+    const bucket = rateLimitBucket(NS).name;
+    const receipt = JSON.stringify({ service: 'media', userId: randomUUID(), erasureId: randomUUID(), scope: 'user', scopeId: null, trigger: null, counts: { rows: 1 }, purgedAt: new Date().toISOString() });
+    const h = natsHeaders();
+    h.set('Hw-Event-Type', PurgeCompletedV1.type);
+    gateway.nc.publish(`$KV.${bucket}.forged`, receipt, { headers: h }); // the gateway writes this bucket
+    await gateway.nc.flush();
+    const before = await eventCount();
+    const ask = JSON.stringify({ last_by_subj: `$KV.${bucket}.forged` });
+    // A direct get (raw bytes and headers to the reply subject) is refused; a message get answers an envelope.
+    expect(await refusedPublish(gateway.nc, `$JS.API.DIRECT.GET.KV_${bucket}`)).toBe(true);
+    for (const reply of [eventSubject(NS, PurgeCompletedV1, 'media'), `${NS}.evt.any.purge-completed.v1`]) {
+      gateway.nc.publish(`$JS.API.DIRECT.GET.KV_${bucket}`, ask, { reply });
+      gateway.nc.publish(`$JS.API.STREAM.MSG.GET.KV_${bucket}`, ask, { reply });
+    }
+    await gateway.nc.flush();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stored = await (await as(PROVISIONING_USER)).jsm.streams.info(streamName(NS, EVENTS_STREAM));
+    const operator = await as(DEAD_LETTER_OPERATOR_USER);
+    for (let seq = stored.state.last_seq - (stored.state.messages - before) + 1; seq <= stored.state.last_seq; seq++) {
+      const message = (await operator.jsm.streams.getMessage(streamName(NS, EVENTS_STREAM), { seq }))!;
+      expect(new TextDecoder().decode(message.data)).not.toBe(receipt);
+      expect(() => PurgeCompletedV1.schema.parse(message.json())).toThrow();
+    }
+  });
+
   it('refuses calls from a service that is not the gateway, and serving another service\'s routes', async () => {
     const identity = await as('identity');
     const media = await as('media');
