@@ -8,10 +8,11 @@ import { EVENT_TYPE_HEADER, OCCURRED_AT_HEADER } from './headers.js';
 // event on it as its producer would (the producer's headers, a message id for the inbox).
 
 /**
- * Every stored payload of this event type in the namespace's events stream, oldest first
- * (but junk and what a consumer refuses from its announcer); with `fromSequence`, only those stored at that stream sequence
- * or later. `consumerName` names the throw-away consumer, for a user whose permissions allow
- * that name only (the backup operator); the server names it otherwise.
+ * Every stored payload of this event type in the namespace's events stream, oldest first,
+ * but junk and what a consumer refuses from its announcer; with `fromSequence`, only those
+ * stored at that stream sequence or later. `consumerName` names the throw-away consumer, for
+ * a user whose permissions allow that name only (the backup operator); the server names it
+ * otherwise.
  */
 export async function readStoredEvents<E extends EventContract>(
   nc: NatsConnection,
